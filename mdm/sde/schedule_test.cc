@@ -1,0 +1,69 @@
+#include "mdm/sde/schedule.h"
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+namespace mdm::sde {
+namespace {
+
+TEST(BetaScheduleTest, LinearMatchesClosedForm) {
+  const auto schedule = BetaSchedule::Linear(0.1, 10.0);
+  EXPECT_EQ(schedule.kind(), ScheduleKind::kLinear);
+  EXPECT_DOUBLE_EQ(schedule.Beta(0.0), 0.1);
+  EXPECT_DOUBLE_EQ(schedule.Beta(1.0), 10.0);
+  EXPECT_DOUBLE_EQ(schedule.Beta(0.5), 5.05);
+  // B(1) = 0.1 + 9.9 / 2.
+  EXPECT_DOUBLE_EQ(schedule.IntegratedBeta(1.0), 5.05);
+  EXPECT_DOUBLE_EQ(schedule.IntegratedBeta(0.0), 0.0);
+  EXPECT_DOUBLE_EQ(schedule.IntegratedBeta(0.3), 0.03 + 4.95 * 0.09);
+}
+
+TEST(BetaScheduleTest, ConstantMatchesClosedForm) {
+  const auto schedule = BetaSchedule::Constant(2.5);
+  EXPECT_EQ(schedule.kind(), ScheduleKind::kConstant);
+  EXPECT_DOUBLE_EQ(schedule.beta_1(), 2.5);
+  EXPECT_DOUBLE_EQ(schedule.Beta(0.7), 2.5);
+  EXPECT_DOUBLE_EQ(schedule.IntegratedBeta(0.7), 1.75);
+}
+
+// Simpson's rule is exact for the quadratic B, so B(t) must equal the
+// quadrature of beta to rounding.
+TEST(BetaScheduleTest, IntegratedBetaIsTheIntegralOfBeta) {
+  const auto schedule = BetaSchedule::Linear(0.3, 17.0);
+  for (double t : {0.01, 0.4, 1.0, 3.0}) {
+    const double simpson =
+        t / 6.0 *
+        (schedule.Beta(0.0) + 4.0 * schedule.Beta(t / 2) + schedule.Beta(t));
+    EXPECT_NEAR(schedule.IntegratedBeta(t), simpson, 1e-13 * (1 + simpson));
+  }
+}
+
+TEST(BetaScheduleTest, TensorOverloadsAgreeAndDifferentiateToBeta) {
+  const auto schedule = BetaSchedule::Linear(0.1, 20.0);
+  const at::Tensor t =
+      at::tensor({0.0, 0.001, 0.25, 0.5, 1.0}, at::kDouble).requires_grad_();
+  const at::Tensor B = schedule.IntegratedBeta(t);
+  const at::Tensor beta = schedule.Beta(t);
+  for (int64_t i = 0; i < t.size(0); ++i) {
+    const double ti = t[i].item<double>();
+    EXPECT_DOUBLE_EQ(B[i].item<double>(), schedule.IntegratedBeta(ti));
+    EXPECT_DOUBLE_EQ(beta[i].item<double>(), schedule.Beta(ti));
+  }
+  B.sum().backward();
+  EXPECT_TRUE(at::allclose(t.grad(), beta.detach(), 1e-14, 1e-14));
+}
+
+TEST(BetaScheduleTest, KeepsDtype) {
+  const auto schedule = BetaSchedule::Constant(1.0);
+  EXPECT_EQ(schedule.IntegratedBeta(at::ones({3}, at::kFloat)).scalar_type(),
+            at::kFloat);
+}
+
+TEST(BetaScheduleDeathTest, RejectsInvalidParameters) {
+  EXPECT_DEATH(BetaSchedule::Linear(0.0, 1.0), "beta_0 must be positive");
+  EXPECT_DEATH(BetaSchedule::Linear(2.0, 1.0), "beta_1 must be at least");
+  EXPECT_DEATH(BetaSchedule::Constant(-1.0), "beta_0 must be positive");
+}
+
+}  // namespace
+}  // namespace mdm::sde
