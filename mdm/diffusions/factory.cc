@@ -1,0 +1,72 @@
+#include "mdm/diffusions/factory.h"
+
+#include <ATen/ATen.h>
+
+#include <memory>
+
+#include "absl/status/status.h"
+#include "mdm/diffusions/fixed_qd.h"
+#include "mdm/diffusions/learned_qd.h"
+#include "mdm/diffusions/processes.h"
+#include "mdm/proto/experiment_config.h"
+
+namespace mdm::diffusions {
+
+using proto::DiffusionConfig;
+
+sde::BetaSchedule ScheduleFromConfig(const DiffusionConfig& config) {
+  return config.beta_fn_type() == DiffusionConfig::HOM
+             ? sde::BetaSchedule::Constant(config.beta_0())
+             : sde::BetaSchedule::Linear(config.beta_0(), config.beta_1());
+}
+
+absl::StatusOr<Diffusion> CreateDiffusion(const DiffusionConfig& config,
+                                          uint64_t seed) {
+  if (absl::Status s = proto::ValidateDiffusionConfig(config); !s.ok()) {
+    return s;
+  }
+  const int K = proto::ResolvedNumVars(config);
+  const DiffusionOptions options =
+      DiffusionOptions()
+          .stationary_x_var(config.stationary_x_var())
+          .stationary_aux_var(config.stationary_aux_var())
+          .init_aux_var(config.init_aux_var())
+          .schedule(ScheduleFromConfig(config))
+          .t_max(config.t_max());
+  const double aux_var = config.stationary_aux_var();
+  QdMatrices fixed;
+  switch (config.sde_type()) {
+    case DiffusionConfig::VPSDE:
+      fixed = VpsdeMatrices();
+      break;
+    case DiffusionConfig::CLD:
+      fixed = CldMatrices(aux_var);
+      break;
+    case DiffusionConfig::MALDA:
+      fixed = MaldaMatrices(K, aux_var);
+      break;
+    case DiffusionConfig::ALDA:
+      fixed = AldaMatrices(aux_var, config.alda_gamma(), config.alda_psi());
+      break;
+    case DiffusionConfig::CUSTOM:
+      fixed = {.Q = at::tensor(std::vector<double>(config.q().begin(),
+                                                   config.q().end()),
+                               at::kDouble)
+                        .view({K, K}),
+               .D = at::tensor(std::vector<double>(config.d().begin(),
+                                                   config.d().end()),
+                               at::kDouble)
+                        .view({K, K})};
+      break;
+    case DiffusionConfig::LEARNED:
+      return Diffusion(
+          std::make_shared<LearnedQdImpl>(
+              LearnedQdOptions(K).d_full(config.d_full()).seed(seed)),
+          options);
+    default:
+      return absl::InvalidArgumentError("diffusion.sde_type is not set");
+  }
+  return Diffusion(fixed.Q, fixed.D, options);
+}
+
+}  // namespace mdm::diffusions

@@ -1,0 +1,492 @@
+#include "mdm/proto/experiment_config.h"
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/io/tokenizer.h>
+#include <google/protobuf/text_format.h>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+
+namespace mdm::proto {
+namespace {
+
+using ::google::protobuf::FieldDescriptor;
+using ::google::protobuf::Message;
+using ::google::protobuf::Reflection;
+using ::google::protobuf::TextFormat;
+
+// Keeps the first parse error, 1-based, behind a caller-chosen prefix.
+class FirstErrorCollector : public google::protobuf::io::ErrorCollector {
+ public:
+  explicit FirstErrorCollector(std::string prefix)
+      : prefix_(std::move(prefix)) {}
+
+  void AddError(int line, google::protobuf::io::ColumnNumber column,
+                const std::string& message) override {
+    if (!error_.empty()) return;
+    error_ =
+        absl::StrCat(prefix_, ":", line + 1, ":", column + 1, ": ", message);
+  }
+
+  const std::string& error() const { return error_; }
+
+ private:
+  std::string prefix_;
+  std::string error_;
+};
+
+absl::Status ParseInto(absl::string_view text, absl::string_view source_name,
+                       Message& message) {
+  FirstErrorCollector errors{std::string(source_name)};
+  TextFormat::Parser parser;
+  parser.RecordErrorsTo(&errors);
+  if (!parser.MergeFromString(std::string(text), &message)) {
+    return absl::InvalidArgumentError(
+        errors.error().empty() ? absl::StrCat(source_name, ": cannot parse")
+                               : errors.error());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Invalid(absl::string_view field, absl::string_view requirement,
+                     double got) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, " must be ", requirement, ", got ", got));
+}
+
+absl::Status RequirePositive(absl::string_view field, double value) {
+  if (value > 0 && std::isfinite(value)) return absl::OkStatus();
+  return Invalid(field, "positive", value);
+}
+
+absl::Status RequireAtLeast(absl::string_view field, double value,
+                            double bound) {
+  if (value >= bound) return absl::OkStatus();
+  return Invalid(field, absl::StrCat("at least ", bound), value);
+}
+
+// The name a user writes for an enum value, e.g. "CLD".
+template <typename Enum>
+std::string EnumName(const google::protobuf::EnumDescriptor* descriptor,
+                     Enum value) {
+  const auto* v = descriptor->FindValueByNumber(static_cast<int>(value));
+  return v ? v->name() : absl::StrCat(static_cast<int>(value));
+}
+
+absl::Status RequireSpecified(absl::string_view field, int value,
+                              const google::protobuf::EnumDescriptor* type) {
+  if (value != 0) return absl::OkStatus();
+  std::vector<std::string> names;
+  for (int i = 0; i < type->value_count(); ++i) {
+    if (type->value(i)->number() != 0) names.push_back(type->value(i)->name());
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      field, " must be set to one of ", absl::StrJoin(names, ", ")));
+}
+
+// Checks a time range t_min in (0, t_max).
+absl::Status RequireTimeRange(absl::string_view field, double t_min,
+                              double t_max) {
+  if (t_min > 0 && t_min < t_max) return absl::OkStatus();
+  return Invalid(field, absl::StrCat("in (0, diffusion.t_max = ", t_max, ")"),
+                 t_min);
+}
+
+// Custom-matrix checks in plain double precision: K is tiny.
+double Entry(const google::protobuf::RepeatedField<double>& m, int K, int i,
+             int j) {
+  return m.Get(i * K + j);
+}
+
+double MaxAbs(const google::protobuf::RepeatedField<double>& m) {
+  double max_abs = 0;
+  for (double x : m) max_abs = std::max(max_abs, std::abs(x));
+  return max_abs;
+}
+
+// Whether the symmetric K x K matrix m is positive semi-definite, to a
+// tolerance relative to its largest entry: Cholesky of m + tol I.
+bool IsPsd(const google::protobuf::RepeatedField<double>& m, int K) {
+  const double tol = 1e-10 * std::max(1.0, MaxAbs(m));
+  std::vector<double> L(K * K, 0.0);
+  for (int j = 0; j < K; ++j) {
+    double pivot = Entry(m, K, j, j) + tol;
+    for (int k = 0; k < j; ++k) pivot -= L[j * K + k] * L[j * K + k];
+    if (!(pivot > 0)) return false;
+    L[j * K + j] = std::sqrt(pivot);
+    for (int i = j + 1; i < K; ++i) {
+      double sum = Entry(m, K, i, j);
+      for (int k = 0; k < j; ++k) sum -= L[i * K + k] * L[j * K + k];
+      L[i * K + j] = sum / L[j * K + j];
+    }
+  }
+  return true;
+}
+
+absl::Status ValidateCustomMatrices(const DiffusionConfig& config, int K) {
+  if (config.q_size() != K * K || config.d_size() != K * K) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "diffusion.q and diffusion.d must each hold n_vars^2 = ", K * K,
+        " numbers (row-major) for CUSTOM, got ", config.q_size(), " and ",
+        config.d_size()));
+  }
+  for (double x : config.q()) {
+    if (!std::isfinite(x)) {
+      return absl::InvalidArgumentError("diffusion.q has a non-finite entry");
+    }
+  }
+  for (double x : config.d()) {
+    if (!std::isfinite(x)) {
+      return absl::InvalidArgumentError("diffusion.d has a non-finite entry");
+    }
+  }
+  const double q_tol = 1e-12 * std::max(1.0, MaxAbs(config.q()));
+  const double d_tol = 1e-12 * std::max(1.0, MaxAbs(config.d()));
+  for (int i = 0; i < K; ++i) {
+    for (int j = 0; j <= i; ++j) {
+      const double q_sum =
+          Entry(config.q(), K, i, j) + Entry(config.q(), K, j, i);
+      if (std::abs(q_sum) > q_tol) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("diffusion.q must be antisymmetric (Q^T = -Q), but Q[",
+                         i, "][", j, "] + Q[", j, "][", i, "] = ", q_sum));
+      }
+      const double d_diff =
+          Entry(config.d(), K, i, j) - Entry(config.d(), K, j, i);
+      if (std::abs(d_diff) > d_tol) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("diffusion.d must be symmetric, but D[", i, "][", j,
+                         "] - D[", j, "][", i, "] = ", d_diff));
+      }
+    }
+  }
+  if (!IsPsd(config.d(), K)) {
+    return absl::InvalidArgumentError(
+        "diffusion.d must be positive semi-definite; it has a negative "
+        "eigenvalue");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<Experiment> ParseExperiment(absl::string_view text,
+                                           absl::string_view source_name) {
+  Experiment experiment;
+  if (absl::Status s = ParseInto(text, source_name, experiment); !s.ok()) {
+    return s;
+  }
+  return experiment;
+}
+
+absl::StatusOr<Experiment> ReadExperimentFile(const std::string& path) {
+  std::ifstream file(path);
+  if (!file) {
+    return absl::NotFoundError(absl::StrCat("cannot open config file ", path));
+  }
+  std::stringstream text;
+  text << file.rdbuf();
+  if (file.bad()) {
+    return absl::DataLossError(absl::StrCat("cannot read config file ", path));
+  }
+  return ParseExperiment(text.str(), path);
+}
+
+absl::Status ApplyOverride(absl::string_view assignment,
+                           Experiment& experiment) {
+  const size_t eq = assignment.find('=');
+  if (eq == absl::string_view::npos || eq == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--set=", assignment,
+                     ": expected FIELD.PATH=VALUE, e.g. "
+                     "diffusion.n_vars=3"));
+  }
+  const absl::string_view path = assignment.substr(0, eq);
+  const absl::string_view value =
+      absl::StripAsciiWhitespace(assignment.substr(eq + 1));
+  const std::vector<std::string> parts = absl::StrSplit(path, '.');
+
+  Message* message = &experiment;
+  for (size_t i = 0; i + 1 < parts.size(); ++i) {
+    const FieldDescriptor* field =
+        message->GetDescriptor()->FindFieldByName(parts[i]);
+    if (field == nullptr ||
+        field->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE ||
+        field->is_repeated()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--set=", assignment, ": ", message->GetDescriptor()->name(),
+          " has no message field '", parts[i], "'"));
+    }
+    message = message->GetReflection()->MutableMessage(message, field);
+  }
+  const FieldDescriptor* field =
+      message->GetDescriptor()->FindFieldByName(parts.back());
+  if (field == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--set=", assignment, ": ", message->GetDescriptor()->name(),
+        " has no field '", parts.back(), "'"));
+  }
+  std::string text(value);
+  const bool quoted =
+      !text.empty() && (text.front() == '"' || text.front() == '\'');
+  if (field->type() == FieldDescriptor::TYPE_STRING && !quoted) {
+    text = absl::StrCat("\"", absl::CEscape(text), "\"");
+  }
+  if (field->is_repeated() && (text.empty() || text.front() != '[')) {
+    text = absl::StrCat("[", text, "]");
+  }
+  // Replace rather than merge: an override is the field's new value.
+  message->GetReflection()->ClearField(message, field);
+  return ParseInto(absl::StrCat(field->name(), ": ", text),
+                   absl::StrCat("--set=", assignment, " (value)"), *message);
+}
+
+absl::Status ApplyOverrides(const std::vector<std::string>& assignments,
+                            Experiment& experiment) {
+  for (const std::string& assignment : assignments) {
+    if (absl::Status s = ApplyOverride(assignment, experiment); !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+int ResolvedNumVars(const DiffusionConfig& config) {
+  if (config.n_vars() != 0) return config.n_vars();
+  switch (config.sde_type()) {
+    case DiffusionConfig::VPSDE:
+      return 1;
+    case DiffusionConfig::CLD:
+    case DiffusionConfig::LEARNED:
+      return 2;
+    case DiffusionConfig::ALDA:
+    case DiffusionConfig::MALDA:
+      return 3;
+    case DiffusionConfig::CUSTOM: {
+      const int K = static_cast<int>(std::lround(std::sqrt(config.q_size())));
+      return K * K == config.q_size() ? K : 0;
+    }
+    default:
+      return 0;
+  }
+}
+
+void ResolveDefaults(Experiment& experiment) {
+  DiffusionConfig& diffusion = *experiment.mutable_diffusion();
+  diffusion.set_n_vars(ResolvedNumVars(diffusion));
+  ScoreModelConfig& score_model = *experiment.mutable_score_model();
+  if (score_model.ch_mult_size() == 0) {
+    for (int m : {1, 2, 2, 2}) score_model.add_ch_mult(m);
+  }
+  if (score_model.attn_resolutions_size() == 0) {
+    score_model.add_attn_resolutions(16);
+  }
+}
+
+absl::Status ValidateDiffusionConfig(const DiffusionConfig& config) {
+  absl::Status s = RequireSpecified("diffusion.sde_type", config.sde_type(),
+                                    DiffusionConfig::SdeType_descriptor());
+  if (!s.ok()) return s;
+  const int K = ResolvedNumVars(config);
+  const std::string process =
+      EnumName(DiffusionConfig::SdeType_descriptor(), config.sde_type());
+  auto require_k = [&](bool ok, absl::string_view requirement) {
+    return ok ? absl::OkStatus()
+              : absl::InvalidArgumentError(
+                    absl::StrCat("diffusion.n_vars must be ", requirement,
+                                 " for ", process, ", got ", K));
+  };
+  switch (config.sde_type()) {
+    case DiffusionConfig::VPSDE:
+      s = require_k(K == 1, "1");
+      break;
+    case DiffusionConfig::CLD:
+      s = require_k(K == 2, "2");
+      break;
+    case DiffusionConfig::ALDA:
+      s = require_k(K == 3, "3");
+      break;
+    case DiffusionConfig::MALDA:
+      s = require_k(K >= 2, "at least 2");
+      break;
+    case DiffusionConfig::LEARNED:
+      s = require_k(K >= 1, "at least 1");
+      break;
+    case DiffusionConfig::CUSTOM:
+      s = K >= 1 ? ValidateCustomMatrices(config, K)
+                 : absl::InvalidArgumentError(absl::StrCat(
+                       "diffusion.q must hold K*K numbers for CUSTOM, got ",
+                       config.q_size()));
+      break;
+    default:
+      break;
+  }
+  if (!s.ok()) return s;
+  if (config.sde_type() != DiffusionConfig::CUSTOM &&
+      (config.q_size() > 0 || config.d_size() > 0)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "diffusion.q and diffusion.d are only for CUSTOM, not ", process));
+  }
+  for (const auto& [field, value] : std::vector<std::pair<const char*, double>>{
+           {"diffusion.stationary_x_var", config.stationary_x_var()},
+           {"diffusion.stationary_aux_var", config.stationary_aux_var()},
+           {"diffusion.init_aux_var", config.init_aux_var()},
+           {"diffusion.beta_0", config.beta_0()},
+           {"diffusion.t_max", config.t_max()},
+           {"diffusion.alda_gamma", config.alda_gamma()},
+           {"diffusion.alda_psi", config.alda_psi()},
+       }) {
+    if (s = RequirePositive(field, value); !s.ok()) return s;
+  }
+  if (s = RequireSpecified("diffusion.beta_fn_type", config.beta_fn_type(),
+                           DiffusionConfig::BetaFnType_descriptor());
+      !s.ok()) {
+    return s;
+  }
+  if (config.beta_fn_type() == DiffusionConfig::INHOM &&
+      !(config.beta_1() >= config.beta_0())) {
+    return Invalid(
+        "diffusion.beta_1",
+        absl::StrCat("at least diffusion.beta_0 = ", config.beta_0()),
+        config.beta_1());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateExperiment(const Experiment& experiment) {
+  absl::Status s = ValidateDiffusionConfig(experiment.diffusion());
+  if (!s.ok()) return s;
+  const double t_max = experiment.diffusion().t_max();
+
+  const DataConfig& data = experiment.data();
+  if (s = RequireSpecified("data.dataset", data.dataset(),
+                           DataConfig::Dataset_descriptor());
+      !s.ok()) {
+    return s;
+  }
+  if (s = RequireSpecified("data.transform", data.transform(),
+                           DataConfig::Transform_descriptor());
+      !s.ok()) {
+    return s;
+  }
+  for (const auto& [field, value] : std::vector<std::pair<const char*, double>>{
+           {"data.in_channels", data.in_channels()},
+           {"data.out_channels", data.out_channels()},
+           {"data.height", data.height()},
+           {"data.width", data.width()},
+           {"data.vector_dim", data.vector_dim()},
+           {"training.batch_size", experiment.training().batch_size()},
+           {"eval.test_batch_size", experiment.eval().test_batch_size()},
+           {"optimizer.lr", experiment.optimizer().lr()},
+           {"score_model.hidden_dim", experiment.score_model().hidden_dim()},
+           {"score_model.ch", experiment.score_model().ch()},
+           {"sampling.n_fes", experiment.sampling().n_fes()},
+           {"sampling.log_image_size", experiment.sampling().log_image_size()},
+       }) {
+    if (s = RequirePositive(field, value); !s.ok()) return s;
+  }
+  for (const auto& [field, value, bound] :
+       std::vector<std::tuple<const char*, double, double>>{
+           {"data.limit_examples", data.limit_examples(), 0},
+           {"data.num_workers", data.num_workers(), 0},
+           {"training.n_epochs", experiment.training().n_epochs(), 0},
+           {"training.accumulate_grad_batches",
+            experiment.training().accumulate_grad_batches(), 1},
+           {"training.max_steps", experiment.training().max_steps(), 0},
+           {"training.eval_every_n_epoch",
+            experiment.training().eval_every_n_epoch(), 1},
+           {"objective.elbo_mc_samples_train",
+            experiment.objective().elbo_mc_samples_train(), 1},
+           {"objective.hutch_mc", experiment.objective().hutch_mc(), 1},
+           {"objective.switch_epoch", experiment.objective().switch_epoch(),
+            -1},
+           {"eval.elbo_mc_samples_eval",
+            experiment.eval().elbo_mc_samples_eval(), 1},
+           {"optimizer.weight_decay", experiment.optimizer().weight_decay(), 0},
+           {"optimizer.grad_clip_val", experiment.optimizer().grad_clip_val(),
+            0},
+           {"optimizer.warmup_iters", experiment.optimizer().warmup_iters(), 0},
+           {"optimizer.lr_sched_max_iters",
+            experiment.optimizer().lr_sched_max_iters(), 1},
+           {"score_model.dropout", experiment.score_model().dropout(), 0},
+           {"score_model.num_res_blocks",
+            experiment.score_model().num_res_blocks(), 1},
+       }) {
+    if (s = RequireAtLeast(field, value, bound); !s.ok()) return s;
+  }
+  if (experiment.score_model().dropout() >= 1) {
+    return Invalid("score_model.dropout", "below 1",
+                   experiment.score_model().dropout());
+  }
+  const double ema_decay = experiment.optimizer().ema_decay();
+  if (!(ema_decay >= 0 && ema_decay < 1)) {
+    return Invalid("optimizer.ema_decay", "in [0, 1)", ema_decay);
+  }
+  for (const auto& [field, type, descriptor] :
+       std::vector<std::tuple<const char*, int,
+                              const google::protobuf::EnumDescriptor*>>{
+           {"score_model.score_parameterization",
+            experiment.score_model().score_parameterization(),
+            ScoreModelConfig::ScoreParameterization_descriptor()},
+           {"score_model.score_model_type",
+            experiment.score_model().score_model_type(),
+            ScoreModelConfig::ScoreModelType_descriptor()},
+           {"objective.train_loss_type",
+            experiment.objective().train_loss_type(),
+            ObjectiveConfig::LossType_descriptor()},
+           {"objective.val_loss_type", experiment.objective().val_loss_type(),
+            ObjectiveConfig::LossType_descriptor()},
+           {"optimizer.optim_type", experiment.optimizer().optim_type(),
+            OptimizerConfig::OptimType_descriptor()},
+           {"sampling.sampling_method", experiment.sampling().sampling_method(),
+            SamplingConfig::SamplingMethod_descriptor()},
+           {"sampling.sampling_t_arr_fn",
+            experiment.sampling().sampling_t_arr_fn(),
+            SamplingConfig::TimeGrid_descriptor()},
+       }) {
+    if (s = RequireSpecified(field, type, descriptor); !s.ok()) return s;
+  }
+  for (const auto& [field, t_min] : std::vector<std::pair<const char*, double>>{
+           {"objective.t_min_train", experiment.objective().t_min_train()},
+           {"eval.t_min_eval", experiment.eval().t_min_eval()},
+           {"sampling.t_min_sampling", experiment.sampling().t_min_sampling()},
+       }) {
+    if (s = RequireTimeRange(field, t_min, t_max); !s.ok()) return s;
+  }
+  for (int m : experiment.score_model().ch_mult()) {
+    if (m <= 0) return Invalid("score_model.ch_mult entries", "positive", m);
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Experiment> LoadExperiment(
+    const std::string& path, const std::vector<std::string>& overrides) {
+  absl::StatusOr<Experiment> experiment = ReadExperimentFile(path);
+  if (!experiment.ok()) return experiment.status();
+  if (absl::Status s = ApplyOverrides(overrides, *experiment); !s.ok()) {
+    return s;
+  }
+  ResolveDefaults(*experiment);
+  if (absl::Status s = ValidateExperiment(*experiment); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", s.message()));
+  }
+  return experiment;
+}
+
+std::string ExperimentToText(const Experiment& experiment) {
+  std::string text;
+  TextFormat::Printer printer;
+  printer.PrintToString(experiment, &text);
+  return text;
+}
+
+}  // namespace mdm::proto
