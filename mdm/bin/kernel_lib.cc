@@ -1,0 +1,216 @@
+#include "mdm/bin/kernel_lib.h"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "mdm/diffusions/factory.h"
+#include "mdm/proto/experiment_config.h"
+
+namespace mdm::bin {
+namespace {
+
+using diffusions::DiffusionImpl;
+using diffusions::KernelType;
+using nlohmann::json;
+
+json MatrixJson(const at::Tensor& m) {
+  const at::Tensor cpu = m.detach().to(at::kCPU, at::kDouble).contiguous();
+  json rows = json::array();
+  for (int64_t i = 0; i < cpu.size(0); ++i) {
+    json row = json::array();
+    for (int64_t j = 0; j < cpu.size(1); ++j) {
+      row.push_back(cpu[i][j].item<double>());
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+struct KernelAtTime {
+  at::Tensor cov;
+  at::Tensor chol;
+  double jitter = 0;
+};
+
+// The kernel of one type at one time. At t = 0 Sigma = Sigma_0 is singular
+// and diagonal: its factor is its elementwise square root.
+absl::StatusOr<KernelAtTime> KernelAt(const DiffusionImpl& diffusion, double t,
+                                      KernelType type) {
+  const at::Tensor times = at::full({1}, t, at::kDouble);
+  if (t == 0) {
+    const at::Tensor sigma0 = diffusion.InitialCov(type);
+    return KernelAtTime{.cov = sigma0, .chol = at::sqrt(sigma0)};
+  }
+  absl::StatusOr<sde::TransitionKernel> kernel = diffusion.Kernel(times, type);
+  if (!kernel.ok()) return kernel.status();
+  return KernelAtTime{.cov = kernel->cov[0],
+                      .chol = kernel->chol[0],
+                      .jitter = kernel->jitter[0].item<double>()};
+}
+
+std::string FormatMatrix(const json& matrix, absl::string_view indent) {
+  std::string out;
+  for (const json& row : matrix) {
+    absl::StrAppend(&out, indent, "[");
+    for (size_t j = 0; j < row.size(); ++j) {
+      absl::StrAppend(&out, absl::StrFormat("%s%14.6e", j ? " " : "",
+                                            row[j].get<double>()));
+    }
+    absl::StrAppend(&out, " ]\n");
+  }
+  return out;
+}
+
+std::string FormatText(const json& report) {
+  std::string out = absl::StrFormat(
+      "diffusion %s, K = %d%s, init_aux_var = %g, T = %g\n",
+      report["sde_type"].get<std::string>(), report["n_vars"].get<int>(),
+      report["learned"].get<bool>() ? " (learned)" : "",
+      report["init_aux_var"].get<double>(), report["t_max"].get<double>());
+  for (const char* name : {"Q", "D", "A", "stationary_cov"}) {
+    absl::StrAppend(&out, name, " =\n", FormatMatrix(report[name], "  "));
+  }
+  absl::StrAppend(&out, "eigenvalues of A:");
+  for (const json& e : report["A_eigenvalues"]) {
+    absl::StrAppend(&out, absl::StrFormat(" %.6g%+.6gi", e[0].get<double>(),
+                                          e[1].get<double>()));
+  }
+  absl::StrAppend(&out, "\n");
+  for (const json& at_t : report["times"]) {
+    absl::StrAppend(&out, absl::StrFormat("\nt = %g, B(t) = %.10g\n",
+                                          at_t["t"].get<double>(),
+                                          at_t["int_beta"].get<double>()));
+    for (const char* name :
+         {"mean_coef", "cov_full", "chol_full", "cov_hybrid", "chol_hybrid"}) {
+      absl::StrAppend(&out, "  ", name, " =\n",
+                      FormatMatrix(at_t[name], "    "));
+    }
+    for (const char* name : {"jitter_full", "jitter_hybrid"}) {
+      if (at_t[name].get<double>() > 0) {
+        absl::StrAppend(&out, "  ", name, " = ", at_t[name].get<double>(),
+                        "\n");
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<double>> ParseTimes(absl::string_view times,
+                                               double t_max) {
+  std::vector<double> out;
+  for (absl::string_view part : absl::StrSplit(times, ',')) {
+    part = absl::StripAsciiWhitespace(part);
+    double t;
+    if (!absl::SimpleAtod(part, &t) || !std::isfinite(t)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--t: '", part, "' is not a number"));
+    }
+    if (t < 0 || t > t_max) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--t: ", t, " is outside [0, T_max = ", t_max, "]"));
+    }
+    out.push_back(t);
+  }
+  return out;
+}
+
+absl::StatusOr<KernelFormat> ParseKernelFormat(absl::string_view format) {
+  if (format == "text") return KernelFormat::kText;
+  if (format == "json") return KernelFormat::kJson;
+  return absl::InvalidArgumentError(
+      absl::StrCat("--format must be text or json, got '", format, "'"));
+}
+
+namespace {
+
+absl::StatusOr<json> BuildReport(const proto::DiffusionConfig& config,
+                                 const DiffusionImpl& diffusion,
+                                 const std::vector<double>& times) {
+  const sde::LinearSde sde = diffusion.Sde();
+  const at::Tensor eigenvalues = at::linalg_eigvals(sde.A().detach());
+  json report;
+  report["sde_type"] = proto::DiffusionConfig::SdeType_Name(config.sde_type());
+  report["n_vars"] = diffusion.num_vars();
+  report["learned"] = diffusion.learned();
+  report["Q"] = MatrixJson(diffusion.Q());
+  report["D"] = MatrixJson(diffusion.D());
+  report["A"] = MatrixJson(sde.A());
+  json eig = json::array();
+  for (int64_t i = 0; i < eigenvalues.size(0); ++i) {
+    eig.push_back({at::real(eigenvalues[i]).item<double>(),
+                   at::imag(eigenvalues[i]).item<double>()});
+  }
+  report["A_eigenvalues"] = std::move(eig);
+  report["stationary_cov"] = MatrixJson(diffusion.StationaryCov());
+  report["init_aux_var"] = diffusion.options().init_aux_var();
+  report["t_max"] = diffusion.options().t_max();
+  report["times"] = json::array();
+  for (double t : times) {
+    const sde::KernelMoments moments = sde.Moments(
+        at::full({1}, t, at::kDouble), diffusion.InitialCov(KernelType::kFull));
+    absl::StatusOr<KernelAtTime> full =
+        KernelAt(diffusion, t, KernelType::kFull);
+    if (!full.ok()) return full.status();
+    absl::StatusOr<KernelAtTime> hybrid =
+        KernelAt(diffusion, t, KernelType::kHybrid);
+    if (!hybrid.ok()) return hybrid.status();
+    report["times"].push_back({
+        {"t", t},
+        {"int_beta", diffusion.options().schedule().IntegratedBeta(t)},
+        {"mean_coef", MatrixJson(moments.mean_coef[0])},
+        {"cov_full", MatrixJson(full->cov)},
+        {"cov_hybrid", MatrixJson(hybrid->cov)},
+        {"chol_full", MatrixJson(full->chol)},
+        {"chol_hybrid", MatrixJson(hybrid->chol)},
+        {"jitter_full", full->jitter},
+        {"jitter_hybrid", hybrid->jitter},
+    });
+  }
+  return report;
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> KernelReportJson(
+    const proto::DiffusionConfig& config, const DiffusionImpl& diffusion,
+    const std::vector<double>& times) {
+  absl::StatusOr<json> report = BuildReport(config, diffusion, times);
+  if (!report.ok()) return report.status();
+  return report->dump(2);
+}
+
+absl::StatusOr<std::string> RunKernelTool(const KernelToolOptions& options) {
+  if (options.config_path.empty()) {
+    return absl::InvalidArgumentError("--config is required");
+  }
+  absl::StatusOr<proto::Experiment> experiment =
+      proto::LoadExperiment(options.config_path, options.overrides);
+  if (!experiment.ok()) return experiment.status();
+  const proto::DiffusionConfig& config = experiment->diffusion();
+  absl::StatusOr<std::vector<double>> times =
+      ParseTimes(options.times, config.t_max());
+  if (!times.ok()) return times.status();
+  absl::StatusOr<diffusions::Diffusion> diffusion =
+      diffusions::CreateDiffusion(config, experiment->seed());
+  if (!diffusion.ok()) return diffusion.status();
+  at::NoGradGuard no_grad;
+  absl::StatusOr<json> report = BuildReport(config, **diffusion, *times);
+  if (!report.ok()) return report.status();
+  return options.format == KernelFormat::kJson ? report->dump(2) + "\n"
+                                               : FormatText(*report);
+}
+
+}  // namespace mdm::bin

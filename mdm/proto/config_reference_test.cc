@@ -1,0 +1,62 @@
+// Keeps README's config reference true: every field of Experiment, as
+// `block.field`, has a row there, and every row names a real field.
+#include <google/protobuf/descriptor.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include "mdm/proto/experiment.pb.h"
+
+namespace mdm::proto {
+namespace {
+
+using ::google::protobuf::Descriptor;
+using ::google::protobuf::FieldDescriptor;
+
+std::set<std::string> FieldPaths() {
+  std::set<std::string> paths;
+  const Descriptor* experiment = Experiment::descriptor();
+  for (int i = 0; i < experiment->field_count(); ++i) {
+    const FieldDescriptor* block = experiment->field(i);
+    if (block->message_type() == nullptr) {
+      paths.insert(block->name());
+      continue;
+    }
+    for (int j = 0; j < block->message_type()->field_count(); ++j) {
+      paths.insert(block->name() + "." +
+                   block->message_type()->field(j)->name());
+    }
+  }
+  return paths;
+}
+
+TEST(ConfigReferenceTest, ReadmeListsExactlyTheSchemasFields) {
+  std::ifstream file("README.md");
+  ASSERT_TRUE(file) << "README.md not found";
+  std::stringstream text;
+  text << file.rdbuf();
+  std::set<std::string> rows;
+  const std::string readme = text.str();
+  const std::regex row(R"(\n\| `([a-z0-9_.]+)` \|)");
+  for (std::sregex_iterator it(readme.begin(), readme.end(), row), end;
+       it != end; ++it) {
+    rows.insert((*it)[1]);
+  }
+  for (const std::string& path : FieldPaths()) {
+    EXPECT_EQ(rows.count(path), 1u)
+        << "README's config reference lacks " << path;
+  }
+  for (const std::string& path : rows) {
+    if (path.find('.') == std::string::npos && path != "seed") continue;
+    EXPECT_EQ(FieldPaths().count(path), 1u)
+        << "README's config reference names " << path
+        << ", which experiment.proto does not have";
+  }
+}
+
+}  // namespace
+}  // namespace mdm::proto

@@ -1,0 +1,72 @@
+#include "mdm/util/command_line.h"
+
+#include <c10/util/Exception.h>
+
+#include <cstdlib>
+#include <exception>
+#include <filesystem>
+#include <iostream>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+
+namespace mdm::util {
+namespace {
+
+// The first line of an exception message: LibTorch's add a stack trace.
+std::string FirstLine(absl::string_view message) {
+  const size_t newline = message.find('\n');
+  return std::string(message.substr(0, newline));
+}
+
+}  // namespace
+
+std::vector<std::string> ExtractRepeatedFlag(absl::string_view name, int* argc,
+                                             char** argv) {
+  std::vector<std::string> values;
+  const std::string with_value = absl::StrCat("--", name, "=");
+  const std::string bare = absl::StrCat("--", name);
+  int kept = 1;
+  for (int i = 1; i < *argc; ++i) {
+    const absl::string_view arg = argv[i];
+    if (absl::StartsWith(arg, with_value)) {
+      values.emplace_back(arg.substr(with_value.size()));
+    } else if (arg == bare && i + 1 < *argc) {
+      values.emplace_back(argv[++i]);
+    } else {
+      argv[kept++] = argv[i];
+    }
+  }
+  *argc = kept;
+  argv[kept] = nullptr;
+  return values;
+}
+
+std::string ResolveUserPath(const std::string& path) {
+  if (path.empty() || std::filesystem::path(path).is_absolute()) return path;
+  const char* working_dir = std::getenv("BUILD_WORKING_DIRECTORY");
+  if (working_dir == nullptr || *working_dir == '\0') return path;
+  return (std::filesystem::path(working_dir) / path).string();
+}
+
+int RunAndReport(absl::string_view program,
+                 absl::FunctionRef<absl::Status()> body) {
+  std::string error;
+  try {
+    const absl::Status status = body();
+    if (status.ok()) return 0;
+    error = std::string(status.message());
+  } catch (const c10::Error& e) {
+    error = FirstLine(e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    error = FirstLine(e.what());
+  }
+  // One line, whatever the message held.
+  std::cerr << program << ": " << absl::StrReplaceAll(error, {{"\n", " "}})
+            << std::endl;
+  return 1;
+}
+
+}  // namespace mdm::util

@@ -1,0 +1,35 @@
+// Helpers every binary's main() shares: repeatable flags (gflags keeps only
+// a flag's last value), user paths relative to where `bazel run` was
+// called, and turning errors into one line on stderr and an exit code.
+#ifndef MDM_UTIL_COMMAND_LINE_H_
+#define MDM_UTIL_COMMAND_LINE_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace mdm::util {
+
+// Removes every "--name=value" and "--name value" from argv (before gflags
+// parses it) and returns the values in order. Example: ExtractRepeatedFlag(
+// "set", &argc, argv) on "--set=a.b=1 --set c=2" returns {"a.b=1", "c=2"}.
+std::vector<std::string> ExtractRepeatedFlag(absl::string_view name, int* argc,
+                                             char** argv);
+
+// A path the user typed, resolved against $BUILD_WORKING_DIRECTORY when it
+// is relative and `bazel run` set that variable (binaries start inside the
+// runfiles tree); unchanged otherwise.
+std::string ResolveUserPath(const std::string& path);
+
+// Runs `body`; on a non-OK status or an exception (a LibTorch check),
+// prints "<program>: <message>" as one line on stderr and returns 1.
+// Returns 0 on success.
+int RunAndReport(absl::string_view program,
+                 absl::FunctionRef<absl::Status()> body);
+
+}  // namespace mdm::util
+
+#endif  // MDM_UTIL_COMMAND_LINE_H_
