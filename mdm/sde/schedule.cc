@@ -32,4 +32,14 @@ at::Tensor BetaSchedule::IntegratedBeta(const at::Tensor& t) const {
   return beta_0_ * t + (0.5 * (beta_1_ - beta_0_)) * t * t;
 }
 
+at::Tensor BetaSchedule::InverseIntegratedBeta(
+    const at::Tensor& int_beta) const {
+  const double slope = beta_1_ - beta_0_;
+  if (slope == 0) return int_beta / beta_0_;
+  // beta_0 t + slope t^2 / 2 = B  =>  t = 2 B / (beta_0 + sqrt(beta_0^2 + 2
+  // slope B)).
+  return 2.0 * int_beta /
+         (beta_0_ + at::sqrt(beta_0_ * beta_0_ + 2.0 * slope * int_beta));
+}
+
 }  // namespace mdm::sde

@@ -39,6 +39,10 @@ class BetaSchedule {
   double IntegratedBeta(double t) const;
   at::Tensor IntegratedBeta(const at::Tensor& t) const;
 
+  // The t >= 0 with B(t) = int_beta (B is strictly increasing), in closed
+  // form: the positive root of the quadratic, written without cancellation.
+  at::Tensor InverseIntegratedBeta(const at::Tensor& int_beta) const;
+
  private:
   BetaSchedule(ScheduleKind kind, double beta_0, double beta_1)
       : kind_(kind), beta_0_(beta_0), beta_1_(beta_1) {}

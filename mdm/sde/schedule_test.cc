@@ -53,6 +53,18 @@ TEST(BetaScheduleTest, TensorOverloadsAgreeAndDifferentiateToBeta) {
   EXPECT_TRUE(at::allclose(t.grad(), beta.detach(), 1e-14, 1e-14));
 }
 
+TEST(BetaScheduleTest, InverseIntegratedBetaInvertsB) {
+  for (const BetaSchedule& schedule :
+       {BetaSchedule::Linear(0.1, 10.0), BetaSchedule::Linear(0.5, 0.5),
+        BetaSchedule::Constant(3.0)}) {
+    const at::Tensor t =
+        at::tensor({0.0, 1e-8, 1e-4, 0.3, 1.0, 7.0}, at::kDouble);
+    const at::Tensor back =
+        schedule.InverseIntegratedBeta(schedule.IntegratedBeta(t));
+    EXPECT_TRUE(at::allclose(back, t, 1e-14, 1e-20)) << back;
+  }
+}
+
 TEST(BetaScheduleTest, KeepsDtype) {
   const auto schedule = BetaSchedule::Constant(1.0);
   EXPECT_EQ(schedule.IntegratedBeta(at::ones({3}, at::kFloat)).scalar_type(),

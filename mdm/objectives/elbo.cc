@@ -1,0 +1,279 @@
+#include "mdm/objectives/elbo.h"
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/autograd.h>
+
+#include <cmath>
+#include <memory>
+#include <utility>
+
+#include "mdm/objectives/time_sampling.h"
+#include "mdm/sde/block_ops.h"
+
+namespace mdm::objectives {
+namespace {
+
+using diffusions::DiffusionImpl;
+using diffusions::KernelType;
+
+constexpr double kLog2Pi = 1.8378770664093453;
+
+// The integrand at one draw of (t, u_t): [batch] float64.
+using Integrand = std::function<absl::StatusOr<at::Tensor>(
+    const at::Tensor& t, const at::Tensor& u_0, c10::optional<at::Generator>)>;
+
+std::unique_ptr<TimeSampler> MakeTimeSampler(const DiffusionImpl& diffusion,
+                                             const ElboOptions& options) {
+  const double t_max = diffusion.options().t_max();
+  if (options.importance_sampling) {
+    return std::make_unique<ImportanceTimeSampler>(
+        diffusion.options().schedule(), options.t_min, t_max);
+  }
+  return std::make_unique<UniformTimeSampler>(options.t_min, t_max);
+}
+
+// Sum over every axis but the batch, in float64.
+at::Tensor SumPerExample(const at::Tensor& x) {
+  return x.flatten(1).sum(1).to(at::kDouble);
+}
+
+// u_t = M u_0' + L eps from an already computed kernel (u_0' has v_0 = 0
+// for the hybrid kernel).
+at::Tensor Perturb(const sde::TransitionKernel& kernel, const at::Tensor& u_0,
+                   KernelType type, const at::Tensor& eps) {
+  at::Tensor mean_input = u_0;
+  if (type == KernelType::kHybrid && u_0.size(1) > 1) {
+    mean_input = at::cat({u_0.narrow(1, 0, 1),
+                          at::zeros_like(u_0.narrow(1, 1, u_0.size(1) - 1))},
+                         1);
+  }
+  return sde::ApplyMatrix(kernel.mean_coef, mean_input) +
+         sde::ApplyMatrix(kernel.chol, eps);
+}
+
+// The kernel at one time shared by the whole batch: [K, K] matrices.
+absl::StatusOr<sde::TransitionKernel> KernelAtOneTime(
+    const DiffusionImpl& diffusion, double t, KernelType type,
+    const at::Tensor& like) {
+  absl::StatusOr<sde::TransitionKernel> kernel = diffusion.Kernel(
+      at::full({1}, t, like.options().dtype(at::kDouble)), type);
+  if (!kernel.ok()) return kernel.status();
+  return sde::TransitionKernel{.mean_coef = kernel->mean_coef[0],
+                               .cov = kernel->cov[0],
+                               .chol = kernel->chol[0],
+                               .chol_inv_t = kernel->chol_inv_t[0],
+                               .jitter = kernel->jitter[0]};
+}
+
+// E_{u_T ~ q} log N(u_T; 0, S) in closed form: with mean mu_j per data
+// coordinate and covariance Sigma_T,
+//   -1/2 sum_j mu_j^T S^{-1} mu_j - d/2 tr(S^{-1} Sigma_T)
+//   - d/2 (K log 2 pi + log |S|).
+// Sampling u_T instead would add a standard deviation of ~sqrt(d/2) nats.
+absl::StatusOr<at::Tensor> ExpectedPriorLogProb(const DiffusionImpl& diffusion,
+                                                const at::Tensor& u_0,
+                                                KernelType type) {
+  absl::StatusOr<sde::TransitionKernel> kernel =
+      KernelAtOneTime(diffusion, diffusion.options().t_max(), type, u_0);
+  if (!kernel.ok()) return kernel.status();
+  const at::Tensor mu = Perturb(*kernel, u_0.to(at::kDouble), type,
+                                at::zeros_like(u_0, at::kDouble));
+  const at::Tensor s = diffusion.stationary_var().to(mu.device());
+  const at::Tensor S_inv = at::diag(1.0 / s);
+  const int64_t d = sde::DataDim(u_0);
+  return -0.5 * sde::QuadraticForm(mu, S_inv, mu) -
+         0.5 * d * sde::Trace(at::matmul(S_inv, kernel->cov)) -
+         0.5 * d * (diffusion.num_vars() * kLog2Pi + at::log(s).sum());
+}
+
+// log p(u_0 | u_eps) - log q(u_eps | u_0) for the full kernel at eps =
+// t_min. With u_eps = M u_0 + L e, p(u_0 | u_eps) = N(M^{-1}(u_eps +
+// Sigma s), M^{-1} Sigma M^{-T}) gives
+//   -1/2 |e + L^T s|^2 + 1/2 |e|^2 + d log |det M|,  log |det M| = B tr(A).
+absl::StatusOr<at::Tensor> Offset(const DiffusionImpl& diffusion,
+                                  const ScoreNetwork& network,
+                                  const at::Tensor& u_0,
+                                  const ElboOptions& options,
+                                  c10::optional<at::Generator> gen) {
+  absl::StatusOr<sde::TransitionKernel> full =
+      KernelAtOneTime(diffusion, options.t_min, KernelType::kFull, u_0);
+  if (!full.ok()) return full.status();
+  absl::StatusOr<sde::TransitionKernel> hybrid =
+      KernelAtOneTime(diffusion, options.t_min, KernelType::kHybrid, u_0);
+  if (!hybrid.ok()) return hybrid.status();
+  const int64_t d = sde::DataDim(u_0);
+  const at::Tensor t = at::full({u_0.size(0)}, options.t_min, u_0.options());
+  const at::Tensor eps = at::randn(u_0.sizes(), gen, u_0.options());
+  const at::Tensor u_eps = Perturb(*full, u_0, KernelType::kFull, eps);
+  const at::Tensor score =
+      ScoreFromOutput(network(u_eps, t), *hybrid, options.parameterization);
+  const at::Tensor r = eps + sde::ApplyMatrix(full->chol.t(), score);
+  const double int_beta =
+      diffusion.options().schedule().IntegratedBeta(options.t_min);
+  return -0.5 * SumPerExample(r * r) + 0.5 * SumPerExample(eps * eps) +
+         d * int_beta * sde::Trace(diffusion.Sde().A());
+}
+
+// The parts every form shares: v_0, prior, entropy, offset, and the
+// Monte-Carlo average of the integrand over (t, u_t).
+absl::StatusOr<ElboTerms> Elbo(const DiffusionImpl& diffusion,
+                               const ScoreNetwork& network,
+                               const at::Tensor& x_0,
+                               const ElboOptions& options,
+                               c10::optional<at::Generator> gen,
+                               const Integrand& integrand) {
+  TORCH_CHECK(options.mc_samples >= 1, "mc_samples must be at least 1");
+  const int64_t batch = x_0.size(0);
+  const int64_t K = diffusion.num_vars();
+  const at::Tensor v_0 = diffusion.SampleV0(x_0, gen);
+  const at::Tensor u_0 = DiffusionImpl::JoinState(x_0, v_0);
+
+  ElboTerms terms;
+  absl::StatusOr<at::Tensor> prior =
+      ExpectedPriorLogProb(diffusion, u_0, options.kernel);
+  if (!prior.ok()) return prior.status();
+  terms.prior = *std::move(prior);
+
+  if (options.kernel == KernelType::kHybrid) {
+    // v_0 never enters: its entropy is exact.
+    const double var = diffusion.options().init_aux_var();
+    terms.entropy_v0 = at::full(
+        {batch},
+        0.5 * (K - 1) * sde::DataDim(u_0) * (1 + kLog2Pi + std::log(var)),
+        terms.prior.options());
+  } else {
+    terms.entropy_v0 = -diffusion.LogQV0(v_0).to(at::kDouble);
+  }
+
+  const std::unique_ptr<TimeSampler> sampler =
+      MakeTimeSampler(diffusion, options);
+  terms.diffusion = at::zeros_like(terms.prior);
+  terms.offset = at::zeros_like(terms.prior);
+  for (int i = 0; i < options.mc_samples; ++i) {
+    const TimeSample times = sampler->Sample(batch, x_0.options(), gen);
+    absl::StatusOr<at::Tensor> l = integrand(times.t, u_0, gen);
+    if (!l.ok()) return l.status();
+    terms.diffusion = terms.diffusion + *l / times.density;
+    if (options.with_offset) {
+      absl::StatusOr<at::Tensor> offset =
+          Offset(diffusion, network, u_0, options, gen);
+      if (!offset.ok()) return offset.status();
+      terms.offset = terms.offset + *offset;
+    }
+  }
+  terms.diffusion = terms.diffusion / options.mc_samples;
+  terms.offset = terms.offset / options.mc_samples;
+  terms.elbo = terms.prior + terms.diffusion + terms.entropy_v0;
+  terms.elbo_with_offset = terms.elbo + terms.offset;
+  return terms;
+}
+
+// Kernels at t: the one the bound conditions on and the hybrid one that
+// defines the score parameterization (the same under kHybrid).
+struct KernelsAtT {
+  sde::TransitionKernel conditioning;
+  sde::TransitionKernel hybrid;
+};
+
+absl::StatusOr<KernelsAtT> KernelsAt(const DiffusionImpl& diffusion,
+                                     const at::Tensor& t, KernelType type) {
+  absl::StatusOr<sde::TransitionKernel> hybrid =
+      diffusion.Kernel(t, KernelType::kHybrid);
+  if (!hybrid.ok()) return hybrid.status();
+  if (type == KernelType::kHybrid) return KernelsAtT{*hybrid, *hybrid};
+  absl::StatusOr<sde::TransitionKernel> full = diffusion.Kernel(t, type);
+  if (!full.ok()) return full.status();
+  return KernelsAtT{*std::move(full), *std::move(hybrid)};
+}
+
+// div_u v(u) per example by vector-Jacobian products with `u`.
+at::Tensor Divergence(const at::Tensor& v, const at::Tensor& u,
+                      const ElboOptions& options,
+                      c10::optional<at::Generator> gen) {
+  at::Tensor divergence =
+      at::zeros({u.size(0)}, u.options().dtype(at::kDouble));
+  if (options.divergence == DivergenceEstimator::kExact) {
+    const at::Tensor v_flat = v.flatten(1);
+    const int64_t n = v_flat.size(1);
+    for (int64_t i = 0; i < n; ++i) {
+      const at::Tensor grad =
+          torch::autograd::grad({v_flat.select(1, i).sum()}, {u}, {},
+                                /*retain_graph=*/true, options.create_graph)[0];
+      divergence = divergence + grad.flatten(1).select(1, i).to(at::kDouble);
+    }
+    return divergence;
+  }
+  TORCH_CHECK(options.hutchinson_probes >= 1, "hutchinson_probes must be >= 1");
+  for (int i = 0; i < options.hutchinson_probes; ++i) {
+    at::Tensor z = at::randn(u.sizes(), gen, u.options());
+    if (options.divergence == DivergenceEstimator::kRademacher) z = at::sign(z);
+    const at::Tensor vjp =
+        torch::autograd::grad({(v * z).sum()}, {u}, {},
+                              /*retain_graph=*/true, options.create_graph)[0];
+    divergence = divergence + SumPerExample(vjp * z);
+  }
+  return divergence / options.hutchinson_probes;
+}
+
+}  // namespace
+
+absl::StatusOr<ElboTerms> DsmElbo(const DiffusionImpl& diffusion,
+                                  const ScoreNetwork& network,
+                                  const at::Tensor& x_0,
+                                  const ElboOptions& options,
+                                  c10::optional<at::Generator> gen) {
+  auto integrand =
+      [&](const at::Tensor& t, const at::Tensor& u_0,
+          c10::optional<at::Generator> g) -> absl::StatusOr<at::Tensor> {
+    absl::StatusOr<KernelsAtT> kernels =
+        KernelsAt(diffusion, t, options.kernel);
+    if (!kernels.ok()) return kernels.status();
+    const sde::TransitionKernel& kernel = kernels->conditioning;
+    const at::Tensor eps = at::randn(u_0.sizes(), g, u_0.options());
+    const at::Tensor u_t = Perturb(kernel, u_0, options.kernel, eps);
+    const at::Tensor score =
+        ScoreFromOutput(network(u_t, t.to(u_0.dtype())), kernels->hybrid,
+                        options.parameterization);
+    // s - grad log q = s + L^{-T} eps.
+    const at::Tensor delta = score + sde::ApplyMatrix(kernel.chol_inv_t, eps);
+    const at::Tensor GGt = diffusion.DiffusionMatrix(t);
+    const at::Tensor L_inv = kernel.chol_inv_t.transpose(1, 2);
+    const int64_t d = sde::DataDim(u_0);
+    return -0.5 * sde::QuadraticForm(delta, GGt, delta).to(at::kDouble) +
+           0.5 * d *
+               sde::Trace(
+                   at::matmul(at::matmul(L_inv, GGt), kernel.chol_inv_t)) +
+           diffusion.DriftDivergence(t, d);
+  };
+  return Elbo(diffusion, network, x_0, options, gen, integrand);
+}
+
+absl::StatusOr<ElboTerms> IsmElbo(const DiffusionImpl& diffusion,
+                                  const ScoreNetwork& network,
+                                  const at::Tensor& x_0,
+                                  const ElboOptions& options,
+                                  c10::optional<at::Generator> gen) {
+  auto integrand =
+      [&](const at::Tensor& t, const at::Tensor& u_0,
+          c10::optional<at::Generator> g) -> absl::StatusOr<at::Tensor> {
+    absl::StatusOr<KernelsAtT> kernels =
+        KernelsAt(diffusion, t, options.kernel);
+    if (!kernels.ok()) return kernels.status();
+    const at::Tensor eps = at::randn(u_0.sizes(), g, u_0.options());
+    at::Tensor u_t = Perturb(kernels->conditioning, u_0, options.kernel, eps);
+    // The divergence needs d/du_t; keep u_t's history (the reparameterized
+    // path to learned Q and D) when it has one.
+    if (!u_t.requires_grad()) u_t = u_t.detach().requires_grad_();
+    const at::Tensor score =
+        ScoreFromOutput(network(u_t, t.to(u_0.dtype())), kernels->hybrid,
+                        options.parameterization);
+    const at::Tensor GGt_score =
+        sde::ApplyMatrix(diffusion.DiffusionMatrix(t), score);
+    return -0.5 * SumPerExample(score * GGt_score) -
+           Divergence(GGt_score, u_t, options, g) +
+           diffusion.DriftDivergence(t, sde::DataDim(u_0));
+  };
+  return Elbo(diffusion, network, x_0, options, gen, integrand);
+}
+
+}  // namespace mdm::objectives

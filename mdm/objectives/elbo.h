@@ -1,0 +1,75 @@
+// The MDM evidence lower bound (mdm_math.md section 5) per example, in its
+// denoising (DSM) and implicit (ISM) score-matching forms:
+//   log p(x) >= E_{v_0 ~ q(v_0)} [ L(x, v_0) - log q(v_0) ],
+//   L(u_0) = E log pi(u_T) + int_{t_min}^T E l(u_t, t) dt  (+ offset),
+// valid for every linear diffusion, so the same code trains and evaluates
+// VPSDE, CLD, ALDA, MALDA and learned processes. Gradients reach the score
+// network and, through the kernels, learned Q and D.
+#ifndef MDM_OBJECTIVES_ELBO_H_
+#define MDM_OBJECTIVES_ELBO_H_
+
+#include <ATen/core/Generator.h>
+#include <ATen/core/Tensor.h>
+#include <c10/util/Optional.h>
+
+#include "absl/status/statusor.h"
+#include "mdm/diffusions/diffusion.h"
+#include "mdm/objectives/score_parameterization.h"
+
+namespace mdm::objectives {
+
+enum class DivergenceEstimator {
+  kRademacher,  // Hutchinson with +-1 probes.
+  kGaussian,    // Hutchinson with N(0, I) probes.
+  kExact,       // One vector-Jacobian product per coordinate: small d only.
+};
+
+struct ElboOptions {
+  // The time integral runs over [t_min, T]; [0, t_min] is the offset.
+  double t_min = 1e-3;
+  // Draw t from the importance proposal (else uniformly).
+  bool importance_sampling = true;
+  // Monte-Carlo repeats of (t, noise) averaged per example.
+  int mc_samples = 1;
+  // Also estimate the [0, t_min] offset term (costs one network call).
+  bool with_offset = false;
+  // kHybrid integrates out v_0 (the original's choice); kFull draws v_0 and
+  // conditions on it.
+  diffusions::KernelType kernel = diffusions::KernelType::kHybrid;
+  Parameterization parameterization = Parameterization::kNoisePred;
+  // ISM only: the divergence estimator and its probe count.
+  DivergenceEstimator divergence = DivergenceEstimator::kRademacher;
+  int hutchinson_probes = 1;
+  // ISM only: keep the divergence's graph so the bound can be trained.
+  bool create_graph = false;
+};
+
+// Named per-example terms, each [batch] float64 (nats). Averaging and bits
+// per dimension belong to the caller.
+struct ElboTerms {
+  at::Tensor prior;       // E log pi(u_T), exact Gaussian expectation.
+  at::Tensor diffusion;   // The time integral's Monte-Carlo estimate.
+  at::Tensor entropy_v0;  // -E log q(v_0) (exact under the hybrid kernel).
+  at::Tensor offset;      // [0, t_min] term; zeros unless requested.
+  at::Tensor elbo;        // prior + diffusion + entropy_v0.
+  at::Tensor elbo_with_offset;  // elbo + offset.
+};
+
+// DSM integrand at the sampled t, with g = grad log q(u_t | .) = -L^{-T} eps:
+//   l = -1/2 (s - g)^T G G^T (s - g) + 1/2 d tr(L^{-1} G G^T L^{-T}) + div f.
+// x_0: [batch, ...data], already transformed.
+absl::StatusOr<ElboTerms> DsmElbo(
+    const diffusions::DiffusionImpl& diffusion, const ScoreNetwork& network,
+    const at::Tensor& x_0, const ElboOptions& options,
+    c10::optional<at::Generator> gen = c10::nullopt);
+
+// ISM integrand: l = -1/2 s^T G G^T s - div(G G^T s) + div f, the
+// divergence by Hutchinson probes or exactly.
+absl::StatusOr<ElboTerms> IsmElbo(
+    const diffusions::DiffusionImpl& diffusion, const ScoreNetwork& network,
+    const at::Tensor& x_0, const ElboOptions& options,
+    c10::optional<at::Generator> gen = c10::nullopt);
+
+}  // namespace mdm::objectives
+
+#endif  // MDM_OBJECTIVES_ELBO_H_
