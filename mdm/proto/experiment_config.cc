@@ -290,6 +290,9 @@ void ResolveDefaults(Experiment& experiment) {
   if (score_model.attn_resolutions_size() == 0) {
     score_model.add_attn_resolutions(16);
   }
+  if (score_model.fir_kernel_size() == 0) {
+    for (int k : {1, 3, 3, 1}) score_model.add_fir_kernel(k);
+  }
 }
 
 absl::Status ValidateDiffusionConfig(const DiffusionConfig& config) {

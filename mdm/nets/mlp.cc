@@ -1,0 +1,33 @@
+#include "mdm/nets/mlp.h"
+
+#include <ATen/ATen.h>
+#include <torch/nn/modules/linear.h>
+
+namespace mdm::nets {
+
+MlpImpl::MlpImpl(const MlpOptions& options) : options_(options) {
+  const int64_t io = options.num_vars() * options.dim();
+  layers_ = register_module("layers", torch::nn::ModuleList());
+  int64_t in = io + 1;  // The state and t.
+  for (int64_t i = 0; i < options.num_hidden_layers(); ++i) {
+    layers_->push_back(torch::nn::Linear(in, options.hidden_dim()));
+    in = options.hidden_dim();
+  }
+  layers_->push_back(torch::nn::Linear(in, io));
+}
+
+at::Tensor MlpImpl::forward(const at::Tensor& u, const at::Tensor& t) {
+  TORCH_CHECK(u.dim() == 3 && u.size(1) == options_.num_vars() &&
+                  u.size(2) == options_.dim(),
+              "Mlp expects [batch, ", options_.num_vars(), ", ", options_.dim(),
+              "], got ", u.sizes());
+  at::Tensor h = at::cat({u.flatten(1), t.view({-1, 1}).to(u.dtype())}, 1);
+  const size_t n = layers_->size();
+  for (size_t i = 0; i < n; ++i) {
+    h = layers_[i]->as<torch::nn::Linear>()->forward(h);
+    if (i + 1 < n) h = at::silu(h);
+  }
+  return h.view(u.sizes());
+}
+
+}  // namespace mdm::nets

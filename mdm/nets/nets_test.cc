@@ -1,0 +1,236 @@
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mdm/nets/embeddings.h"
+#include "mdm/nets/ho_unet.h"
+#include "mdm/nets/mlp.h"
+#include "mdm/nets/ncsnpp.h"
+#include "mdm/nets/tiny_unet.h"
+
+namespace mdm::nets {
+namespace {
+
+int64_t CountParameters(const torch::nn::Module& module) {
+  int64_t n = 0;
+  for (const at::Tensor& p : module.parameters()) n += p.numel();
+  return n;
+}
+
+at::Generator Gen(uint64_t seed) {
+  return at::make_generator<at::CPUGeneratorImpl>(seed);
+}
+
+// A network under test, built for K variables of C channels at a size.
+using Factory = std::function<std::shared_ptr<ScoreModel>(int64_t K, int64_t C,
+                                                          int64_t size)>;
+
+struct NetCase {
+  std::string name;
+  Factory make;
+  std::vector<int64_t> sizes;
+};
+
+void PrintTo(const NetCase& c, std::ostream* os) { *os << c.name; }
+
+// Reduced widths: these tests are about wiring, not capacity.
+std::vector<NetCase> ImageNets() {
+  return {
+      {"tiny_unet",
+       [](int64_t K, int64_t C, int64_t) {
+         torch::manual_seed(0);
+         return std::make_shared<TinyUNetImpl>(TinyUNetOptions(K, C).seed(1));
+       },
+       {28, 32}},
+      {"ho_unet",
+       [](int64_t K, int64_t C, int64_t size) {
+         torch::manual_seed(0);
+         return std::make_shared<HoUNetImpl>(HoUNetOptions(K, C, size)
+                                                 .ch(32)
+                                                 .ch_mult({1, 2, 2})
+                                                 .num_res_blocks(1)
+                                                 .attn_resolutions({14, 16}));
+       },
+       {28, 32, 64}},
+      {"ncsnpp_biggan_fir",
+       [](int64_t K, int64_t C, int64_t size) {
+         torch::manual_seed(0);
+         return std::make_shared<NcsnppImpl>(
+             NcsnppOptions(K, C, size)
+                 .nf(16)
+                 .ch_mult({1, 2, 2})
+                 .num_res_blocks(1)
+                 .attn_resolutions({14, 16})
+                 .fir(true)
+                 .embedding_type(TimeEmbedding::kFourier));
+       },
+       {28, 32, 64}},
+      {"ncsnpp_ddpm",
+       [](int64_t K, int64_t C, int64_t size) {
+         torch::manual_seed(0);
+         return std::make_shared<NcsnppImpl>(
+             NcsnppOptions(K, C, size)
+                 .nf(16)
+                 .ch_mult({1, 2, 2})
+                 .num_res_blocks(1)
+                 .resblock_type(ResblockType::kDdpm)
+                 .skip_rescale(false)
+                 .init_scale(0.5));
+       },
+       {28, 32}},
+  };
+}
+
+class ImageNetTest : public ::testing::TestWithParam<NetCase> {};
+
+TEST_P(ImageNetTest, OutputShapeEqualsInputShape) {
+  const NetCase& c = GetParam();
+  for (int64_t K : {1, 2, 3}) {
+    for (int64_t size : c.sizes) {
+      const int64_t C = size == 32 ? 3 : 1;
+      std::shared_ptr<ScoreModel> net = c.make(K, C, size);
+      net->eval();
+      for (int64_t batch : {1, 5}) {
+        const at::Tensor u = at::randn({batch, K, C, size, size}, Gen(1));
+        const at::Tensor t = at::rand({batch}, Gen(2));
+        EXPECT_EQ(net->forward(u, t).sizes(), u.sizes())
+            << "K=" << K << " size=" << size << " batch=" << batch;
+      }
+    }
+  }
+}
+
+// Outputs depend on t, and the same seed and inputs give bit-identical
+// outputs. Zero-initialized output layers are randomized first so the
+// outputs carry information.
+TEST_P(ImageNetTest, TimeConditionedAndDeterministic) {
+  const NetCase& c = GetParam();
+  const int64_t size = c.sizes.front();
+  std::shared_ptr<ScoreModel> a = c.make(2, 1, size);
+  std::shared_ptr<ScoreModel> b = c.make(2, 1, size);
+  for (auto* net : {a.get(), b.get()}) {
+    net->eval();
+    at::NoGradGuard no_grad;
+    torch::manual_seed(5);
+    for (at::Tensor& p : net->parameters()) {
+      if (p.abs().max().item<double>() == 0 && p.dim() > 1) p.normal_(0, 0.05);
+    }
+  }
+  const at::Tensor u = at::randn({3, 2, 1, size, size}, Gen(3));
+  const at::Tensor t1 = at::full({3}, 0.1), t2 = at::full({3}, 0.7);
+  const at::Tensor out1 = a->forward(u, t1);
+  EXPECT_TRUE(at::equal(out1, b->forward(u, t1)));
+  EXPECT_GT((out1 - a->forward(u, t2)).abs().max().item<double>(), 1e-4);
+}
+
+// One backward pass reaches every parameter: none is unused.
+TEST_P(ImageNetTest, GradientsReachEveryParameter) {
+  const NetCase& c = GetParam();
+  const int64_t size = c.sizes.front();
+  std::shared_ptr<ScoreModel> net = c.make(2, 1, size);
+  {
+    at::NoGradGuard no_grad;
+    torch::manual_seed(5);
+    for (at::Tensor& p : net->parameters()) {
+      if (p.abs().max().item<double>() == 0) p.normal_(0, 0.05);
+    }
+  }
+  const at::Tensor u = at::randn({2, 2, 1, size, size}, Gen(4));
+  net->forward(u, at::rand({2}, Gen(5))).pow(2).sum().backward();
+  for (const auto& named : net->named_parameters()) {
+    ASSERT_TRUE(named.value().grad().defined()) << named.key();
+    EXPECT_GT(named.value().grad().abs().max().item<double>(), 0.0)
+        << named.key();
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Nets, ImageNetTest, ::testing::ValuesIn(ImageNets()),
+                         [](const auto& info) { return info.param.name; });
+
+TEST(HoUNetTest, ParameterCountsMatchTheOriginalModels) {
+  // DDPM's CIFAR-10 model.
+  HoUNet cifar(HoUNetOptions(1, 3, 32));
+  EXPECT_EQ(CountParameters(*cifar), 35746307);
+  // The paper's 1.5M MNIST model.
+  HoUNet mnist(HoUNetOptions(1, 1, 28).ch(32).ch_mult({1, 2, 2}));
+  EXPECT_EQ(CountParameters(*mnist), 1539329);
+}
+
+// Zero-initialized output convolutions: the untrained network is exactly 0.
+TEST(HoUNetTest, InitialOutputIsExactlyZero) {
+  HoUNet net(HoUNetOptions(3, 1, 28).ch(32).ch_mult({1, 2, 2}));
+  const at::Tensor out =
+      net->forward(at::randn({2, 3, 1, 28, 28}), at::rand({2}));
+  EXPECT_EQ(out.abs().max().item<double>(), 0.0);
+  Ncsnpp ncsn(
+      NcsnppOptions(2, 1, 28).nf(16).ch_mult({1, 2, 2}).num_res_blocks(1));
+  EXPECT_EQ(ncsn->forward(at::randn({2, 2, 1, 28, 28}), at::rand({2}))
+                .abs()
+                .max()
+                .item<double>(),
+            0.0);
+}
+
+TEST(MlpTest, ShapesTimeAndGradients) {
+  torch::manual_seed(0);
+  Mlp mlp(MlpOptions(3, 2));
+  EXPECT_EQ(CountParameters(*mlp),
+            (7 * 128 + 128) + 3 * (128 * 128 + 128) + (128 * 6 + 6));
+  const at::Tensor u = at::randn({5, 3, 2}, Gen(1));
+  const at::Tensor out = mlp->forward(u, at::full({5}, 0.2));
+  EXPECT_EQ(out.sizes(), u.sizes());
+  EXPECT_GT(
+      (out - mlp->forward(u, at::full({5}, 0.9))).abs().max().item<double>(),
+      1e-5);
+  out.sum().backward();
+  for (const at::Tensor& p : mlp->parameters()) EXPECT_TRUE(p.grad().defined());
+}
+
+TEST(TinyUNetTest, FourierWeightsComeFromTheSeedAndAreNotTrained) {
+  TinyUNet a(TinyUNetOptions(1, 1).seed(3));
+  TinyUNet b(TinyUNetOptions(1, 1).seed(3));
+  TinyUNet c(TinyUNetOptions(1, 1).seed(4));
+  const at::Tensor wa = a->named_buffers()["fourier.W"];
+  EXPECT_TRUE(at::equal(wa, b->named_buffers()["fourier.W"]));
+  EXPECT_FALSE(at::equal(wa, c->named_buffers()["fourier.W"]));
+  EXPECT_EQ(wa.numel(), 128);
+  // ~N(0, 30^2).
+  EXPECT_NEAR(wa.std().item<double>(), 30.0, 6.0);
+  EXPECT_EQ(a->named_parameters().find("fourier.W"), nullptr);
+}
+
+TEST(EmbeddingsTest, SinusoidalEmbeddingClosedForm) {
+  const at::Tensor e = SinusoidalEmbedding(at::tensor({0.0f, 2.0f}), 8);
+  ASSERT_EQ(e.sizes(), at::IntArrayRef({2, 8}));
+  // Frequencies 10000^{-i/3}, i = 0..3; sin first, then cos.
+  EXPECT_NEAR(e[1][0].item<double>(), std::sin(2.0), 1e-6);
+  EXPECT_NEAR(e[1][1].item<double>(),
+              std::sin(2.0 * std::pow(10000.0, -1.0 / 3)), 1e-6);
+  EXPECT_NEAR(e[1][4].item<double>(), std::cos(2.0), 1e-6);
+  EXPECT_NEAR(e[0][5].item<double>(), 1.0, 1e-6);
+}
+
+TEST(FirTest, ResamplingPreservesConstantsAndShapes) {
+  const std::vector<double> k = {1, 3, 3, 1};
+  const at::Tensor x = at::full({2, 3, 8, 8}, 2.5);
+  const at::Tensor up = FirUpsample2x(x, k);
+  const at::Tensor down = FirDownsample2x(x, k);
+  ASSERT_EQ(up.sizes(), at::IntArrayRef({2, 3, 16, 16}));
+  ASSERT_EQ(down.sizes(), at::IntArrayRef({2, 3, 4, 4}));
+  // Away from the zero-padded border the normalized kernel keeps constants.
+  EXPECT_NEAR(
+      up.slice(2, 2, 14).slice(3, 2, 14).sub(2.5).abs().max().item<double>(),
+      0.0, 1e-5);
+  EXPECT_NEAR(
+      down.slice(2, 1, 3).slice(3, 1, 3).sub(2.5).abs().max().item<double>(),
+      0.0, 1e-5);
+}
+
+}  // namespace
+}  // namespace mdm::nets
