@@ -1,0 +1,295 @@
+// Each reader against the generated files in testdata/data (known pixel
+// values and labels, testdata_pattern.h), real Fashion-MNIST where Debian's
+// package is installed, and the factory's checks.
+#include <ATen/ATen.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "mdm/data/cifar.h"
+#include "mdm/data/factory.h"
+#include "mdm/data/idx.h"
+#include "mdm/data/image_folder.h"
+#include "mdm/data/npz.h"
+#include "mdm/data/testdata_pattern.h"
+#include "mdm/data/toy.h"
+#include "mdm/testing/textproto.h"
+
+namespace mdm::data {
+namespace {
+
+using ::mdm::testing::ParseTextProtoOrDie;
+using ::testing::HasSubstr;
+namespace td = testdata;
+
+const std::string kData = "testdata/data";
+
+std::string Message(const absl::Status& s) { return std::string(s.message()); }
+
+// Every pixel of `images` (uint8 [N, C, H, W]) equals the pattern.
+void ExpectPattern(const at::Tensor& images, int64_t salt, int64_t first = 0) {
+  const at::Tensor cpu = images.contiguous();
+  const uint8_t* p = cpu.data_ptr<uint8_t>();
+  for (int64_t n = 0; n < cpu.size(0); ++n)
+    for (int64_t c = 0; c < cpu.size(1); ++c)
+      for (int64_t h = 0; h < cpu.size(2); ++h)
+        for (int64_t w = 0; w < cpu.size(3); ++w) {
+          ASSERT_EQ(*p++, td::Pixel(salt, first + n, c, h, w))
+              << "example " << n << " at " << c << "," << h << "," << w;
+        }
+}
+
+TEST(IdxTest, ReadsGzippedAndPlainFiles) {
+  absl::StatusOr<InMemoryImages> train =
+      LoadIdxImages(kData + "/mnist", "train", "mnist");
+  ASSERT_TRUE(train.ok()) << train.status();
+  ASSERT_EQ(train->images().sizes(),
+            at::IntArrayRef({td::kMnistTrainSize, 1, 28, 28}));
+  ExpectPattern(train->images(), td::kMnistTrain);
+  for (int64_t n = 0; n < td::kMnistTrainSize; ++n) {
+    EXPECT_EQ(train->labels()[n].item<int64_t>(), td::Label(n));
+  }
+  absl::StatusOr<InMemoryImages> test =
+      LoadIdxImages(kData + "/mnist", "test", "mnist");
+  ASSERT_TRUE(test.ok()) << test.status();
+  ExpectPattern(test->images(), td::kMnistTest);
+  // Values come out in [0, 1] as k / 255.
+  const int64_t index = 1;
+  absl::StatusOr<Examples> examples = test->Get({&index, 1});
+  ASSERT_TRUE(examples.ok());
+  EXPECT_FLOAT_EQ(examples->x[0][0][2][3].item<float>(),
+                  td::Pixel(td::kMnistTest, 1, 0, 2, 3) / 255.0f);
+}
+
+TEST(IdxTest, BadFilesGiveClearErrors) {
+  EXPECT_THAT(
+      Message(ParseIdx(std::string("\x00\x00\x09\x01", 4), "f").status()),
+      HasSubstr("f: bad IDX magic at offset 0"));
+  const std::string header("\x00\x00\x08\x01\x00\x00\x00\x05", 8);
+  EXPECT_THAT(
+      Message(ParseIdx(header + "abc", "f").status()),
+      HasSubstr(
+          "declares 5 values after offset 8 but the file holds 3 (truncated)"));
+  EXPECT_THAT(Message(ParseIdx(header + "abcdefg", "f").status()),
+              HasSubstr("(trailing bytes)"));
+  EXPECT_TRUE(ParseIdx(header + "abcde", "f").ok());
+  absl::StatusOr<InMemoryImages> missing =
+      LoadIdxImages("/nonexistent", "train", "mnist");
+  ASSERT_FALSE(missing.ok());
+  EXPECT_THAT(
+      Message(missing.status()),
+      HasSubstr(
+          "missing train-images-idx3-ubyte in /nonexistent: expected one of "
+          "train-images-idx3-ubyte.gz, train-images-idx3-ubyte"));
+}
+
+TEST(CifarTest, ReadsTheBatchesInOrder) {
+  absl::StatusOr<InMemoryImages> train = LoadCifar10(kData + "/cifar", "train");
+  ASSERT_TRUE(train.ok()) << train.status();
+  ASSERT_EQ(train->images().sizes(),
+            at::IntArrayRef({5 * td::kCifarPerBatch, 3, 32, 32}));
+  ExpectPattern(train->images(), td::kCifar);
+  EXPECT_EQ(train->labels()[7].item<int64_t>(), td::Label(7));
+  absl::StatusOr<InMemoryImages> test = LoadCifar10(kData + "/cifar", "test");
+  ASSERT_TRUE(test.ok());
+  ExpectPattern(test->images(), td::kCifar, 100);
+}
+
+TEST(CifarTest, AcceptsTheDistributionsSubfolder) {
+  const std::string dir = ::testing::TempDir() + "/cifar_nested";
+  std::filesystem::create_directories(dir + "/cifar-10-batches-bin");
+  for (const auto& entry :
+       std::filesystem::directory_iterator(kData + "/cifar")) {
+    std::filesystem::copy_file(
+        entry.path(),
+        dir + "/cifar-10-batches-bin/" + entry.path().filename().string(),
+        std::filesystem::copy_options::overwrite_existing);
+  }
+  EXPECT_TRUE(LoadCifar10(dir, "test").ok());
+}
+
+TEST(CifarTest, BadFilesGiveClearErrors) {
+  EXPECT_THAT(
+      Message(ParseCifarBatch(std::string(3073 + 10, '\0'), "b.bin").status()),
+      HasSubstr("b.bin: 3083 bytes is not a whole number of 3073-byte CIFAR-10 "
+                "records (the last record, at offset 3073, is truncated)"));
+  std::string bad_label(3073, '\0');
+  bad_label[0] = 12;
+  EXPECT_THAT(Message(ParseCifarBatch(bad_label, "b.bin").status()),
+              HasSubstr("record 0 at offset 0 has label 12"));
+  EXPECT_THAT(Message(LoadCifar10("/nonexistent", "train").status()),
+              HasSubstr("missing CIFAR-10 file /nonexistent/data_batch_1.bin"));
+}
+
+TEST(NpzTest, ReadsStoredAndDeflatedArchives) {
+  absl::StatusOr<InMemoryImages> train =
+      LoadImagenet32(kData + "/imagenet32", "train");
+  ASSERT_TRUE(train.ok()) << train.status();
+  ASSERT_EQ(train->images().size(0), td::kImagenetBatch1 + td::kImagenetBatch2);
+  ExpectPattern(train->images(), td::kImagenet);
+  // Stored 1-based; read 0-based.
+  EXPECT_EQ(train->labels()[4].item<int64_t>(), 4);
+  absl::StatusOr<InMemoryImages> val =
+      LoadImagenet32(kData + "/imagenet32", "test");
+  ASSERT_TRUE(val.ok());
+  ExpectPattern(val->images(), td::kImagenet, 50);
+}
+
+TEST(NpzTest, ParsesNpyHeadersAndRejectsBadOnes) {
+  auto npy = [](const std::string& header, const std::string& data) {
+    std::string h = header;
+    while ((10 + h.size() + 1) % 16 != 0) h += ' ';
+    h += '\n';
+    std::string b = std::string("\x93NUMPY\x01\x00", 8);
+    b += static_cast<char>(h.size());
+    b += '\0';
+    return b + h + data;
+  };
+  absl::StatusOr<at::Tensor> f =
+      ParseNpy(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }",
+                   std::string("\x00\x00\x80\x3f\x00\x00\x00\x40", 8)),
+               "a");
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->scalar_type(), at::kFloat);
+  EXPECT_EQ(f->sizes(), at::IntArrayRef({2}));
+  EXPECT_FLOAT_EQ(f->select(0, 1).item<float>(), 2.0f);
+  // Fortran order: stored column-major.
+  absl::StatusOr<at::Tensor> fortran =
+      ParseNpy(npy("{'descr': '|u1', 'fortran_order': True, 'shape': (2, 3), }",
+                   "\x01\x02\x03\x04\x05\x06"),
+               "b");
+  ASSERT_TRUE(fortran.ok());
+  EXPECT_EQ(fortran->select(0, 0).select(0, 1).item<int>(), 3);
+  EXPECT_THAT(
+      Message(
+          ParseNpy(
+              npy("{'descr': '>f4', 'fortran_order': False, 'shape': (1,), }",
+                  "abcd"),
+              "c")
+              .status()),
+      HasSubstr("unsupported .npy dtype '>f4'"));
+  EXPECT_THAT(
+      Message(
+          ParseNpy(
+              npy("{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }",
+                  "abcd"),
+              "d")
+              .status()),
+      HasSubstr("is 4 bytes; shape (2,) of '<i8' needs 16"));
+  EXPECT_THAT(Message(ParseNpz("not a zip", "e.npz").status()),
+              HasSubstr("e.npz: not a readable .npz (zip) archive"));
+  EXPECT_THAT(Message(LoadImagenet32("/nonexistent", "train").status()),
+              HasSubstr("expected train_data_batch_1.npz"));
+}
+
+TEST(ImageFolderTest, DecodesCropsAndResizes) {
+  absl::StatusOr<std::unique_ptr<ImageFolder>> train =
+      ImageFolder::Open(kData + "/celeba", "train", 64);
+  ASSERT_TRUE(train.ok()) << train.status();
+  ASSERT_EQ((*train)->size(), 3);
+  // a.png is 64x64: no crop, no resize: exact pixels.
+  absl::StatusOr<at::Tensor> a = DecodeImage((*train)->files()[0], 64);
+  ASSERT_TRUE(a.ok());
+  ExpectPattern(a->unsqueeze(0), td::kCeleba, 0);
+  // b.png (40x30) and c.jpg (30x40) are center-cropped to 30x30, resized.
+  const int64_t all[] = {0, 1, 2};
+  absl::StatusOr<Examples> batch = (*train)->Get(all);
+  ASSERT_TRUE(batch.ok()) << batch.status();
+  EXPECT_EQ(batch->x.sizes(), at::IntArrayRef({3, 3, 64, 64}));
+  EXPECT_GE(batch->x.min().item<float>(), 0.0f);
+  EXPECT_LE(batch->x.max().item<float>(), 1.0f);
+  // b.png's top-left pixel after cropping columns 5..34 is near Pixel(1, c, 0,
+  // 5).
+  EXPECT_NEAR(batch->x[1][0][0][0].item<float>() * 255,
+              td::Pixel(td::kCeleba, 1, 0, 0, 5), 12);
+  absl::StatusOr<std::unique_ptr<ImageFolder>> test =
+      ImageFolder::Open(kData + "/celeba", "test", 32);
+  ASSERT_TRUE(test.ok());
+  EXPECT_EQ((*test)->size(), 1);
+}
+
+TEST(ImageFolderTest, BadInputGivesClearErrors) {
+  EXPECT_THAT(Message(ImageFolder::Open("/nonexistent", "train", 64).status()),
+              HasSubstr("/nonexistent"));
+  const std::string path = ::testing::TempDir() + "/broken.png";
+  std::ofstream(path) << "not an image";
+  EXPECT_THAT(Message(DecodeImage(path, 8).status()),
+              HasSubstr("broken.png: cannot decode image"));
+}
+
+TEST(ToyTest, SetsAreReproducibleAndShaped) {
+  for (ToyKind kind : {ToyKind::kCheckerboard, ToyKind::kSwissRoll,
+                       ToyKind::kEightGaussians, ToyKind::kTwoMoons}) {
+    const at::Tensor a = SampleToy(kind, 5000, 1);
+    EXPECT_EQ(a.sizes(), at::IntArrayRef({5000, 2}));
+    EXPECT_TRUE(at::equal(a, SampleToy(kind, 5000, 1)));
+    EXPECT_FALSE(at::equal(a, SampleToy(kind, 5000, 2)));
+    EXPECT_LT(a.abs().max().item<float>(), 6.0f);
+    EXPECT_LT(a.mean(0).abs().max().item<float>(), 0.6f);
+  }
+  // The checkerboard has mass only on alternating squares of side 2.
+  const at::Tensor c = SampleToy(ToyKind::kCheckerboard, 5000, 3);
+  const at::Tensor parity = at::remainder(
+      at::floor(c.select(1, 0) / 2) + at::floor(c.select(1, 1) / 2), 2);
+  EXPECT_EQ(parity.ne(parity[0]).sum().item<int64_t>(), 0);
+  // Eight Gaussians: every point within 1.5 of a centre on the radius-4/sqrt2
+  // circle.
+  const at::Tensor g = SampleToy(ToyKind::kEightGaussians, 5000, 4);
+  const at::Tensor radius = g.norm(2, 1);
+  EXPECT_NEAR(radius.mean().item<float>(), 4 / std::sqrt(2.0f), 0.1f);
+}
+
+TEST(FactoryTest, RealFashionMnistFromTheDebianPackage) {
+  const std::string dir = "/usr/share/datasets/fashion-mnist";
+  if (!std::filesystem::exists(dir + "/train-images-idx3-ubyte.gz")) {
+    GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  }
+  const proto::DataConfig config = ParseTextProtoOrDie<proto::DataConfig>(
+      "dataset: FASHION_MNIST data_dir: '" + dir + "'");
+  absl::StatusOr<std::shared_ptr<const Dataset>> train =
+      CreateDataset(config, "train", 0);
+  absl::StatusOr<std::shared_ptr<const Dataset>> test =
+      CreateDataset(config, "test", 0);
+  ASSERT_TRUE(train.ok() && test.ok()) << train.status() << test.status();
+  EXPECT_EQ((*train)->size(), 60000);
+  EXPECT_EQ((*test)->size(), 10000);
+  EXPECT_EQ((*train)->example_shape(), (std::vector<int64_t>{1, 28, 28}));
+  const int64_t indices[] = {0, 59999};
+  absl::StatusOr<Examples> x = (*train)->Get(indices);
+  ASSERT_TRUE(x.ok());
+  EXPECT_GE(x->x.min().item<float>(), 0.0f);
+  EXPECT_LE(x->x.max().item<float>(), 1.0f);
+  EXPECT_GT(x->x.max().item<float>(), 0.9f);
+}
+
+TEST(FactoryTest, ChecksShapesLimitsAndDirectories) {
+  proto::DataConfig config = ParseTextProtoOrDie<proto::DataConfig>(
+      "dataset: CIFAR10 data_dir: 'testdata/data/cifar' in_channels: 3 "
+      "out_channels: 3 "
+      "height: 32 width: 32 limit_examples: 4");
+  absl::StatusOr<std::shared_ptr<const Dataset>> cifar =
+      CreateDataset(config, "train", 0);
+  ASSERT_TRUE(cifar.ok()) << cifar.status();
+  EXPECT_EQ((*cifar)->size(), 4);
+  config.set_height(28);
+  config.set_width(28);
+  EXPECT_THAT(Message(CreateDataset(config, "train", 0).status()),
+              HasSubstr("has examples of shape [3, 32, 32] but the config"));
+  config.set_data_dir("/nonexistent/cifar");
+  EXPECT_THAT(Message(CreateDataset(config, "train", 0).status()),
+              HasSubstr("data.data_dir /nonexistent/cifar is not a directory"));
+  const proto::DataConfig toy = ParseTextProtoOrDie<proto::DataConfig>(
+      "dataset: TWO_MOONS is_image: false vector_dim: 2 limit_examples: 300");
+  absl::StatusOr<std::shared_ptr<const Dataset>> moons =
+      CreateDataset(toy, "train", 5);
+  ASSERT_TRUE(moons.ok());
+  EXPECT_EQ((*moons)->size(), 300);
+  EXPECT_FALSE((*moons)->is_8bit());
+}
+
+}  // namespace
+}  // namespace mdm::data
