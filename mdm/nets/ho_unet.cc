@@ -27,18 +27,10 @@ GroupNorm Norm(int64_t channels) {
   return GroupNorm(GroupNormOptions(std::min<int64_t>(32, channels), channels));
 }
 
-Conv2d Conv3x3(int64_t in, int64_t out) {
-  return Conv2d(Conv2dOptions(in, out, 3).padding(1));
-}
-
-Conv2d Conv1x1(int64_t in, int64_t out) {
-  return Conv2d(Conv2dOptions(in, out, 1));
-}
-
-void ZeroInit(const Conv2d& conv) {
-  at::NoGradGuard no_grad;
-  conv->weight.zero_();
-  if (conv->bias.defined()) conv->bias.zero_();
+// DDPM's attention: GroupNorm(32), zero-initialized output projection.
+SelfAttention2d Attention(int64_t channels) {
+  return SelfAttention2d(
+      SelfAttention2dOptions(channels, std::min<int64_t>(32, channels)));
 }
 
 // TensorFlow's "SAME" padding for a 3x3, stride-2 convolution: output
@@ -63,7 +55,7 @@ HoResBlockImpl::HoResBlockImpl(int64_t in_ch, int64_t out_ch, int64_t temb_dim,
   temb_proj_ = register_module("temb_proj", Linear(temb_dim, out_ch));
   norm2_ = register_module("norm2", Norm(out_ch));
   conv2_ = register_module("conv2", Conv3x3(out_ch, out_ch));
-  ZeroInit(conv2_);
+  ScaleInit(conv2_, 0.0);
   if (in_ch != out_ch)
     shortcut_ = register_module("nin_shortcut", Conv1x1(in_ch, out_ch));
 }
@@ -77,28 +69,6 @@ at::Tensor HoResBlockImpl::forward(const at::Tensor& x,
                  F::DropoutFuncOptions().p(dropout_).training(is_training()));
   h = conv2_->forward(h);
   return (shortcut_ ? shortcut_->forward(x) : x) + h;
-}
-
-HoAttnBlockImpl::HoAttnBlockImpl(int64_t channels) {
-  norm_ = register_module("norm", Norm(channels));
-  q_ = register_module("q", Conv1x1(channels, channels));
-  k_ = register_module("k", Conv1x1(channels, channels));
-  v_ = register_module("v", Conv1x1(channels, channels));
-  proj_out_ = register_module("proj_out", Conv1x1(channels, channels));
-  ZeroInit(proj_out_);
-}
-
-at::Tensor HoAttnBlockImpl::forward(const at::Tensor& x) {
-  const int64_t B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
-  const at::Tensor h = norm_->forward(x);
-  const at::Tensor q = q_->forward(h).view({B, C, H * W});
-  const at::Tensor k = k_->forward(h).view({B, C, H * W});
-  const at::Tensor v = v_->forward(h).view({B, C, H * W});
-  // w[b, i, j] = <q_i, k_j> / sqrt(C), softmax over j.
-  const at::Tensor w = at::softmax(
-      at::bmm(q.transpose(1, 2), k) / std::sqrt(static_cast<double>(C)), -1);
-  const at::Tensor out = at::bmm(v, w.transpose(1, 2)).view({B, C, H, W});
-  return x + proj_out_->forward(out);
 }
 
 HoUNetImpl::HoUNetImpl(const HoUNetOptions& options) : options_(options) {
@@ -128,7 +98,7 @@ HoUNetImpl::HoUNetImpl(const HoUNetOptions& options) : options_(options) {
       down_blocks_->push_back(HoResBlock(in, out, temb_dim, options.dropout()));
       in = out;
       down_has_attn_.push_back(attn_at(resolution));
-      if (down_has_attn_.back()) down_attns_->push_back(HoAttnBlock(in));
+      if (down_has_attn_.back()) down_attns_->push_back(Attention(in));
       skip_channels.push_back(in);
     }
     if (level + 1 < levels) {
@@ -139,7 +109,7 @@ HoUNetImpl::HoUNetImpl(const HoUNetOptions& options) : options_(options) {
   }
   mid_block1_ = register_module(
       "mid_block1", HoResBlock(in, in, temb_dim, options.dropout()));
-  mid_attn_ = register_module("mid_attn", HoAttnBlock(in));
+  mid_attn_ = register_module("mid_attn", Attention(in));
   mid_block2_ = register_module(
       "mid_block2", HoResBlock(in, in, temb_dim, options.dropout()));
   up_blocks_ = register_module("up_blocks", torch::nn::ModuleList());
@@ -153,7 +123,7 @@ HoUNetImpl::HoUNetImpl(const HoUNetOptions& options) : options_(options) {
       skip_channels.pop_back();
       in = out;
       up_has_attn_.push_back(attn_at(resolution));
-      if (up_has_attn_.back()) up_attns_->push_back(HoAttnBlock(in));
+      if (up_has_attn_.back()) up_attns_->push_back(Attention(in));
     }
     if (level > 0) {
       upsamples_->push_back(Conv3x3(in, in));
@@ -162,7 +132,7 @@ HoUNetImpl::HoUNetImpl(const HoUNetOptions& options) : options_(options) {
   }
   norm_out_ = register_module("norm_out", Norm(in));
   conv_out_ = register_module("conv_out", Conv3x3(in, io));
-  ZeroInit(conv_out_);
+  ScaleInit(conv_out_, 0.0);
 }
 
 at::Tensor HoUNetImpl::forward(const at::Tensor& u, const at::Tensor& t) {
@@ -182,7 +152,7 @@ at::Tensor HoUNetImpl::forward(const at::Tensor& u, const at::Tensor& t) {
       at::Tensor h =
           down_blocks_[block]->as<HoResBlock>()->forward(skips.back(), temb);
       if (down_has_attn_[block])
-        h = down_attns_[attn++]->as<HoAttnBlock>()->forward(h);
+        h = down_attns_[attn++]->as<SelfAttention2d>()->forward(h);
       skips.push_back(h);
     }
     if (level + 1 < levels) {
@@ -203,7 +173,7 @@ at::Tensor HoUNetImpl::forward(const at::Tensor& u, const at::Tensor& t) {
           at::cat({h, skips.back()}, 1), temb);
       skips.pop_back();
       if (up_has_attn_[block])
-        h = up_attns_[attn++]->as<HoAttnBlock>()->forward(h);
+        h = up_attns_[attn++]->as<SelfAttention2d>()->forward(h);
     }
     if (level > 0) {
       // Nearest-neighbour upsampling to the next skip's size (2x, or one

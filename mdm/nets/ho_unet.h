@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "mdm/nets/layers.h"
 #include "mdm/nets/score_model.h"
 
 namespace mdm::nets {
@@ -59,19 +60,6 @@ class HoResBlockImpl : public torch::nn::Module {
 };
 TORCH_MODULE(HoResBlock);
 
-// Single-head self-attention over all positions with a zero-initialized
-// output projection and a residual connection.
-class HoAttnBlockImpl : public torch::nn::Module {
- public:
-  explicit HoAttnBlockImpl(int64_t channels);
-  at::Tensor forward(const at::Tensor& x);
-
- private:
-  torch::nn::GroupNorm norm_{nullptr};
-  torch::nn::Conv2d q_{nullptr}, k_{nullptr}, v_{nullptr}, proj_out_{nullptr};
-};
-TORCH_MODULE(HoAttnBlock);
-
 // Maps u [batch, K, C, H, W] and t [batch] to [batch, K, C, H, W].
 class HoUNetImpl : public ScoreModel {
  public:
@@ -87,7 +75,7 @@ class HoUNetImpl : public ScoreModel {
   // followed by attention) and a downsampling conv except at the last level.
   torch::nn::ModuleList down_blocks_, down_attns_, downsamples_;
   HoResBlock mid_block1_{nullptr}, mid_block2_{nullptr};
-  HoAttnBlock mid_attn_{nullptr};
+  SelfAttention2d mid_attn_{nullptr};
   torch::nn::ModuleList up_blocks_, up_attns_, upsamples_;
   std::vector<bool> down_has_attn_, up_has_attn_;
 };

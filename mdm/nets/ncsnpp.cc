@@ -25,23 +25,6 @@ GroupNorm Norm(int64_t channels) {
       std::max<int64_t>(1, std::min<int64_t>(channels / 4, 32)), channels));
 }
 
-Conv2d Conv3x3(int64_t in, int64_t out) {
-  return Conv2d(Conv2dOptions(in, out, 3).padding(1));
-}
-
-Conv2d Conv1x1(int64_t in, int64_t out) {
-  return Conv2d(Conv2dOptions(in, out, 1));
-}
-
-// score_sde's init_scale on a layer that ends a residual branch: 0 makes
-// the layer start at exactly zero.
-template <typename Layer>
-void ScaleInit(const Layer& layer, double scale) {
-  at::NoGradGuard no_grad;
-  layer->weight.mul_(scale);
-  if (layer->bias.defined()) layer->bias.zero_();
-}
-
 // upfirdn2d: zero-insertion upsampling by `up`, padding (negative crops),
 // filtering with the flipped 2-D kernel, and keeping every `down`-th pixel.
 at::Tensor UpFirDn2d(const at::Tensor& x, const at::Tensor& kernel, int64_t up,
@@ -143,38 +126,14 @@ class NcsnResBlockImpl : public torch::nn::Module {
 };
 TORCH_MODULE(NcsnResBlock);
 
-// Self-attention with 1x1 ("NIN") projections and a residual connection.
-class NcsnAttnBlockImpl : public torch::nn::Module {
- public:
-  NcsnAttnBlockImpl(int64_t channels, const NcsnppOptions& options)
-      : skip_rescale_(options.skip_rescale()) {
-    norm_ = register_module("norm", Norm(channels));
-    q_ = register_module("q", Conv1x1(channels, channels));
-    k_ = register_module("k", Conv1x1(channels, channels));
-    v_ = register_module("v", Conv1x1(channels, channels));
-    out_ = register_module("out", Conv1x1(channels, channels));
-    ScaleInit(out_, options.init_scale());
-  }
-
-  at::Tensor forward(const at::Tensor& x) {
-    const int64_t B = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
-    const at::Tensor h = norm_->forward(x);
-    const at::Tensor q = q_->forward(h).view({B, C, H * W});
-    const at::Tensor k = k_->forward(h).view({B, C, H * W});
-    const at::Tensor v = v_->forward(h).view({B, C, H * W});
-    const at::Tensor w = at::softmax(
-        at::bmm(q.transpose(1, 2), k) / std::sqrt(static_cast<double>(C)), -1);
-    const at::Tensor out =
-        out_->forward(at::bmm(v, w.transpose(1, 2)).view({B, C, H, W}));
-    return skip_rescale_ ? (x + out) / std::sqrt(2.0) : x + out;
-  }
-
- private:
-  bool skip_rescale_;
-  GroupNorm norm_{nullptr};
-  Conv2d q_{nullptr}, k_{nullptr}, v_{nullptr}, out_{nullptr};
-};
-TORCH_MODULE(NcsnAttnBlock);
+// NCSN++'s attention: GroupNorm(min(C/4, 32)), optional skip rescaling.
+SelfAttention2d Attention(int64_t channels, const NcsnppOptions& options) {
+  return SelfAttention2d(
+      SelfAttention2dOptions(
+          channels, std::max<int64_t>(1, std::min<int64_t>(channels / 4, 32)))
+          .skip_rescale(options.skip_rescale())
+          .init_scale(options.init_scale()));
+}
 
 // DDPM-type resampling between blocks: FIR or naive, then (optionally) a
 // 3x3 convolution (stride 2 when downsampling without FIR).
@@ -266,7 +225,7 @@ NcsnppImpl::NcsnppImpl(const NcsnppOptions& options) : options_(options) {
       down_kinds_.push_back(Kind::kBlock);
       in = out;
       if (attn_at(resolution)) {
-        down_->push_back(NcsnAttnBlock(in, options));
+        down_->push_back(Attention(in, options));
         down_kinds_.push_back(Kind::kAttn);
       }
       skip_channels.push_back(in);
@@ -285,7 +244,7 @@ NcsnppImpl::NcsnppImpl(const NcsnppOptions& options) : options_(options) {
     }
   }
   mid_->push_back(NcsnResBlock(BlockConfig{in, in, temb_dim}, options));
-  mid_->push_back(NcsnAttnBlock(in, options));
+  mid_->push_back(Attention(in, options));
   mid_->push_back(NcsnResBlock(BlockConfig{in, in, temb_dim}, options));
   mid_kinds_ = {Kind::kBlock, Kind::kAttn, Kind::kBlock};
   for (int64_t level = levels - 1; level >= 0; --level) {
@@ -300,7 +259,7 @@ NcsnppImpl::NcsnppImpl(const NcsnppOptions& options) : options_(options) {
       in = out;
     }
     if (attn_at(resolution)) {
-      up_->push_back(NcsnAttnBlock(in, options));
+      up_->push_back(Attention(in, options));
       up_kinds_.push_back(Kind::kAttn);
       up_takes_skip_.push_back(false);
     }
@@ -346,7 +305,7 @@ at::Tensor NcsnppImpl::forward(const at::Tensor& u, const at::Tensor& t) {
       case Kind::kUpBlock:
         return layer.as<NcsnResBlock>()->forward(h, temb);
       case Kind::kAttn:
-        return layer.as<NcsnAttnBlock>()->forward(h);
+        return layer.as<SelfAttention2d>()->forward(h);
       case Kind::kDownsample:
       case Kind::kUpsample:
         return layer.as<Resample>()->forward(h);

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "mdm/nets/embeddings.h"
+#include "mdm/nets/layers.h"
 #include "mdm/nets/score_model.h"
 
 namespace mdm::nets {

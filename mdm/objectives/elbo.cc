@@ -168,22 +168,38 @@ absl::StatusOr<ElboTerms> Elbo(const DiffusionImpl& diffusion,
   return terms;
 }
 
-// Kernels at t: the one the bound conditions on and the hybrid one that
-// defines the score parameterization (the same under kHybrid).
-struct KernelsAtT {
+// One draw of u_t at times t: the kernel the bound conditions on, the
+// hybrid kernel that defines the score parameterization (the same under
+// kHybrid), the noise and u_t = M u_0' + L eps.
+struct Draw {
   sde::TransitionKernel conditioning;
   sde::TransitionKernel hybrid;
+  at::Tensor eps;
+  at::Tensor u_t;
 };
 
-absl::StatusOr<KernelsAtT> KernelsAt(const DiffusionImpl& diffusion,
-                                     const at::Tensor& t, KernelType type) {
+absl::StatusOr<Draw> DrawState(const DiffusionImpl& diffusion,
+                               const at::Tensor& t, const at::Tensor& u_0,
+                               KernelType type,
+                               c10::optional<at::Generator> gen) {
   absl::StatusOr<sde::TransitionKernel> hybrid =
       diffusion.Kernel(t, KernelType::kHybrid);
   if (!hybrid.ok()) return hybrid.status();
-  if (type == KernelType::kHybrid) return KernelsAtT{*hybrid, *hybrid};
-  absl::StatusOr<sde::TransitionKernel> full = diffusion.Kernel(t, type);
-  if (!full.ok()) return full.status();
-  return KernelsAtT{*std::move(full), *std::move(hybrid)};
+  absl::StatusOr<sde::TransitionKernel> conditioning = hybrid;
+  if (type != KernelType::kHybrid) conditioning = diffusion.Kernel(t, type);
+  if (!conditioning.ok()) return conditioning.status();
+  at::Tensor eps = at::randn(u_0.sizes(), gen, u_0.options());
+  at::Tensor u_t = Perturb(*conditioning, u_0, type, eps);
+  return Draw{*std::move(conditioning), *std::move(hybrid), std::move(eps),
+              std::move(u_t)};
+}
+
+// The network's score at (u_t, t).
+at::Tensor Score(const ScoreNetwork& network, const at::Tensor& u_t,
+                 const at::Tensor& t, const Draw& draw,
+                 const ElboOptions& options) {
+  return ScoreFromOutput(network(u_t, t.to(u_t.dtype())), draw.hybrid,
+                         options.parameterization);
 }
 
 // div_u v(u) per example by vector-Jacobian products with `u`.
@@ -225,15 +241,11 @@ absl::StatusOr<ElboTerms> DsmElbo(const DiffusionImpl& diffusion,
   auto integrand =
       [&](const at::Tensor& t, const at::Tensor& u_0,
           c10::optional<at::Generator> g) -> absl::StatusOr<at::Tensor> {
-    absl::StatusOr<KernelsAtT> kernels =
-        KernelsAt(diffusion, t, options.kernel);
-    if (!kernels.ok()) return kernels.status();
-    const sde::TransitionKernel& kernel = kernels->conditioning;
-    const at::Tensor eps = at::randn(u_0.sizes(), g, u_0.options());
-    const at::Tensor u_t = Perturb(kernel, u_0, options.kernel, eps);
-    const at::Tensor score =
-        ScoreFromOutput(network(u_t, t.to(u_0.dtype())), kernels->hybrid,
-                        options.parameterization);
+    absl::StatusOr<Draw> draw = DrawState(diffusion, t, u_0, options.kernel, g);
+    if (!draw.ok()) return draw.status();
+    const sde::TransitionKernel& kernel = draw->conditioning;
+    const at::Tensor& eps = draw->eps;
+    const at::Tensor score = Score(network, draw->u_t, t, *draw, options);
     // s - grad log q = s + L^{-T} eps.
     const at::Tensor delta = score + sde::ApplyMatrix(kernel.chol_inv_t, eps);
     const at::Tensor GGt = diffusion.DiffusionMatrix(t);
@@ -256,17 +268,13 @@ absl::StatusOr<ElboTerms> IsmElbo(const DiffusionImpl& diffusion,
   auto integrand =
       [&](const at::Tensor& t, const at::Tensor& u_0,
           c10::optional<at::Generator> g) -> absl::StatusOr<at::Tensor> {
-    absl::StatusOr<KernelsAtT> kernels =
-        KernelsAt(diffusion, t, options.kernel);
-    if (!kernels.ok()) return kernels.status();
-    const at::Tensor eps = at::randn(u_0.sizes(), g, u_0.options());
-    at::Tensor u_t = Perturb(kernels->conditioning, u_0, options.kernel, eps);
+    absl::StatusOr<Draw> draw = DrawState(diffusion, t, u_0, options.kernel, g);
+    if (!draw.ok()) return draw.status();
     // The divergence needs d/du_t; keep u_t's history (the reparameterized
     // path to learned Q and D) when it has one.
+    at::Tensor u_t = draw->u_t;
     if (!u_t.requires_grad()) u_t = u_t.detach().requires_grad_();
-    const at::Tensor score =
-        ScoreFromOutput(network(u_t, t.to(u_0.dtype())), kernels->hybrid,
-                        options.parameterization);
+    const at::Tensor score = Score(network, u_t, t, *draw, options);
     const at::Tensor GGt_score =
         sde::ApplyMatrix(diffusion.DiffusionMatrix(t), score);
     return -0.5 * SumPerExample(score * GGt_score) -
