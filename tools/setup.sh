@@ -6,7 +6,7 @@ set -euo pipefail
 
 packages=(
   # Build system and compilers.
-  bazel-bootstrap g++ python3
+  bazel-bootstrap g++
   # Libraries wrapped under third_party/.
   libtorch-dev libabsl-dev libprotobuf-dev protobuf-compiler
   libgoogle-glog-dev libgflags-dev libgtest-dev libgmock-dev libbenchmark-dev

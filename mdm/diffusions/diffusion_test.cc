@@ -115,6 +115,23 @@ TEST(DiffusionTest, HybridKernelIntegratesOutV0) {
   }
 }
 
+// Every process's kernel, from either initial covariance, tends to the
+// stationary law N(0, S): M -> 0 and Sigma -> S.
+TEST(DiffusionTest, EveryProcessTendsToItsStationaryLaw) {
+  for (const NamedConfig& process : AllProcesses()) {
+    Diffusion diffusion = Make(process.config);
+    for (KernelType type : {KernelType::kFull, KernelType::kHybrid}) {
+      absl::StatusOr<sde::TransitionKernel> k =
+          diffusion->Kernel(at::full({1}, 10.0, at::kDouble), type);
+      ASSERT_TRUE(k.ok()) << k.status();
+      EXPECT_LT(k->mean_coef.abs().max().item<double>(), 1e-8) << process.name;
+      EXPECT_LT((k->cov[0] - diffusion->StationaryCov()).abs().max().item<double>(),
+                1e-8)
+          << process.name;
+    }
+  }
+}
+
 TEST(DiffusionTest, PriorDensityAndSamples) {
   Diffusion diffusion = Make(AllProcesses()[2].config);  // MALDA, K = 3.
   const at::Tensor u = at::randn({2, 3, 4}, Gen(1), at::kDouble);
