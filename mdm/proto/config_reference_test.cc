@@ -40,7 +40,11 @@ TEST(ConfigReferenceTest, ReadmeListsExactlyTheSchemasFields) {
   std::stringstream text;
   text << file.rdbuf();
   std::set<std::string> rows;
-  const std::string readme = text.str();
+  // Only the "Config reference" section, up to the next top-level section.
+  const std::string all = text.str();
+  const size_t begin = all.find("### Config reference");
+  ASSERT_NE(begin, std::string::npos) << "README has no '### Config reference'";
+  const std::string readme = all.substr(begin, all.find("\n## ", begin) - begin);
   const std::regex row(R"(\n\| `([a-z0-9_.]+)` \|)");
   for (std::sregex_iterator it(readme.begin(), readme.end(), row), end;
        it != end; ++it) {

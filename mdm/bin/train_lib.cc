@@ -1,0 +1,43 @@
+#include "mdm/bin/train_lib.h"
+
+#include <ATen/Parallel.h>
+#include <glog/logging.h>
+
+#include "absl/strings/str_cat.h"
+#include "mdm/proto/experiment_config.h"
+#include "mdm/train/trainer.h"
+#include "mdm/util/command_line.h"
+#include "mdm/util/runtime_info.h"
+
+namespace mdm::bin {
+
+absl::Status RunTraining(const TrainFlags& flags) {
+  absl::StatusOr<proto::Experiment> experiment =
+      proto::LoadExperiment(flags.config_path, flags.overrides);
+  if (!experiment.ok()) return experiment.status();
+  if (flags.debug_mode) experiment->mutable_training()->set_debug_mode(true);
+  if (flags.num_threads < 0) {
+    return absl::InvalidArgumentError("--num_threads must be >= 0");
+  }
+  if (flags.num_threads > 0) at::set_num_threads(flags.num_threads);
+  const std::string output_dir = util::ResolveUserPath(
+      flags.output_dir.empty() ? experiment->output().output_dir()
+                               : flags.output_dir);
+  experiment->mutable_output()->set_output_dir(output_dir);
+  LOG(INFO) << "config " << flags.config_path << ", output " << output_dir
+            << ", " << util::RuntimeSummary();
+
+  train::TrainerOptions options;
+  options.output_dir = output_dir;
+  options.resume = flags.resume || experiment->training().resume_checkpoint();
+  options.device = flags.device;
+  absl::StatusOr<std::unique_ptr<train::Trainer>> trainer =
+      train::Trainer::Create(*experiment, options);
+  if (!trainer.ok()) return trainer.status();
+  if (absl::Status s = (*trainer)->Run(); !s.ok()) return s;
+  LOG(INFO) << "done: " << (*trainer)->step() << " steps; checkpoints in "
+            << output_dir << "/checkpoints";
+  return absl::OkStatus();
+}
+
+}  // namespace mdm::bin

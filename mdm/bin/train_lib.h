@@ -1,0 +1,33 @@
+// The train binary's logic: load the config with overrides, resolve the
+// output directory, set threads, train and report.
+#ifndef MDM_BIN_TRAIN_LIB_H_
+#define MDM_BIN_TRAIN_LIB_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+
+namespace mdm::bin {
+
+// The config `bazel run //mdm/bin:train` uses when --config is not given
+// (relative to the runfiles tree, where the binary starts).
+inline constexpr char kQuickstartConfig[] =
+    "configs/fashion_mnist/quickstart.textproto";
+
+struct TrainFlags {
+  std::string config_path;  // Already resolved against the user's folder.
+  std::vector<std::string> overrides;
+  std::string output_dir;  // Empty: output.output_dir of the config.
+  bool resume = false;
+  bool debug_mode = false;
+  int num_threads = 0;  // 0: LibTorch's default.
+  std::string device = "cpu";
+};
+
+// Trains as configured; every failure is one status naming its cause.
+absl::Status RunTraining(const TrainFlags& flags);
+
+}  // namespace mdm::bin
+
+#endif  // MDM_BIN_TRAIN_LIB_H_

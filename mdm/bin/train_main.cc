@@ -1,0 +1,52 @@
+// Trains a multivariate diffusion model.
+//
+//   bazel run //mdm/bin:train   # the Fashion-MNIST quick start
+//   bazel run //mdm/bin:train -- --config=configs/fashion_mnist/cld.textproto \
+//       --set=training.n_epochs=5 --output_dir=runs/cld [--resume]
+//       [--debug_mode]
+#include <gflags/gflags.h>
+#include <glog/logging.h>
+
+#include <string>
+#include <vector>
+
+#include "mdm/bin/train_lib.h"
+#include "mdm/util/command_line.h"
+
+DEFINE_string(
+    config, "",
+    "Experiment config (.textproto); default: the Fashion-MNIST quick start.");
+DEFINE_string(
+    set, "",
+    "Override a config field, e.g. --set=training.n_epochs=5; repeatable.");
+DEFINE_string(output_dir, "",
+              "Output directory; default: output.output_dir of the config.");
+DEFINE_bool(resume, false,
+            "Continue from OUTPUT_DIR/checkpoints/last.pt if it exists.");
+DEFINE_bool(debug_mode, false,
+            "Run a couple of batches of training and evaluation.");
+DEFINE_int32(num_threads, 0,
+             "LibTorch intra-op threads; 0 keeps LibTorch's default.");
+DEFINE_string(device, "cpu", "cpu, cuda or cuda:N.");
+
+int main(int argc, char** argv) {
+  std::vector<std::string> overrides =
+      mdm::util::ExtractRepeatedFlag("set", &argc, argv);
+  gflags::SetUsageMessage("Trains a multivariate diffusion model.");
+  gflags::ParseCommandLineFlags(&argc, &argv, /*remove_flags=*/true);
+  google::InitGoogleLogging(argv[0]);
+  FLAGS_logtostderr = true;
+  return mdm::util::RunAndReport("train", [&] {
+    return mdm::bin::RunTraining({
+        .config_path = FLAGS_config.empty()
+                           ? mdm::bin::kQuickstartConfig
+                           : mdm::util::ResolveUserPath(FLAGS_config),
+        .overrides = overrides,
+        .output_dir = FLAGS_output_dir,
+        .resume = FLAGS_resume,
+        .debug_mode = FLAGS_debug_mode,
+        .num_threads = FLAGS_num_threads,
+        .device = FLAGS_device,
+    });
+  });
+}

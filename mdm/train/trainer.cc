@@ -1,0 +1,465 @@
+#include "mdm/train/trainer.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <glog/logging.h>
+#include <torch/nn/utils/clip_grad.h>
+#include <torch/optim/optimizer.h>
+#include <torch/serialize/archive.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "mdm/data/factory.h"
+#include "mdm/diffusions/factory.h"
+#include "mdm/nets/factory.h"
+#include "mdm/objectives/elbo.h"
+#include "mdm/objectives/losses.h"
+#include "mdm/proto/experiment_config.h"
+#include "mdm/train/optimizers.h"
+#include "mdm/util/atomic_file.h"
+
+namespace mdm::train {
+namespace {
+
+using diffusions::KernelType;
+using objectives::TransformKind;
+
+// Batches per epoch and evaluation batches under --debug_mode.
+constexpr int64_t kDebugBatches = 2;
+
+TransformKind ToTransform(const proto::DataConfig& data) {
+  if (!data.is_image()) return TransformKind::kNone;
+  switch (data.transform()) {
+    case proto::DataConfig::CENTER:
+      return TransformKind::kCenter;
+    case proto::DataConfig::NONE:
+      return TransformKind::kNone;
+    default:
+      return TransformKind::kLogit;
+  }
+}
+
+std::string CheckpointPath(const std::string& output_dir,
+                           const std::string& name) {
+  return output_dir + "/checkpoints/" + name + ".pt";
+}
+
+at::Tensor Scalar(double v) { return at::full({1}, v, at::kDouble); }
+
+}  // namespace
+
+Trainer::~Trainer() = default;
+
+absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
+    const proto::Experiment& experiment, const TrainerOptions& options) {
+  std::unique_ptr<Trainer> t(new Trainer());
+  t->experiment_ = experiment;
+  t->options_ = options;
+  try {
+    t->device_ = at::Device(options.device);
+  } catch (const c10::Error&) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--device: '", options.device,
+                     "' is not a device (cpu, cuda, cuda:1)"));
+  }
+  if (t->device_.is_cuda() && !at::hasCUDA()) {
+    return absl::InvalidArgumentError(
+        "--device=cuda, but this LibTorch build has no CUDA support");
+  }
+  const uint64_t seed = experiment.seed();
+  torch::manual_seed(seed);
+
+  absl::StatusOr<diffusions::Diffusion> diffusion =
+      diffusions::CreateDiffusion(experiment.diffusion(), seed);
+  if (!diffusion.ok()) return diffusion.status();
+  t->diffusion_ = *diffusion;
+  const int64_t K = t->diffusion_->num_vars();
+  absl::StatusOr<std::shared_ptr<nets::ScoreModel>> network =
+      nets::CreateScoreModel(experiment.score_model(), experiment.data(), K,
+                             seed);
+  if (!network.ok()) return network.status();
+  t->network_ = *network;
+  t->diffusion_->to(t->device_);
+  t->network_->to(t->device_);
+
+  absl::StatusOr<std::shared_ptr<const data::Dataset>> train =
+      data::CreateDataset(experiment.data(), "train", seed);
+  if (!train.ok()) return train.status();
+  absl::StatusOr<std::shared_ptr<const data::Dataset>> test =
+      data::CreateDataset(experiment.data(), "test", seed);
+  if (!test.ok()) return test.status();
+  t->train_data_ = *train;
+  t->test_data_ = *test;
+  if (t->train_data_->size() < experiment.training().batch_size() &&
+      experiment.data().drop_last()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        t->train_data_->name(), " has ", t->train_data_->size(),
+        " examples, fewer than one batch of training.batch_size = ",
+        experiment.training().batch_size(), " (with data.drop_last)"));
+  }
+  t->train_loader_ = std::make_unique<data::DataLoader>(
+      t->train_data_,
+      data::LoaderOptionsFor(experiment.data(), "train",
+                             experiment.training().batch_size(), seed));
+  t->transform_ = std::make_unique<objectives::DataTransform>(
+      ToTransform(experiment.data()));
+
+  absl::StatusOr<std::unique_ptr<torch::optim::Optimizer>> optimizer =
+      CreateOptimizer(experiment.optimizer(), t->Parameters());
+  if (!optimizer.ok()) return optimizer.status();
+  t->optimizer_ = *std::move(optimizer);
+  if (experiment.optimizer().use_ema()) {
+    t->ema_ = std::make_unique<Ema>(t->Parameters(),
+                                    experiment.optimizer().ema_decay());
+  }
+
+  // The output directory must be writable before any work is done.
+  if (absl::Status s =
+          util::WriteFileAtomically(options.output_dir + "/config.textproto",
+                                    proto::ExperimentToText(experiment));
+      !s.ok()) {
+    return absl::Status(s.code(),
+                        absl::StrCat("output directory: ", s.message()));
+  }
+  // training.checkpoint_path names the checkpoint to resume from; by
+  // default it is the output directory's last one, when there is one.
+  const std::string& explicit_path = experiment.training().checkpoint_path();
+  const std::string resume_from =
+      explicit_path.empty() ? CheckpointPath(options.output_dir, "last")
+                            : explicit_path;
+  if (options.resume && !explicit_path.empty() &&
+      !std::filesystem::exists(explicit_path)) {
+    return absl::NotFoundError(absl::StrCat("training.checkpoint_path ",
+                                            explicit_path, " does not exist"));
+  }
+  if (options.resume && std::filesystem::exists(resume_from)) {
+    if (absl::Status s = t->LoadCheckpoint(resume_from); !s.ok()) return s;
+    LOG(INFO) << "resumed from " << resume_from << " at step " << t->step_
+              << ", epoch " << t->epoch_;
+  } else {
+    std::vector<std::string> header = {"step", "epoch",     "loss",
+                                       "lr",   "grad_norm", "examples_per_s"};
+    for (const char* m : {"Q", "D"}) {
+      for (int64_t i = 0; i < K; ++i)
+        for (int64_t j = 0; j < K; ++j)
+          header.push_back(absl::StrCat(m, "_", i, j));
+    }
+    std::ofstream(options.output_dir + "/metrics.csv")
+        << absl::StrJoin(header, ",") << "\n";
+  }
+  return t;
+}
+
+std::vector<at::Tensor> Trainer::Parameters() const {
+  std::vector<at::Tensor> params = network_->parameters();
+  for (const at::Tensor& p : diffusion_->parameters()) params.push_back(p);
+  return params;
+}
+
+at::Tensor Trainer::Prepare(const at::Tensor& x, at::Tensor* log_det,
+                            c10::optional<at::Generator> gen) const {
+  at::Tensor x_dev = x.to(device_);
+  if (train_data_->is_8bit() && experiment_.data().dequantize()) {
+    x_dev = objectives::Dequantize(x_dev, gen);
+  }
+  if (log_det != nullptr) *log_det = transform_->LogDetJacobian(x_dev);
+  return transform_->Forward(x_dev);
+}
+
+absl::Status Trainer::TrainStep(const at::Tensor& x, double* loss_value,
+                                double* grad_norm) {
+  const objectives::ElboOptions elbo_options = objectives::TrainElboOptions(
+      experiment_.objective(), experiment_.diffusion(),
+      experiment_.score_model());
+  const objectives::LossType type = objectives::TrainLossForEpoch(
+      experiment_.objective(), static_cast<int>(epoch_));
+  nets::ScoreModel& network = *network_;
+  const objectives::ScoreNetwork score = [&network](const at::Tensor& u,
+                                                    const at::Tensor& t) {
+    return network.forward(u, t);
+  };
+  const at::Tensor y = Prepare(x, nullptr, c10::nullopt);
+  absl::StatusOr<at::Tensor> loss =
+      objectives::TrainingLoss(type, *diffusion_, score, y, elbo_options);
+  if (!loss.ok()) return loss.status();
+  *loss_value = loss->item<double>();
+  if (!std::isfinite(*loss_value)) {
+    return absl::InternalError(
+        absl::StrCat("loss is ", *loss_value, " at step ", step_));
+  }
+  (*loss / experiment_.training().accumulate_grad_batches()).backward();
+  if (++micro_batches_ < experiment_.training().accumulate_grad_batches())
+    return absl::OkStatus();
+  micro_batches_ = 0;
+  const double clip = experiment_.optimizer().grad_clip_val();
+  *grad_norm = torch::nn::utils::clip_grad_norm_(
+      Parameters(), clip > 0 ? clip : std::numeric_limits<double>::infinity());
+  if (!std::isfinite(*grad_norm)) {
+    return absl::InternalError(
+        absl::StrCat("gradient norm is ", *grad_norm, " at step ", step_));
+  }
+  SetLearningRate(*optimizer_, LearningRateAt(experiment_.optimizer(), step_));
+  optimizer_->step();
+  optimizer_->zero_grad();
+  if (ema_) ema_->Update();
+  ++step_;
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::AppendMetrics(double loss, double lr, double grad_norm,
+                                    double examples_per_s) const {
+  std::vector<std::string> row = {
+      absl::StrCat(step_),     absl::StrCat(epoch_),
+      absl::StrCat(loss),      absl::StrCat(lr),
+      absl::StrCat(grad_norm), absl::StrCat(examples_per_s)};
+  at::NoGradGuard no_grad;
+  for (const at::Tensor& m : {diffusion_->Q(), diffusion_->D()}) {
+    const at::Tensor cpu = m.to(at::kCPU, at::kDouble).contiguous().view({-1});
+    for (int64_t i = 0; i < cpu.numel(); ++i)
+      row.push_back(absl::StrCat(cpu[i].item<double>()));
+  }
+  std::ofstream out(options_.output_dir + "/metrics.csv", std::ios::app);
+  out << absl::StrJoin(row, ",") << "\n";
+  if (!out) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot append to ", options_.output_dir, "/metrics.csv"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<EvalResult> Trainer::Evaluate(int64_t max_batches) {
+  const proto::EvalConfig& eval = experiment_.eval();
+  objectives::ElboOptions options = objectives::TrainElboOptions(
+      experiment_.objective(), experiment_.diffusion(),
+      experiment_.score_model());
+  options.t_min = eval.t_min_eval();
+  options.importance_sampling = true;
+  options.mc_samples = eval.elbo_mc_samples_eval();
+  options.with_offset = eval.elbo_offset_eval();
+  data::DataLoader loader(
+      test_data_,
+      data::LoaderOptionsFor(experiment_.data(), "test", eval.test_batch_size(),
+                             experiment_.seed()));
+  // Evaluation draws from its own stream: it neither disturbs nor depends
+  // on the training randomness.
+  at::Generator gen =
+      at::make_generator<at::CPUGeneratorImpl>(experiment_.seed() + 17);
+  network_->eval();
+  if (ema_) ema_->Swap();
+  at::NoGradGuard no_grad;
+  nets::ScoreModel& network = *network_;
+  const objectives::ScoreNetwork score = [&network](const at::Tensor& u,
+                                                    const at::Tensor& t) {
+    return network.forward(u, t);
+  };
+  std::vector<at::Tensor> bpd, bpd_offset;
+  absl::Status status;
+  int64_t batches = 0;
+  while (max_batches <= 0 || batches < max_batches) {
+    absl::StatusOr<std::optional<data::Examples>> batch = loader.Next();
+    if (!batch.ok()) {
+      status = batch.status();
+      break;
+    }
+    if (!batch->has_value()) break;
+    ++batches;
+    at::Tensor log_det;
+    // Generators are CPU-only here; draw on the CPU path for other devices.
+    const bool cpu = device_.is_cpu();
+    const at::Tensor y =
+        Prepare((*batch)->x, &log_det,
+                cpu ? c10::optional<at::Generator>(gen) : c10::nullopt);
+    absl::StatusOr<objectives::ElboTerms> terms = objectives::DsmElbo(
+        *diffusion_, score, y, options,
+        cpu ? c10::optional<at::Generator>(gen) : c10::nullopt);
+    if (!terms.ok()) {
+      status = terms.status();
+      break;
+    }
+    const int64_t d = y[0].numel();
+    // BitsPerDim's +8 is the 8-bit quantization; continuous data (toy sets)
+    // report the bits per dimension of their density.
+    const double quantization = train_data_->is_8bit() ? 0.0 : 8.0;
+    bpd.push_back(objectives::BitsPerDim(terms->elbo, log_det, d).cpu() -
+                  quantization);
+    bpd_offset.push_back(
+        objectives::BitsPerDim(terms->elbo_with_offset, log_det, d).cpu() -
+        quantization);
+  }
+  if (ema_) ema_->Swap();
+  network_->train();
+  if (!status.ok()) return status;
+  if (bpd.empty()) return absl::InternalError("evaluation saw no test batches");
+  const at::Tensor all = at::cat(bpd);
+  EvalResult result;
+  result.examples = all.size(0);
+  result.bpd = all.mean().item<double>();
+  result.bpd_standard_error =
+      result.examples > 1
+          ? all.std().item<double>() / std::sqrt(result.examples)
+          : 0.0;
+  result.bpd_with_offset = at::cat(bpd_offset).mean().item<double>();
+  return result;
+}
+
+absl::Status Trainer::SaveCheckpoint(const std::string& path) const {
+  torch::serialize::OutputArchive archive;
+  torch::serialize::OutputArchive network, diffusion, optimizer;
+  network_->save(network);
+  diffusion_->save(diffusion);
+  optimizer_->save(optimizer);
+  archive.write("network", network);
+  archive.write("diffusion", diffusion);
+  archive.write("optimizer", optimizer);
+  if (ema_) {
+    for (size_t i = 0; i < ema_->shadow().size(); ++i) {
+      archive.write(absl::StrCat("ema_", i), ema_->shadow()[i],
+                    /*is_buffer=*/true);
+    }
+  }
+  const data::LoaderPosition position = train_loader_->position();
+  archive.write("step", Scalar(step_), true);
+  archive.write("epoch", Scalar(epoch_), true);
+  archive.write("loader_epoch", Scalar(position.epoch), true);
+  archive.write("loader_step", Scalar(position.step), true);
+  archive.write("best_bpd", Scalar(has_best_ ? best_bpd_ : NAN), true);
+  archive.write("rng", at::detail::getDefaultCPUGenerator().get_state(), true);
+  std::ostringstream bytes;
+  archive.save_to(bytes);
+  return util::WriteFileAtomically(path, bytes.str());
+}
+
+absl::Status Trainer::LoadCheckpoint(const std::string& path) {
+  try {
+    torch::serialize::InputArchive archive;
+    archive.load_from(path, device_);
+    torch::serialize::InputArchive network, diffusion, optimizer;
+    archive.read("network", network);
+    archive.read("diffusion", diffusion);
+    archive.read("optimizer", optimizer);
+    network_->load(network);
+    diffusion_->load(diffusion);
+    optimizer_->load(optimizer);
+    if (ema_) {
+      at::NoGradGuard no_grad;
+      for (size_t i = 0; i < ema_->shadow().size(); ++i) {
+        at::Tensor shadow;
+        archive.read(absl::StrCat("ema_", i), shadow, true);
+        ema_->shadow()[i].copy_(shadow);
+      }
+    }
+    at::Tensor value;
+    auto read = [&](const char* key) {
+      archive.read(key, value, true);
+      return value.item<double>();
+    };
+    step_ = static_cast<int64_t>(read("step"));
+    epoch_ = static_cast<int64_t>(read("epoch"));
+    const int64_t loader_epoch = static_cast<int64_t>(read("loader_epoch"));
+    const int64_t loader_step = static_cast<int64_t>(read("loader_step"));
+    const double best = read("best_bpd");
+    has_best_ = std::isfinite(best);
+    best_bpd_ = best;
+    at::Tensor rng;
+    archive.read("rng", rng, true);
+    at::Generator generator = at::detail::getDefaultCPUGenerator();
+    generator.set_state(rng);
+    train_loader_->Seek({.epoch = loader_epoch, .step = loader_step});
+  } catch (const c10::Error& e) {
+    std::string message = e.what_without_backtrace();
+    message = message.substr(0, message.find('\n'));
+    return absl::DataLossError(absl::StrCat(
+        "checkpoint ", path, " cannot be used with this config: ", message));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::Run() {
+  const proto::TrainingConfig& training = experiment_.training();
+  const bool debug = training.debug_mode();
+  const int64_t n_epochs = debug ? 1 : training.n_epochs();
+  const int64_t max_steps = training.max_steps();
+  network_->train();
+  auto last_log = std::chrono::steady_clock::now();
+  int64_t examples_since_log = 0;
+  double loss = 0, grad_norm = 0;
+  while (epoch_ < n_epochs && (max_steps <= 0 || step_ < max_steps)) {
+    int64_t batches = 0;
+    while (max_steps <= 0 || step_ < max_steps) {
+      if (debug && batches >= kDebugBatches) break;
+      absl::StatusOr<std::optional<data::Examples>> batch =
+          train_loader_->Next();
+      if (!batch.ok()) return batch.status();
+      if (!batch->has_value()) break;
+      ++batches;
+      const int64_t step_before = step_;
+      if (absl::Status s = TrainStep((*batch)->x, &loss, &grad_norm); !s.ok()) {
+        const std::string diagnostic =
+            CheckpointPath(options_.output_dir, "nonfinite");
+        if (absl::Status saved = SaveCheckpoint(diagnostic); saved.ok()) {
+          return absl::Status(s.code(),
+                              absl::StrCat(s.message(),
+                                           "; stopped, diagnostic "
+                                           "checkpoint in ",
+                                           diagnostic, ", last.pt untouched"));
+        }
+        return s;
+      }
+      examples_since_log += (*batch)->x.size(0);
+      if (step_ != step_before && step_ % options_.log_every_n_steps == 0) {
+        const auto now = std::chrono::steady_clock::now();
+        const double seconds =
+            std::chrono::duration<double>(now - last_log).count();
+        const double rate = examples_since_log / std::max(seconds, 1e-9);
+        const double lr = LearningRateAt(experiment_.optimizer(), step_ - 1);
+        LOG(INFO) << "step " << step_ << " epoch " << epoch_ << " loss " << loss
+                  << " lr " << lr << " grad_norm " << grad_norm << " "
+                  << static_cast<int64_t>(rate) << " examples/s";
+        if (absl::Status s = AppendMetrics(loss, lr, grad_norm, rate); !s.ok())
+          return s;
+        last_log = now;
+        examples_since_log = 0;
+      }
+    }
+    if (debug || max_steps <= 0 || step_ < max_steps) {
+      // The epoch ended (or was cut short by --debug_mode).
+      if (debug) train_loader_->Seek({.epoch = epoch_ + 1, .step = 0});
+      ++epoch_;
+    }
+    const bool finished =
+        epoch_ >= n_epochs || (max_steps > 0 && step_ >= max_steps);
+    if (finished || epoch_ % training.eval_every_n_epoch() == 0) {
+      absl::StatusOr<EvalResult> eval = Evaluate(debug ? kDebugBatches : 0);
+      if (!eval.ok()) return eval.status();
+      LOG(INFO) << "epoch " << epoch_ << " step " << step_ << " test bits/dim "
+                << eval->bpd << " +- " << 1.96 * eval->bpd_standard_error
+                << " (with offset " << eval->bpd_with_offset << ", "
+                << eval->examples << " examples)";
+      if (absl::Status s =
+              SaveCheckpoint(CheckpointPath(options_.output_dir, "last"));
+          !s.ok()) {
+        return s;
+      }
+      if (!has_best_ || eval->bpd < best_bpd_) {
+        best_bpd_ = eval->bpd;
+        has_best_ = true;
+        if (absl::Status s =
+                SaveCheckpoint(CheckpointPath(options_.output_dir, "best"));
+            !s.ok()) {
+          return s;
+        }
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace mdm::train
