@@ -95,6 +95,24 @@ TEST(TrainTest, ResumeIsBitIdentical) {
   EXPECT_EQ(straight_bpd, resumed_bpd);
 }
 
+// --debug_mode runs a couple of batches of everything on image data:
+// training, evaluation and a sample grid.
+TEST(TrainTest, DebugModeRunsEverythingOnImages) {
+  at::set_num_threads(1);
+  const std::string out = Fresh("debug_images");
+  ASSERT_TRUE(
+      RunTraining(
+          {.config_path = "configs/fashion_mnist/quickstart.textproto",
+           .overrides = {"data.dataset=MNIST",
+                         "data.data_dir=testdata/data/mnist",
+                         "training.batch_size=2", "eval.test_batch_size=2"},
+           .output_dir = out,
+           .debug_mode = true})
+          .ok());
+  EXPECT_TRUE(std::filesystem::exists(out + "/samples/step_2.png"));
+  EXPECT_TRUE(std::filesystem::exists(out + "/checkpoints/last.pt"));
+}
+
 TEST(TrainTest, BadInputGivesOneClearError) {
   auto error = [](const TrainFlags& flags) {
     const absl::Status status = RunTraining(flags);

@@ -23,8 +23,11 @@
 #include "mdm/objectives/elbo.h"
 #include "mdm/objectives/losses.h"
 #include "mdm/proto/experiment_config.h"
+#include "mdm/sampling/euler_maruyama.h"
+#include "mdm/sampling/time_grid.h"
 #include "mdm/train/optimizers.h"
 #include "mdm/util/atomic_file.h"
+#include "mdm/util/image_grid.h"
 
 namespace mdm::train {
 namespace {
@@ -73,6 +76,13 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
   if (t->device_.is_cuda() && !at::hasCUDA()) {
     return absl::InvalidArgumentError(
         "--device=cuda, but this LibTorch build has no CUDA support");
+  }
+  if (experiment.sampling().sampling_method() != proto::SamplingConfig::EM) {
+    return absl::UnimplementedError(
+        absl::StrCat("sampling.sampling_method ",
+                     proto::SamplingConfig::SamplingMethod_Name(
+                         experiment.sampling().sampling_method()),
+                     " is not available yet; use EM"));
   }
   const uint64_t seed = experiment.seed();
   torch::manual_seed(seed);
@@ -310,6 +320,52 @@ absl::StatusOr<EvalResult> Trainer::Evaluate(int64_t max_batches) {
   return result;
 }
 
+absl::StatusOr<std::string> Trainer::WriteSamples() {
+  const proto::SamplingConfig& config = experiment_.sampling();
+  // --debug_mode: a 2x2 grid in a few steps.
+  const bool debug = experiment_.training().debug_mode();
+  const int64_t side = debug ? 2 : config.log_image_size();
+  const int64_t steps = debug ? std::min(config.n_fes(), 5) : config.n_fes();
+  const proto::DataConfig& data = experiment_.data();
+  const int64_t K = diffusion_->num_vars();
+  // Sampling draws from its own stream, like evaluation.
+  at::Generator gen =
+      at::make_generator<at::CPUGeneratorImpl>(experiment_.seed() + 29);
+  const at::Tensor u_T = diffusion_->SamplePrior(
+      {side * side, K, data.in_channels(), data.height(), data.width()},
+      at::kFloat, gen);
+  network_->eval();
+  if (ema_) ema_->Swap();
+  nets::ScoreModel& network = *network_;
+  const sampling::ScoreFunction score = sampling::NetworkScore(
+      *diffusion_,
+      [&network](const at::Tensor& u, const at::Tensor& t) {
+        return network.forward(u, t);
+      },
+      objectives::TrainElboOptions(experiment_.objective(),
+                                   experiment_.diffusion(),
+                                   experiment_.score_model())
+          .parameterization);
+  const at::Tensor grid = sampling::MakeTimeGrid(
+      config.sampling_t_arr_fn() == proto::SamplingConfig::LINEAR
+          ? sampling::TimeGridKind::kLinear
+          : sampling::TimeGridKind::kQuadratic,
+      steps, config.t_min_sampling(), experiment_.diffusion().t_max());
+  const bool cpu = device_.is_cpu();
+  absl::StatusOr<sampling::SamplerResult> result = sampling::EulerMaruyama(
+      *diffusion_, score, u_T.to(device_), grid,
+      cpu ? c10::optional<at::Generator>(gen) : c10::nullopt);
+  if (ema_) ema_->Swap();
+  network_->train();
+  if (!result.ok()) return result.status();
+  // The data variable, mapped back to [0, 1].
+  const at::Tensor x = transform_->Inverse(result->u.select(1, 0)).clamp(0, 1);
+  const std::string path =
+      absl::StrCat(options_.output_dir, "/samples/step_", step_, ".png");
+  if (absl::Status s = util::WritePngGrid(x, side, path); !s.ok()) return s;
+  return path;
+}
+
 absl::Status Trainer::SaveCheckpoint(const std::string& path) const {
   torch::serialize::OutputArchive archive;
   torch::serialize::OutputArchive network, diffusion, optimizer;
@@ -443,6 +499,11 @@ absl::Status Trainer::Run() {
                 << eval->bpd << " +- " << 1.96 * eval->bpd_standard_error
                 << " (with offset " << eval->bpd_with_offset << ", "
                 << eval->examples << " examples)";
+      if (train_data_->example_shape().size() == 3) {
+        absl::StatusOr<std::string> samples = WriteSamples();
+        if (!samples.ok()) return samples.status();
+        LOG(INFO) << "samples: " << *samples;
+      }
       if (absl::Status s =
               SaveCheckpoint(CheckpointPath(options_.output_dir, "last"));
           !s.ok()) {

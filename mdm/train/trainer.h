@@ -10,6 +10,8 @@
 //   metrics.csv           one row per logged step
 //   checkpoints/last.pt   written at every evaluation and at the end
 //   checkpoints/best.pt   the lowest test bits/dim so far
+//   samples/step_N.png    log_image_size^2 samples (image data), drawn
+//                         with Euler-Maruyama at every evaluation
 #ifndef MDM_TRAIN_TRAINER_H_
 #define MDM_TRAIN_TRAINER_H_
 
@@ -65,6 +67,10 @@ class Trainer {
   // Bits/dim on the test split (at most `max_batches` batches if > 0),
   // with the EMA weights when enabled.
   absl::StatusOr<EvalResult> Evaluate(int64_t max_batches = 0);
+
+  // Draws log_image_size^2 samples (EMA weights when enabled) and writes
+  // them to samples/step_N.png; returns the path.
+  absl::StatusOr<std::string> WriteSamples();
 
   int64_t step() const { return step_; }
   int64_t epoch() const { return epoch_; }

@@ -1,0 +1,24 @@
+// Time grids for the reverse-time samplers: n + 1 decreasing times from T
+// to t_min (the original's `sampling_t_arr_fn`).
+#ifndef MDM_SAMPLING_TIME_GRID_H_
+#define MDM_SAMPLING_TIME_GRID_H_
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+
+namespace mdm::sampling {
+
+enum class TimeGridKind {
+  kLinear,     // Equal steps.
+  kQuadratic,  // Equal steps in sqrt(t): denser near t_min, where the
+               // score changes fastest.
+};
+
+// [n + 1] float64 times, t[0] = t_max > ... > t[n] = t_min.
+at::Tensor MakeTimeGrid(TimeGridKind kind, int64_t n, double t_min,
+                        double t_max);
+
+}  // namespace mdm::sampling
+
+#endif  // MDM_SAMPLING_TIME_GRID_H_

@@ -1,0 +1,59 @@
+#include "mdm/util/image_grid.h"
+
+#include <ATen/ATen.h>
+#include <stb/stb_image_write.h>
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "mdm/util/atomic_file.h"
+
+namespace mdm::util {
+namespace {
+
+void AppendToString(void* context, void* data, int size) {
+  static_cast<std::string*>(context)->append(static_cast<const char*>(data),
+                                             size);
+}
+
+}  // namespace
+
+absl::Status WritePngGrid(const at::Tensor& images, int64_t columns,
+                          const std::string& path, int64_t padding) {
+  if (images.dim() != 4 || (images.size(1) != 1 && images.size(1) != 3) ||
+      images.size(0) == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("an image grid needs [N, 1 or 3, H, W] images, got ",
+                     c10::str(images.sizes())));
+  }
+  if (columns <= 0)
+    return absl::InvalidArgumentError("columns must be positive");
+  const int64_t n = images.size(0), c = images.size(1), h = images.size(2),
+                w = images.size(3);
+  const int64_t rows = (n + columns - 1) / columns;
+  at::Tensor pixels = images.detach().cpu();
+  if (pixels.scalar_type() != at::kByte) {
+    pixels = (pixels.to(at::kFloat).clamp(0, 1) * 255).round().to(at::kByte);
+  }
+  const int64_t grid_h = rows * (h + padding) + padding;
+  const int64_t grid_w = columns * (w + padding) + padding;
+  at::Tensor grid = at::zeros({grid_h, grid_w, c}, at::kByte);
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t top = padding + (i / columns) * (h + padding);
+    const int64_t left = padding + (i % columns) * (w + padding);
+    grid.narrow(0, top, h)
+        .narrow(1, left, w)
+        .copy_(pixels[i].permute({1, 2, 0}));
+  }
+  grid = grid.contiguous();
+  std::string png;
+  if (!stbi_write_png_to_func(AppendToString, &png, static_cast<int>(grid_w),
+                              static_cast<int>(grid_h), static_cast<int>(c),
+                              grid.data_ptr<uint8_t>(),
+                              static_cast<int>(grid_w * c))) {
+    return absl::InternalError(absl::StrCat("PNG encoding failed for ", path));
+  }
+  return WriteFileAtomically(path, png);
+}
+
+}  // namespace mdm::util
