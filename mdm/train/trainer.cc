@@ -28,6 +28,7 @@
 #include "mdm/train/optimizers.h"
 #include "mdm/util/atomic_file.h"
 #include "mdm/util/image_grid.h"
+#include "mdm/util/progress.h"
 
 namespace mdm::train {
 namespace {
@@ -444,6 +445,13 @@ absl::Status Trainer::Run() {
   const int64_t n_epochs = debug ? 1 : training.n_epochs();
   const int64_t max_steps = training.max_steps();
   network_->train();
+  const int64_t steps_per_epoch =
+      (debug ? std::min(kDebugBatches, train_loader_->batches_per_epoch())
+             : train_loader_->batches_per_epoch()) /
+      training.accumulate_grad_batches();
+  int64_t total_steps = n_epochs * steps_per_epoch;
+  if (max_steps > 0) total_steps = std::min(total_steps, max_steps);
+  util::ProgressReporter progress(total_steps, options_.log_interval_seconds);
   auto last_log = std::chrono::steady_clock::now();
   int64_t examples_since_log = 0;
   double loss = 0, grad_norm = 0;
@@ -470,17 +478,18 @@ absl::Status Trainer::Run() {
         return s;
       }
       examples_since_log += (*batch)->x.size(0);
-      if (step_ != step_before && step_ % options_.log_every_n_steps == 0) {
-        const auto now = std::chrono::steady_clock::now();
-        const double seconds =
-            std::chrono::duration<double>(now - last_log).count();
-        const double rate = examples_since_log / std::max(seconds, 1e-9);
+      if (step_ == step_before) continue;  // Accumulating gradients.
+      const auto now = std::chrono::steady_clock::now();
+      const double rate =
+          examples_since_log /
+          std::max(std::chrono::duration<double>(now - last_log).count(), 1e-9);
+      progress.Update(step_, loss, rate);
+      if (step_ % options_.log_every_n_steps == 0) {
         const double lr = LearningRateAt(experiment_.optimizer(), step_ - 1);
-        LOG(INFO) << "step " << step_ << " epoch " << epoch_ << " loss " << loss
-                  << " lr " << lr << " grad_norm " << grad_norm << " "
-                  << static_cast<int64_t>(rate) << " examples/s";
-        if (absl::Status s = AppendMetrics(loss, lr, grad_norm, rate); !s.ok())
+        if (absl::Status s = AppendMetrics(loss, lr, grad_norm, rate);
+            !s.ok()) {
           return s;
+        }
         last_log = now;
         examples_since_log = 0;
       }

@@ -43,7 +43,9 @@ struct TrainerOptions {
   // output_dir/checkpoints/last.pt when it exists.
   bool resume = false;
   std::string device = "cpu";
-  int64_t log_every_n_steps = 10;  // metrics.csv rows and log lines.
+  int64_t log_every_n_steps = 10;  // metrics.csv rows.
+  // A progress line on a terminal; otherwise a log line this often.
+  double log_interval_seconds = 30;
 };
 
 // Test-set bits per dimension, mean and standard error over examples.

@@ -1,0 +1,44 @@
+// Training progress for people and for log files: a live progress line
+// (step, loss, throughput, ETA) when stderr is a terminal, otherwise one
+// plain log line every few seconds so Slurm logs are not flooded.
+#ifndef MDM_UTIL_PROGRESS_H_
+#define MDM_UTIL_PROGRESS_H_
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace mdm::util {
+
+// "1:02:05" for 3725 s, "4:07" for 247 s, "?" when unknown (negative).
+std::string FormatDuration(double seconds);
+
+// "step 120/2000  loss 736.1  252 examples/s  ETA 7:24".
+std::string ProgressLine(int64_t step, int64_t total_steps, double loss,
+                         double examples_per_s, double eta_seconds);
+
+class ProgressReporter {
+ public:
+  // `total_steps` <= 0 means unknown (no ETA). `interactive` defaults to
+  // whether stderr is a terminal.
+  ProgressReporter(int64_t total_steps, double log_interval_seconds);
+  ProgressReporter(int64_t total_steps, double log_interval_seconds,
+                   bool interactive);
+  ~ProgressReporter();
+
+  // Reports the state after optimizer step `step`, at most once per
+  // 0.2 s on a terminal and once per `log_interval_seconds` otherwise.
+  void Update(int64_t step, double loss, double examples_per_s);
+
+ private:
+  int64_t total_steps_;
+  double log_interval_seconds_;
+  bool interactive_;
+  bool printed_ = false;
+  int64_t first_step_ = -1;
+  std::chrono::steady_clock::time_point start_, last_;
+};
+
+}  // namespace mdm::util
+
+#endif  // MDM_UTIL_PROGRESS_H_
