@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <glog/logging.h>
+#include <torch/csrc/jit/serialization/pickle.h>
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/optim/optimizer.h>
 #include <torch/serialize/archive.h>
@@ -367,6 +368,32 @@ absl::StatusOr<std::string> Trainer::WriteSamples() {
   return path;
 }
 
+absl::Status Trainer::ExportWeights(const std::string& path) {
+  if (ema_) ema_->Swap();
+  c10::Dict<std::string, at::Tensor> weights;
+  {
+    at::NoGradGuard no_grad;
+    for (const auto& item : network_->named_parameters()) {
+      weights.insert("network." + item.key(), item.value().detach().cpu());
+    }
+    for (const auto& item : network_->named_buffers()) {
+      weights.insert("network." + item.key(), item.value().detach().cpu());
+    }
+    for (const auto& item : diffusion_->named_parameters()) {
+      weights.insert("diffusion." + item.key(), item.value().detach().cpu());
+    }
+    for (const auto& item : diffusion_->named_buffers()) {
+      weights.insert("diffusion." + item.key(), item.value().detach().cpu());
+    }
+    weights.insert("Q", diffusion_->Q().detach().cpu());
+    weights.insert("D", diffusion_->D().detach().cpu());
+  }
+  if (ema_) ema_->Swap();
+  const std::vector<char> bytes = torch::jit::pickle_save(weights);
+  return util::WriteFileAtomically(path,
+                                   std::string(bytes.begin(), bytes.end()));
+}
+
 absl::Status Trainer::SaveCheckpoint(const std::string& path) const {
   torch::serialize::OutputArchive archive;
   torch::serialize::OutputArchive network, diffusion, optimizer;
@@ -513,6 +540,11 @@ absl::Status Trainer::Run() {
         if (!samples.ok()) return samples.status();
         LOG(INFO) << "samples: " << *samples;
       }
+      if (absl::Status s = ExportWeights(
+              CheckpointPath(options_.output_dir, "last_weights"));
+          !s.ok()) {
+        return s;
+      }
       if (absl::Status s =
               SaveCheckpoint(CheckpointPath(options_.output_dir, "last"));
           !s.ok()) {
@@ -521,6 +553,11 @@ absl::Status Trainer::Run() {
       if (!has_best_ || eval->bpd < best_bpd_) {
         best_bpd_ = eval->bpd;
         has_best_ = true;
+        if (absl::Status s = ExportWeights(
+                CheckpointPath(options_.output_dir, "best_weights"));
+            !s.ok()) {
+          return s;
+        }
         if (absl::Status s =
                 SaveCheckpoint(CheckpointPath(options_.output_dir, "best"));
             !s.ok()) {

@@ -10,6 +10,11 @@
 //   metrics.csv           one row per logged step
 //   checkpoints/last.pt   written at every evaluation and at the end
 //   checkpoints/best.pt   the lowest test bits/dim so far
+//   checkpoints/{last,best}_weights.pt
+//                         the weights alone as a dict of tensors
+//                         (torch::pickle_save), which Python's torch.load
+//                         opens: "network.<name>", "diffusion.<name>",
+//                         "Q", "D" (EMA weights when enabled)
 //   samples/step_N.png    log_image_size^2 samples (image data), drawn
 //                         with Euler-Maruyama at every evaluation
 #ifndef MDM_TRAIN_TRAINER_H_
@@ -83,6 +88,8 @@ class Trainer {
   Trainer() = default;
   absl::Status TrainStep(const at::Tensor& x, double* loss, double* grad_norm);
   absl::Status SaveCheckpoint(const std::string& path) const;
+  // The weights-only export next to a checkpoint.
+  absl::Status ExportWeights(const std::string& path);
   absl::Status LoadCheckpoint(const std::string& path);
   absl::Status AppendMetrics(double loss, double lr, double grad_norm,
                              double examples_per_s) const;
