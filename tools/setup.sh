@@ -16,6 +16,8 @@ packages=(
   libopenblas0-pthread
   # Real data for the quick-start and end-to-end tests.
   dataset-fashion-mnist
+  # Debian's PyTorch, only to prove exported weights open in Python.
+  python3-torch
 )
 
 missing=()

@@ -86,9 +86,9 @@ TEST(TrainTest, ExportsWeightsAsAPickledDict) {
   EXPECT_EQ(Q.sizes(), at::IntArrayRef({2, 2}));
   EXPECT_TRUE(at::allclose(Q, -Q.t()));
   // Where Debian's python3-torch is installed, Python opens it too.
-  if (std::system("python3 -c 'import torch' 2>/dev/null") == 0) {
+  if (std::system("/usr/bin/python3 -c 'import torch' 2>/dev/null") == 0) {
     const std::string check =
-        "python3 -c \"import torch; d = torch.load('" + out +
+        "/usr/bin/python3 -c \"import torch; d = torch.load('" + out +
         "/checkpoints/last_weights.pt'); assert d['Q'].shape == (2, 2)\"";
     EXPECT_EQ(std::system(check.c_str()), 0);
   }
