@@ -16,6 +16,8 @@
 
 #include "mdm/proto/experiment_config.h"
 #include "mdm/train/trainer.h"
+#include "mdm/util/event_writer.h"
+#include "mdm/util/tensorboard.pb.h"
 
 namespace mdm::bin {
 namespace {
@@ -59,6 +61,30 @@ TEST(TrainTest, ToyRunLowersTheLossAndWritesItsOutputs) {
   ASSERT_GE(losses.size(), 10u);
   EXPECT_LT(losses.back(), losses.front() - 0.5)
       << losses.front() << " -> " << losses.back();
+  // TensorBoard events: every record's CRCs check, and the scalars are there.
+  std::string events;
+  for (const auto& entry : std::filesystem::directory_iterator(out)) {
+    if (entry.path().filename().string().rfind("events.out.tfevents.", 0) ==
+        0) {
+      events = entry.path().string();
+    }
+  }
+  ASSERT_FALSE(events.empty());
+  absl::StatusOr<std::vector<std::string>> records = util::ReadRecords(events);
+  ASSERT_TRUE(records.ok()) << records.status();
+  int losses_logged = 0, bpd_logged = 0, histograms = 0;
+  for (const std::string& record : *records) {
+    tensorboard::Event event;
+    ASSERT_TRUE(event.ParseFromString(record));
+    for (const auto& value : event.summary().value()) {
+      losses_logged += value.tag() == "train/loss";
+      bpd_logged += value.tag() == "eval/bpd";
+      histograms += value.has_histo();
+    }
+  }
+  EXPECT_EQ(losses_logged, static_cast<int>(losses.size()));
+  EXPECT_GE(bpd_logged, 1);
+  EXPECT_EQ(histograms, 2 * losses_logged);
   // The written config is the resolved one and loads again.
   EXPECT_TRUE(proto::LoadExperiment(out + "/config.textproto").ok());
 }

@@ -143,6 +143,10 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
   }
   // training.checkpoint_path names the checkpoint to resume from; by
   // default it is the output directory's last one, when there is one.
+  absl::StatusOr<std::unique_ptr<util::EventWriter>> events =
+      util::EventWriter::Create(options.output_dir);
+  if (!events.ok()) return events.status();
+  t->events_ = *std::move(events);
   const std::string& explicit_path = experiment.training().checkpoint_path();
   const std::string resume_from =
       explicit_path.empty() ? CheckpointPath(options.output_dir, "last")
@@ -237,6 +241,27 @@ absl::Status Trainer::AppendMetrics(double loss, double lr, double grad_norm,
     const at::Tensor cpu = m.to(at::kCPU, at::kDouble).contiguous().view({-1});
     for (int64_t i = 0; i < cpu.numel(); ++i)
       row.push_back(absl::StrCat(cpu[i].item<double>()));
+  }
+  for (const auto& [tag, value] : std::vector<std::pair<const char*, double>>{
+           {"train/loss", loss},
+           {"train/lr", lr},
+           {"train/grad_norm", grad_norm},
+           {"train/examples_per_s", examples_per_s}}) {
+    if (absl::Status s = events_->AddScalar(tag, value, step_); !s.ok())
+      return s;
+  }
+  for (const auto& [tag, m] : std::vector<std::pair<const char*, at::Tensor>>{
+           {"diffusion/Q", diffusion_->Q()},
+           {"diffusion/D", diffusion_->D()}}) {
+    const at::Tensor cpu = m.detach().to(at::kCPU, at::kDouble).contiguous();
+    if (absl::Status s = events_->AddHistogram(
+            tag,
+            std::vector<double>(cpu.data_ptr<double>(),
+                                cpu.data_ptr<double>() + cpu.numel()),
+            step_);
+        !s.ok()) {
+      return s;
+    }
   }
   std::ofstream out(options_.output_dir + "/metrics.csv", std::ios::app);
   out << absl::StrJoin(row, ",") << "\n";
@@ -364,7 +389,15 @@ absl::StatusOr<std::string> Trainer::WriteSamples() {
   const at::Tensor x = transform_->Inverse(result->u.select(1, 0)).clamp(0, 1);
   const std::string path =
       absl::StrCat(options_.output_dir, "/samples/step_", step_, ".png");
-  if (absl::Status s = util::WritePngGrid(x, side, path); !s.ok()) return s;
+  absl::StatusOr<util::EncodedImage> png = util::EncodePngGrid(x, side);
+  if (!png.ok()) return png.status();
+  if (absl::Status s = util::WriteFileAtomically(path, png->png); !s.ok())
+    return s;
+  if (absl::Status s = events_->AddImage("samples", png->png, png->height,
+                                         png->width, png->channels, step_);
+      !s.ok()) {
+    return s;
+  }
   return path;
 }
 
@@ -535,6 +568,13 @@ absl::Status Trainer::Run() {
                 << eval->bpd << " +- " << 1.96 * eval->bpd_standard_error
                 << " (with offset " << eval->bpd_with_offset << ", "
                 << eval->examples << " examples)";
+      for (const auto& [tag, value] :
+           std::vector<std::pair<const char*, double>>{
+               {"eval/bpd", eval->bpd},
+               {"eval/bpd_with_offset", eval->bpd_with_offset}}) {
+        if (absl::Status s = events_->AddScalar(tag, value, step_); !s.ok())
+          return s;
+      }
       if (train_data_->example_shape().size() == 3) {
         absl::StatusOr<std::string> samples = WriteSamples();
         if (!samples.ok()) return samples.status();

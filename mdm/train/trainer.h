@@ -8,6 +8,8 @@
 // Output directory:
 //   config.textproto      the resolved config
 //   metrics.csv           one row per logged step
+//   events.out.tfevents.* TensorBoard scalars (train/*, eval/*), sample
+//                         images and histograms of Q and D
 //   checkpoints/last.pt   written at every evaluation and at the end
 //   checkpoints/best.pt   the lowest test bits/dim so far
 //   checkpoints/{last,best}_weights.pt
@@ -35,6 +37,7 @@
 #include "mdm/objectives/transforms.h"
 #include "mdm/proto/experiment.pb.h"
 #include "mdm/train/ema.h"
+#include "mdm/util/event_writer.h"
 
 namespace torch::optim {
 class Optimizer;
@@ -107,6 +110,7 @@ class Trainer {
   std::shared_ptr<const data::Dataset> train_data_, test_data_;
   std::unique_ptr<data::DataLoader> train_loader_;
   std::unique_ptr<objectives::DataTransform> transform_;
+  std::unique_ptr<util::EventWriter> events_;
   int64_t step_ = 0;
   int64_t epoch_ = 0;
   int64_t micro_batches_ = 0;  // Since the last optimizer step.

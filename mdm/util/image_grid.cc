@@ -4,6 +4,7 @@
 #include <stb/stb_image_write.h>
 
 #include <string>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "mdm/util/atomic_file.h"
@@ -18,8 +19,8 @@ void AppendToString(void* context, void* data, int size) {
 
 }  // namespace
 
-absl::Status WritePngGrid(const at::Tensor& images, int64_t columns,
-                          const std::string& path, int64_t padding) {
+absl::StatusOr<EncodedImage> EncodePngGrid(const at::Tensor& images,
+                                           int64_t columns, int64_t padding) {
   if (images.dim() != 4 || (images.size(1) != 1 && images.size(1) != 3) ||
       images.size(0) == 0) {
     return absl::InvalidArgumentError(
@@ -51,9 +52,19 @@ absl::Status WritePngGrid(const at::Tensor& images, int64_t columns,
                               static_cast<int>(grid_h), static_cast<int>(c),
                               grid.data_ptr<uint8_t>(),
                               static_cast<int>(grid_w * c))) {
-    return absl::InternalError(absl::StrCat("PNG encoding failed for ", path));
+    return absl::InternalError("PNG encoding failed");
   }
-  return WriteFileAtomically(path, png);
+  return EncodedImage{.png = std::move(png),
+                      .height = static_cast<int>(grid_h),
+                      .width = static_cast<int>(grid_w),
+                      .channels = static_cast<int>(c)};
+}
+
+absl::Status WritePngGrid(const at::Tensor& images, int64_t columns,
+                          const std::string& path, int64_t padding) {
+  absl::StatusOr<EncodedImage> image = EncodePngGrid(images, columns, padding);
+  if (!image.ok()) return image.status();
+  return WriteFileAtomically(path, image->png);
 }
 
 }  // namespace mdm::util
