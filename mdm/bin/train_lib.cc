@@ -24,6 +24,11 @@ absl::Status RunTraining(const TrainFlags& flags) {
       flags.output_dir.empty() ? experiment->output().output_dir()
                                : flags.output_dir);
   experiment->mutable_output()->set_output_dir(output_dir);
+  // Relative paths in the config are relative to where the user ran bazel.
+  experiment->mutable_data()->set_data_dir(
+      util::ResolveUserPath(experiment->data().data_dir()));
+  experiment->mutable_training()->set_checkpoint_path(
+      util::ResolveUserPath(experiment->training().checkpoint_path()));
   LOG(INFO) << "config " << flags.config_path << ", output " << output_dir
             << ", " << util::RuntimeSummary();
 
