@@ -8,10 +8,12 @@
 #include "mdm/train/trainer.h"
 #include "mdm/util/command_line.h"
 #include "mdm/util/runtime_info.h"
+#include "mdm/util/stop_signal.h"
 
 namespace mdm::bin {
 
 absl::Status RunTraining(const TrainFlags& flags) {
+  util::InstallStopSignalHandlers();
   absl::StatusOr<proto::Experiment> experiment =
       proto::LoadExperiment(flags.config_path, flags.overrides);
   if (!experiment.ok()) return experiment.status();

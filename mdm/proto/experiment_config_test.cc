@@ -234,6 +234,8 @@ TEST(ExperimentConfigTest, ShippedConfigsLoad) {
   int count = 0;
   for (const auto& entry : std::filesystem::recursive_directory_iterator("configs")) {
     if (entry.path().extension() != ".textproto") continue;
+    // Grid files hold an mdm.proto.Grid; grid_lib_test reads them.
+    if (entry.path().parent_path().filename() == "grids") continue;
     absl::StatusOr<Experiment> experiment = LoadExperiment(entry.path().string());
     EXPECT_TRUE(experiment.ok()) << experiment.status();
     ++count;

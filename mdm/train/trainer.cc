@@ -30,6 +30,7 @@
 #include "mdm/util/atomic_file.h"
 #include "mdm/util/image_grid.h"
 #include "mdm/util/progress.h"
+#include "mdm/util/stop_signal.h"
 
 namespace mdm::train {
 namespace {
@@ -539,6 +540,17 @@ absl::Status Trainer::Run() {
       }
       examples_since_log += (*batch)->x.size(0);
       if (step_ == step_before) continue;  // Accumulating gradients.
+      if (const int signal = util::StopSignal(); signal != 0) {
+        // Preemption: keep the work done so far and stop cleanly.
+        if (absl::Status s =
+                SaveCheckpoint(CheckpointPath(options_.output_dir, "last"));
+            !s.ok()) {
+          return s;
+        }
+        return absl::CancelledError(
+            absl::StrCat("stopped by signal ", signal, " at step ", step_,
+                         "; checkpoint saved, --resume continues"));
+      }
       const auto now = std::chrono::steady_clock::now();
       const double rate =
           examples_since_log /

@@ -1,0 +1,48 @@
+// Runs one point of a hyper-parameter grid, or lists them.
+//
+//   bazel run //mdm/bin:grid -- --grid=configs/grids/original_sweep.textproto
+//   --list bazel run //mdm/bin:grid --
+//   --grid=configs/grids/original_sweep.textproto --index=4 sbatch --array=0-11
+//   tools/slurm/sweep.sbatch configs/grids/original_sweep.textproto
+#include <gflags/gflags.h>
+#include <glog/logging.h>
+
+#include <iostream>
+#include <string>
+
+#include "mdm/bin/grid_lib.h"
+#include "mdm/util/command_line.h"
+
+DEFINE_string(grid, "", "Grid file (.textproto holding an mdm.proto.Grid).");
+DEFINE_int64(index, -1, "Point to run; default: $SLURM_ARRAY_TASK_ID.");
+DEFINE_bool(list, false,
+            "Print every point with its index and output directory.");
+DEFINE_string(
+    resume, "auto",
+    "auto: continue a point from its last checkpoint when there is one; "
+    "never: start over.");
+DEFINE_bool(debug_mode, false, "Run a couple of batches of everything.");
+DEFINE_int32(num_threads, 0,
+             "LibTorch intra-op threads; 0 keeps LibTorch's default.");
+DEFINE_string(device, "cpu", "cpu, cuda or cuda:N.");
+
+int main(int argc, char** argv) {
+  gflags::SetUsageMessage("Runs one point of a hyper-parameter grid.");
+  gflags::ParseCommandLineFlags(&argc, &argv, /*remove_flags=*/true);
+  google::InitGoogleLogging(argv[0]);
+  FLAGS_logtostderr = true;
+  return mdm::util::RunAndReport("grid", [&]() -> absl::Status {
+    absl::StatusOr<std::string> out = mdm::bin::RunGrid({
+        .grid_path = mdm::util::ResolveUserPath(FLAGS_grid),
+        .index = FLAGS_index,
+        .list = FLAGS_list,
+        .resume = FLAGS_resume,
+        .debug_mode = FLAGS_debug_mode,
+        .num_threads = FLAGS_num_threads,
+        .device = FLAGS_device,
+    });
+    if (!out.ok()) return out.status();
+    std::cout << *out;
+    return absl::OkStatus();
+  });
+}

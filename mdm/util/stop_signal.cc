@@ -1,0 +1,23 @@
+#include "mdm/util/stop_signal.h"
+
+#include <csignal>
+
+namespace mdm::util {
+namespace {
+
+volatile std::sig_atomic_t stop_signal = 0;
+
+void Handle(int signal) { stop_signal = signal; }
+
+}  // namespace
+
+void InstallStopSignalHandlers() {
+  std::signal(SIGTERM, Handle);
+  std::signal(SIGUSR1, Handle);
+}
+
+int StopSignal() { return stop_signal; }
+
+void SetStopSignalForTesting(int signal) { stop_signal = signal; }
+
+}  // namespace mdm::util
