@@ -37,7 +37,7 @@ json MatrixJson(const at::Tensor& m) {
   return rows;
 }
 
-struct KernelAtTime {
+struct Factorized {
   at::Tensor cov;
   at::Tensor chol;
   double jitter = 0;
@@ -45,18 +45,18 @@ struct KernelAtTime {
 
 // The kernel of one type at one time. At t = 0 Sigma = Sigma_0 is singular
 // and diagonal: its factor is its elementwise square root.
-absl::StatusOr<KernelAtTime> KernelAt(const DiffusionImpl& diffusion, double t,
-                                      KernelType type) {
-  const at::Tensor times = at::full({1}, t, at::kDouble);
+absl::StatusOr<Factorized> KernelAt(const DiffusionImpl& diffusion, double t,
+                                    KernelType type) {
   if (t == 0) {
     const at::Tensor sigma0 = diffusion.InitialCov(type);
-    return KernelAtTime{.cov = sigma0, .chol = at::sqrt(sigma0)};
+    return Factorized{.cov = sigma0, .chol = at::sqrt(sigma0)};
   }
-  absl::StatusOr<sde::TransitionKernel> kernel = diffusion.Kernel(times, type);
+  absl::StatusOr<sde::TransitionKernel> kernel =
+      diffusion.KernelAtTime(t, type);
   if (!kernel.ok()) return kernel.status();
-  return KernelAtTime{.cov = kernel->cov[0],
-                      .chol = kernel->chol[0],
-                      .jitter = kernel->jitter[0].item<double>()};
+  return Factorized{.cov = kernel->cov,
+                    .chol = kernel->chol,
+                    .jitter = kernel->jitter.item<double>()};
 }
 
 std::string FormatMatrix(const json& matrix, absl::string_view indent) {
@@ -161,10 +161,9 @@ absl::StatusOr<json> BuildReport(const proto::DiffusionConfig& config,
   for (double t : times) {
     const sde::KernelMoments moments = sde.Moments(
         at::full({1}, t, at::kDouble), diffusion.InitialCov(KernelType::kFull));
-    absl::StatusOr<KernelAtTime> full =
-        KernelAt(diffusion, t, KernelType::kFull);
+    absl::StatusOr<Factorized> full = KernelAt(diffusion, t, KernelType::kFull);
     if (!full.ok()) return full.status();
-    absl::StatusOr<KernelAtTime> hybrid =
+    absl::StatusOr<Factorized> hybrid =
         KernelAt(diffusion, t, KernelType::kHybrid);
     if (!hybrid.ok()) return hybrid.status();
     report["times"].push_back({

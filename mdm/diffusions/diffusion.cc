@@ -68,6 +68,18 @@ absl::StatusOr<sde::TransitionKernel> DiffusionImpl::Kernel(
   return Sde().Kernel(t, InitialCov(type));
 }
 
+absl::StatusOr<sde::TransitionKernel> DiffusionImpl::KernelAtTime(
+    double t, KernelType type) const {
+  absl::StatusOr<sde::TransitionKernel> kernel =
+      Kernel(at::full({1}, t, stationary_var_.options()), type);
+  if (!kernel.ok()) return kernel.status();
+  return sde::TransitionKernel{.mean_coef = kernel->mean_coef[0],
+                               .cov = kernel->cov[0],
+                               .chol = kernel->chol[0],
+                               .chol_inv_t = kernel->chol_inv_t[0],
+                               .jitter = kernel->jitter[0]};
+}
+
 absl::StatusOr<TransitionSample> DiffusionImpl::SampleTransition(
     const at::Tensor& u_0, const at::Tensor& t, KernelType type,
     c10::optional<at::Generator> gen) const {

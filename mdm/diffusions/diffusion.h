@@ -85,6 +85,11 @@ class DiffusionImpl : public torch::nn::Module {
   absl::StatusOr<sde::TransitionKernel> Kernel(const at::Tensor& t,
                                                KernelType type) const;
 
+  // The kernel at one time t, as [K, K] matrices shared by a whole batch
+  // (ApplyMatrix broadcasts them): for a fixed t or a sampler's step.
+  absl::StatusOr<sde::TransitionKernel> KernelAtTime(double t,
+                                                     KernelType type) const;
+
   // u_t = M u_0' + L eps, eps ~ N(0, I), with u_0' = u_0 for kFull and
   // u_0' = (x_0, 0, ..., 0) for kHybrid (v_0 integrated out; the caller's
   // u_0 is never modified). u_0: [batch, K, ...data]; t: [batch].

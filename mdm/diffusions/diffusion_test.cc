@@ -132,6 +132,18 @@ TEST(DiffusionTest, EveryProcessTendsToItsStationaryLaw) {
   }
 }
 
+TEST(DiffusionTest, KernelAtOneTimeIsTheBatchKernelsMatrices) {
+  Diffusion diffusion = Make(AllProcesses()[3].config);  // ALDA.
+  absl::StatusOr<sde::TransitionKernel> batch =
+      diffusion->Kernel(at::full({1}, 0.4, at::kDouble), KernelType::kHybrid);
+  absl::StatusOr<sde::TransitionKernel> single =
+      diffusion->KernelAtTime(0.4, KernelType::kHybrid);
+  ASSERT_TRUE(batch.ok() && single.ok());
+  EXPECT_EQ(single->chol.sizes(), at::IntArrayRef({3, 3}));
+  EXPECT_TRUE(at::equal(single->mean_coef, batch->mean_coef[0]));
+  EXPECT_TRUE(at::equal(single->chol_inv_t, batch->chol_inv_t[0]));
+}
+
 TEST(DiffusionTest, PriorDensityAndSamples) {
   Diffusion diffusion = Make(AllProcesses()[2].config);  // MALDA, K = 3.
   const at::Tensor u = at::randn({2, 3, 4}, Gen(1), at::kDouble);

@@ -51,20 +51,6 @@ at::Tensor Perturb(const sde::TransitionKernel& kernel, const at::Tensor& u_0,
          sde::ApplyMatrix(kernel.chol, eps);
 }
 
-// The kernel at one time shared by the whole batch: [K, K] matrices.
-absl::StatusOr<sde::TransitionKernel> KernelAtOneTime(
-    const DiffusionImpl& diffusion, double t, KernelType type,
-    const at::Tensor& like) {
-  absl::StatusOr<sde::TransitionKernel> kernel = diffusion.Kernel(
-      at::full({1}, t, like.options().dtype(at::kDouble)), type);
-  if (!kernel.ok()) return kernel.status();
-  return sde::TransitionKernel{.mean_coef = kernel->mean_coef[0],
-                               .cov = kernel->cov[0],
-                               .chol = kernel->chol[0],
-                               .chol_inv_t = kernel->chol_inv_t[0],
-                               .jitter = kernel->jitter[0]};
-}
-
 // E_{u_T ~ q} log N(u_T; 0, S) in closed form: with mean mu_j per data
 // coordinate and covariance Sigma_T,
 //   -1/2 sum_j mu_j^T S^{-1} mu_j - d/2 tr(S^{-1} Sigma_T)
@@ -74,7 +60,7 @@ absl::StatusOr<at::Tensor> ExpectedPriorLogProb(const DiffusionImpl& diffusion,
                                                 const at::Tensor& u_0,
                                                 KernelType type) {
   absl::StatusOr<sde::TransitionKernel> kernel =
-      KernelAtOneTime(diffusion, diffusion.options().t_max(), type, u_0);
+      diffusion.KernelAtTime(diffusion.options().t_max(), type);
   if (!kernel.ok()) return kernel.status();
   const at::Tensor mu = Perturb(*kernel, u_0.to(at::kDouble), type,
                                 at::zeros_like(u_0, at::kDouble));
@@ -96,10 +82,10 @@ absl::StatusOr<at::Tensor> Offset(const DiffusionImpl& diffusion,
                                   const ElboOptions& options,
                                   c10::optional<at::Generator> gen) {
   absl::StatusOr<sde::TransitionKernel> full =
-      KernelAtOneTime(diffusion, options.t_min, KernelType::kFull, u_0);
+      diffusion.KernelAtTime(options.t_min, KernelType::kFull);
   if (!full.ok()) return full.status();
   absl::StatusOr<sde::TransitionKernel> hybrid =
-      KernelAtOneTime(diffusion, options.t_min, KernelType::kHybrid, u_0);
+      diffusion.KernelAtTime(options.t_min, KernelType::kHybrid);
   if (!hybrid.ok()) return hybrid.status();
   const int64_t d = sde::DataDim(u_0);
   const at::Tensor t = at::full({u_0.size(0)}, options.t_min, u_0.options());

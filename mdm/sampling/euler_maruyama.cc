@@ -14,18 +14,12 @@ ScoreFunction NetworkScore(const diffusions::DiffusionImpl& diffusion,
                            objectives::Parameterization parameterization) {
   return [&diffusion, network = std::move(network), parameterization](
              const at::Tensor& u, double t) -> absl::StatusOr<at::Tensor> {
+    // One time for the whole batch: the [K, K] matrices are shared.
     absl::StatusOr<sde::TransitionKernel> kernel =
-        diffusion.Kernel(at::full({1}, t, u.options().dtype(at::kDouble)),
-                         diffusions::KernelType::kHybrid);
+        diffusion.KernelAtTime(t, diffusions::KernelType::kHybrid);
     if (!kernel.ok()) return kernel.status();
-    // One time for the whole batch: share the [K, K] matrices.
-    const sde::TransitionKernel shared{.mean_coef = kernel->mean_coef[0],
-                                       .cov = kernel->cov[0],
-                                       .chol = kernel->chol[0],
-                                       .chol_inv_t = kernel->chol_inv_t[0],
-                                       .jitter = kernel->jitter[0]};
     const at::Tensor times = at::full({u.size(0)}, t, u.options());
-    return objectives::ScoreFromOutput(network(u, times), shared,
+    return objectives::ScoreFromOutput(network(u, times), *kernel,
                                        parameterization);
   };
 }

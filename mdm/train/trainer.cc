@@ -53,6 +53,25 @@ TransformKind ToTransform(const proto::DataConfig& data) {
   }
 }
 
+// Evaluation mode and the EMA weights (when kept) for a scope; training
+// mode and the live weights again after it.
+class EvaluationWeights {
+ public:
+  EvaluationWeights(nets::ScoreModel& network, Ema* ema)
+      : network_(network), ema_(ema) {
+    network_.eval();
+    if (ema_) ema_->Swap();
+  }
+  ~EvaluationWeights() {
+    if (ema_) ema_->Swap();
+    network_.train();
+  }
+
+ private:
+  nets::ScoreModel& network_;
+  Ema* ema_;
+};
+
 std::string CheckpointPath(const std::string& output_dir,
                            const std::string& name) {
   return output_dir + "/checkpoints/" + name + ".pt";
@@ -191,6 +210,13 @@ at::Tensor Trainer::Prepare(const at::Tensor& x, at::Tensor* log_det,
   return transform_->Forward(x_dev);
 }
 
+objectives::ScoreNetwork Trainer::Score() const {
+  nets::ScoreModel* network = network_.get();
+  return [network](const at::Tensor& u, const at::Tensor& t) {
+    return network->forward(u, t);
+  };
+}
+
 absl::Status Trainer::TrainStep(const at::Tensor& x, double* loss_value,
                                 double* grad_norm) {
   const objectives::ElboOptions elbo_options = objectives::TrainElboOptions(
@@ -198,11 +224,7 @@ absl::Status Trainer::TrainStep(const at::Tensor& x, double* loss_value,
       experiment_.score_model());
   const objectives::LossType type = objectives::TrainLossForEpoch(
       experiment_.objective(), static_cast<int>(epoch_));
-  nets::ScoreModel& network = *network_;
-  const objectives::ScoreNetwork score = [&network](const at::Tensor& u,
-                                                    const at::Tensor& t) {
-    return network.forward(u, t);
-  };
+  const objectives::ScoreNetwork score = Score();
   const at::Tensor y = Prepare(x, nullptr, c10::nullopt);
   absl::StatusOr<at::Tensor> loss =
       objectives::TrainingLoss(type, *diffusion_, score, y, elbo_options);
@@ -290,14 +312,9 @@ absl::StatusOr<EvalResult> Trainer::Evaluate(int64_t max_batches) {
   // on the training randomness.
   at::Generator gen =
       at::make_generator<at::CPUGeneratorImpl>(experiment_.seed() + 17);
-  network_->eval();
-  if (ema_) ema_->Swap();
+  const EvaluationWeights evaluation(*network_, ema_.get());
   at::NoGradGuard no_grad;
-  nets::ScoreModel& network = *network_;
-  const objectives::ScoreNetwork score = [&network](const at::Tensor& u,
-                                                    const at::Tensor& t) {
-    return network.forward(u, t);
-  };
+  const objectives::ScoreNetwork score = Score();
   std::vector<at::Tensor> bpd, bpd_offset;
   absl::Status status;
   int64_t batches = 0;
@@ -332,8 +349,6 @@ absl::StatusOr<EvalResult> Trainer::Evaluate(int64_t max_batches) {
         objectives::BitsPerDim(terms->elbo_with_offset, log_det, d).cpu() -
         quantization);
   }
-  if (ema_) ema_->Swap();
-  network_->train();
   if (!status.ok()) return status;
   if (bpd.empty()) return absl::InternalError("evaluation saw no test batches");
   const at::Tensor all = at::cat(bpd);
@@ -362,14 +377,9 @@ absl::StatusOr<std::string> Trainer::WriteSamples() {
   const at::Tensor u_T = diffusion_->SamplePrior(
       {side * side, K, data.in_channels(), data.height(), data.width()},
       at::kFloat, gen);
-  network_->eval();
-  if (ema_) ema_->Swap();
-  nets::ScoreModel& network = *network_;
+  const EvaluationWeights evaluation(*network_, ema_.get());
   const sampling::ScoreFunction score = sampling::NetworkScore(
-      *diffusion_,
-      [&network](const at::Tensor& u, const at::Tensor& t) {
-        return network.forward(u, t);
-      },
+      *diffusion_, Score(),
       objectives::TrainElboOptions(experiment_.objective(),
                                    experiment_.diffusion(),
                                    experiment_.score_model())
@@ -383,8 +393,6 @@ absl::StatusOr<std::string> Trainer::WriteSamples() {
   absl::StatusOr<sampling::SamplerResult> result = sampling::EulerMaruyama(
       *diffusion_, score, u_T.to(device_), grid,
       cpu ? c10::optional<at::Generator>(gen) : c10::nullopt);
-  if (ema_) ema_->Swap();
-  network_->train();
   if (!result.ok()) return result.status();
   // The data variable, mapped back to [0, 1].
   const at::Tensor x = transform_->Inverse(result->u.select(1, 0)).clamp(0, 1);
@@ -403,9 +411,9 @@ absl::StatusOr<std::string> Trainer::WriteSamples() {
 }
 
 absl::Status Trainer::ExportWeights(const std::string& path) {
-  if (ema_) ema_->Swap();
   c10::Dict<std::string, at::Tensor> weights;
   {
+    const EvaluationWeights evaluation(*network_, ema_.get());
     at::NoGradGuard no_grad;
     for (const auto& item : network_->named_parameters()) {
       weights.insert("network." + item.key(), item.value().detach().cpu());
@@ -422,7 +430,6 @@ absl::Status Trainer::ExportWeights(const std::string& path) {
     weights.insert("Q", diffusion_->Q().detach().cpu());
     weights.insert("D", diffusion_->D().detach().cpu());
   }
-  if (ema_) ema_->Swap();
   const std::vector<char> bytes = torch::jit::pickle_save(weights);
   return util::WriteFileAtomically(path,
                                    std::string(bytes.begin(), bytes.end()));

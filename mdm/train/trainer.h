@@ -34,6 +34,7 @@
 #include "mdm/data/loader.h"
 #include "mdm/diffusions/diffusion.h"
 #include "mdm/nets/score_model.h"
+#include "mdm/objectives/score_parameterization.h"
 #include "mdm/objectives/transforms.h"
 #include "mdm/proto/experiment.pb.h"
 #include "mdm/train/ema.h"
@@ -89,6 +90,8 @@ class Trainer {
 
  private:
   Trainer() = default;
+  // The network as the objectives and samplers call it.
+  objectives::ScoreNetwork Score() const;
   absl::Status TrainStep(const at::Tensor& x, double* loss, double* grad_norm);
   absl::Status SaveCheckpoint(const std::string& path) const;
   // The weights-only export next to a checkpoint.
