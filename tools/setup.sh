@@ -18,6 +18,10 @@ packages=(
   dataset-fashion-mnist
   # Debian's PyTorch, only to prove exported weights open in Python.
   python3-torch
+  # Gloo headers for c10d's ProcessGroupGloo (data-parallel training).
+  libgloo-dev
+  # A real single-node Slurm cluster for the array-job integration test.
+  slurm-wlm munge
 )
 
 missing=()

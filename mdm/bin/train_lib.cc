@@ -4,6 +4,8 @@
 #include <glog/logging.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "mdm/train/distributed.h"
 #include "mdm/proto/experiment_config.h"
 #include "mdm/train/trainer.h"
 #include "mdm/util/command_line.h"
@@ -38,6 +40,18 @@ absl::Status RunTraining(const TrainFlags& flags) {
   options.output_dir = output_dir;
   options.resume = flags.resume || experiment->training().resume_checkpoint();
   options.device = flags.device;
+  absl::StatusOr<train::DistributedEnvironment> env =
+      train::DistributedEnvironmentFromEnv();
+  if (!env.ok()) return env.status();
+  if (env->world_size > 1) {
+    if (flags.dist_timeout_s <= 0) {
+      return absl::InvalidArgumentError("--dist_timeout_s must be positive");
+    }
+    absl::StatusOr<std::unique_ptr<train::Communicator>> communicator =
+        train::Connect(*env, absl::Seconds(flags.dist_timeout_s));
+    if (!communicator.ok()) return communicator.status();
+    options.communicator = *std::move(communicator);
+  }
   absl::StatusOr<std::unique_ptr<train::Trainer>> trainer =
       train::Trainer::Create(*experiment, options);
   if (!trainer.ok()) return trainer.status();

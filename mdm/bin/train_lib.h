@@ -23,6 +23,9 @@ struct TrainFlags {
   bool debug_mode = false;
   int num_threads = 0;  // 0: LibTorch's default.
   std::string device = "cpu";
+  // Data-parallel runs (RANK/WORLD_SIZE or SLURM_NTASKS > 1): how long a
+  // rank waits for the others at the rendezvous and at each collective.
+  int dist_timeout_s = 1800;
 };
 
 // Trains as configured; every failure is one status naming its cause.

@@ -28,6 +28,8 @@ DEFINE_bool(debug_mode, false,
 DEFINE_int32(num_threads, 0,
              "LibTorch intra-op threads; 0 keeps LibTorch's default.");
 DEFINE_string(device, "cpu", "cpu, cuda or cuda:N.");
+DEFINE_int32(dist_timeout_s, 1800,
+             "Data-parallel runs: seconds a rank waits for the others.");
 
 int main(int argc, char** argv) {
   std::vector<std::string> overrides =
@@ -47,6 +49,7 @@ int main(int argc, char** argv) {
         .debug_mode = FLAGS_debug_mode,
         .num_threads = FLAGS_num_threads,
         .device = FLAGS_device,
+        .dist_timeout_s = FLAGS_dist_timeout_s,
     });
   });
 }

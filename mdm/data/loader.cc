@@ -60,10 +60,19 @@ std::vector<int64_t> DataLoader::EpochIndices(int64_t epoch) const {
   } else {
     for (int64_t i = 0; i < n; ++i) order[i] = i;
   }
+  // Global batch g is the next world_size * b positions of the order (b is
+  // the batch size, or what is left of this epoch for the last batch); rank
+  // r reads its r-th contiguous slice of b. So the ranks' batches of a step
+  // together are exactly one process's batch of world_size * b, and rank r's
+  // slice is that process's r-th micro-batch under gradient accumulation.
   std::vector<int64_t> mine;
   mine.reserve(examples_per_rank_);
-  for (int64_t i = 0; i < examples_per_rank_; ++i) {
-    mine.push_back(order[i * options_.world_size + options_.rank]);
+  const int64_t b = options_.batch_size;
+  for (int64_t start = 0; start < examples_per_rank_; start += b) {
+    const int64_t size = std::min(b, examples_per_rank_ - start);
+    const int64_t offset =
+        start * options_.world_size + options_.rank * size;
+    for (int64_t j = 0; j < size; ++j) mine.push_back(order[offset + j]);
   }
   return mine;
 }

@@ -28,7 +28,10 @@ struct LoaderOptions {
   uint64_t seed = 0;
   // This process's rank and the number of ranks: each rank reads a
   // disjoint 1/world_size of every epoch (the N % world_size remainder of
-  // the permutation is skipped so all ranks take the same number of steps).
+  // the permutation is skipped so all ranks take the same number of steps):
+  // the r-th contiguous slice of every global batch of world_size *
+  // batch_size, so a step of world_size ranks sees the same examples as one
+  // process with world_size times the batch.
   int64_t rank = 0;
   int64_t world_size = 1;
   // Background threads; 0 loads synchronously in Next().

@@ -80,6 +80,39 @@ TEST(DataLoaderTest, RankShardsAreDisjointAndComplete) {
   EXPECT_EQ(seen.size(), 99u);
 }
 
+TEST(DataLoaderTest, RanksSliceOneProcesssGlobalBatch) {
+  // Two ranks with batch 4 read, step by step, the halves of one process's
+  // batch of 8, including the shorter last batch (23 / 2 = 11 per rank).
+  const auto data = Indexed(23);
+  LoaderOptions single;
+  single.seed = 3;
+  single.batch_size = 8;
+  single.drop_last = false;
+  single.num_workers = 0;
+  DataLoader one_process(data, single);
+  const std::vector<Examples> global = Epoch(one_process);
+  std::vector<std::vector<Examples>> ranks;
+  for (int64_t rank = 0; rank < 2; ++rank) {
+    LoaderOptions options = single;
+    options.batch_size = 4;
+    options.rank = rank;
+    options.world_size = 2;
+    DataLoader loader(data, options);
+    ranks.push_back(Epoch(loader));
+  }
+  ASSERT_EQ(ranks[0].size(), 3u);
+  ASSERT_EQ(ranks[1].size(), 3u);
+  for (size_t step = 0; step < 3; ++step) {
+    std::vector<int64_t> joined = Labels({ranks[0][step]});
+    const std::vector<int64_t> second = Labels({ranks[1][step]});
+    joined.insert(joined.end(), second.begin(), second.end());
+    std::vector<int64_t> expected = Labels({global[step]});
+    expected.resize(joined.size());  // 23 = 22 used + 1 skipped.
+    EXPECT_EQ(joined, expected) << "step " << step;
+  }
+  EXPECT_EQ(ranks[0][2].x.size(0), 3);
+}
+
 TEST(DataLoaderTest, BatchesFollowTheOrderAndDropLast) {
   const auto data = Indexed(10);
   LoaderOptions options;

@@ -79,6 +79,24 @@ std::string CheckpointPath(const std::string& output_dir,
 
 at::Tensor Scalar(double v) { return at::full({1}, v, at::kDouble); }
 
+// SplitMix64 over (seed, step, shard): well-spread seeds for neighbouring
+// steps and shards.
+uint64_t MicroBatchSeed(uint64_t seed, uint64_t step, uint64_t shard) {
+  uint64_t h = seed;
+  for (uint64_t v : {step, shard}) {
+    h += 0x9E3779B97F4A7C15ULL + v;
+    h = (h ^ (h >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    h = (h ^ (h >> 27)) * 0x94D049BB133111EBULL;
+    h ^= h >> 31;
+  }
+  return h;
+}
+
+void SetDefaultSeed(at::Generator generator, uint64_t seed) {
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  generator.set_current_seed(seed);
+}
+
 }  // namespace
 
 Trainer::~Trainer() = default;
@@ -108,6 +126,14 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
   }
   const uint64_t seed = experiment.seed();
   torch::manual_seed(seed);
+  const int world_size = t->world_size();
+  const int64_t batch_size = experiment.training().batch_size();
+  if (batch_size % world_size != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "training.batch_size = ", batch_size, " is the global batch and must "
+        "be divisible by the ", world_size, " data-parallel ranks"));
+  }
+  const int64_t local_batch_size = batch_size / world_size;
 
   absl::StatusOr<diffusions::Diffusion> diffusion =
       diffusions::CreateDiffusion(experiment.diffusion(), seed);
@@ -130,17 +156,16 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
   if (!test.ok()) return test.status();
   t->train_data_ = *train;
   t->test_data_ = *test;
-  if (t->train_data_->size() < experiment.training().batch_size() &&
-      experiment.data().drop_last()) {
+  if (t->train_data_->size() < batch_size && experiment.data().drop_last()) {
     return absl::InvalidArgumentError(absl::StrCat(
         t->train_data_->name(), " has ", t->train_data_->size(),
         " examples, fewer than one batch of training.batch_size = ",
-        experiment.training().batch_size(), " (with data.drop_last)"));
+        batch_size, " (with data.drop_last)"));
   }
   t->train_loader_ = std::make_unique<data::DataLoader>(
       t->train_data_,
-      data::LoaderOptionsFor(experiment.data(), "train",
-                             experiment.training().batch_size(), seed));
+      data::LoaderOptionsFor(experiment.data(), "train", local_batch_size,
+                             seed, t->rank(), world_size));
   t->transform_ = std::make_unique<objectives::DataTransform>(
       ToTransform(experiment.data()));
 
@@ -154,19 +179,21 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
   }
 
   // The output directory must be writable before any work is done.
-  if (absl::Status s =
-          util::WriteFileAtomically(options.output_dir + "/config.textproto",
-                                    proto::ExperimentToText(experiment));
-      !s.ok()) {
-    return absl::Status(s.code(),
-                        absl::StrCat("output directory: ", s.message()));
+  if (t->chief()) {
+    if (absl::Status s = util::WriteFileAtomically(
+            options.output_dir + "/config.textproto",
+            proto::ExperimentToText(experiment));
+        !s.ok()) {
+      return absl::Status(s.code(),
+                          absl::StrCat("output directory: ", s.message()));
+    }
+    absl::StatusOr<std::unique_ptr<util::EventWriter>> events =
+        util::EventWriter::Create(options.output_dir);
+    if (!events.ok()) return events.status();
+    t->events_ = *std::move(events);
   }
   // training.checkpoint_path names the checkpoint to resume from; by
   // default it is the output directory's last one, when there is one.
-  absl::StatusOr<std::unique_ptr<util::EventWriter>> events =
-      util::EventWriter::Create(options.output_dir);
-  if (!events.ok()) return events.status();
-  t->events_ = *std::move(events);
   const std::string& explicit_path = experiment.training().checkpoint_path();
   const std::string resume_from =
       explicit_path.empty() ? CheckpointPath(options.output_dir, "last")
@@ -180,7 +207,7 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
     if (absl::Status s = t->LoadCheckpoint(resume_from); !s.ok()) return s;
     LOG(INFO) << "resumed from " << resume_from << " at step " << t->step_
               << ", epoch " << t->epoch_;
-  } else {
+  } else if (t->chief()) {
     std::vector<std::string> header = {"step", "epoch",     "loss",
                                        "lr",   "grad_norm", "examples_per_s"};
     for (const char* m : {"Q", "D"}) {
@@ -191,7 +218,41 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
     std::ofstream(options.output_dir + "/metrics.csv")
         << absl::StrJoin(header, ",") << "\n";
   }
+  if (world_size > 1) {
+    if (absl::Status s = t->BroadcastParameters(); !s.ok()) return s;
+  }
   return t;
+}
+
+int Trainer::rank() const {
+  return options_.communicator ? options_.communicator->rank() : 0;
+}
+
+int Trainer::world_size() const {
+  return options_.communicator ? options_.communicator->world_size() : 1;
+}
+
+absl::Status Trainer::BroadcastParameters() {
+  at::NoGradGuard no_grad;
+  std::vector<at::Tensor> state = Parameters();
+  for (const at::Tensor& b : network_->buffers()) state.push_back(b);
+  for (const at::Tensor& b : diffusion_->buffers()) state.push_back(b);
+  if (ema_) {
+    for (const at::Tensor& e : ema_->shadow()) state.push_back(e);
+  }
+  for (at::Tensor& t : state) {
+    if (absl::Status s = options_.communicator->Broadcast(t, 0); !s.ok())
+      return s;
+  }
+  return absl::OkStatus();
+}
+
+void Trainer::SeedMicroBatch(int64_t shard) const {
+  const uint64_t seed = MicroBatchSeed(experiment_.seed(), step_, shard);
+  SetDefaultSeed(at::detail::getDefaultCPUGenerator(), seed);
+  if (!device_.is_cpu()) {
+    SetDefaultSeed(at::globalContext().defaultGenerator(device_), seed);
+  }
 }
 
 std::vector<at::Tensor> Trainer::Parameters() const {
@@ -219,6 +280,8 @@ objectives::ScoreNetwork Trainer::Score() const {
 
 absl::Status Trainer::TrainStep(const at::Tensor& x, double* loss_value,
                                 double* grad_norm) {
+  const int64_t accumulate = experiment_.training().accumulate_grad_batches();
+  SeedMicroBatch(rank() * accumulate + micro_batches_);
   const objectives::ElboOptions elbo_options = objectives::TrainElboOptions(
       experiment_.objective(), experiment_.diffusion(),
       experiment_.score_model());
@@ -229,15 +292,22 @@ absl::Status Trainer::TrainStep(const at::Tensor& x, double* loss_value,
   absl::StatusOr<at::Tensor> loss =
       objectives::TrainingLoss(type, *diffusion_, score, y, elbo_options);
   if (!loss.ok()) return loss.status();
-  *loss_value = loss->item<double>();
+  // A non-finite loss is reported at the step's end, when every rank
+  // knows of it, so no rank is left waiting for the others.
+  loss_sum_ += loss->item<double>();
+  (*loss / accumulate).backward();
+  if (++micro_batches_ < accumulate) return absl::OkStatus();
+  micro_batches_ = 0;
+  stop_signal_ = util::StopSignal();
+  if (world_size() > 1) {
+    if (absl::Status s = AllReduceStep(); !s.ok()) return s;
+  }
+  *loss_value = loss_sum_ / static_cast<double>(accumulate * world_size());
+  loss_sum_ = 0;
   if (!std::isfinite(*loss_value)) {
     return absl::InternalError(
         absl::StrCat("loss is ", *loss_value, " at step ", step_));
   }
-  (*loss / experiment_.training().accumulate_grad_batches()).backward();
-  if (++micro_batches_ < experiment_.training().accumulate_grad_batches())
-    return absl::OkStatus();
-  micro_batches_ = 0;
   const double clip = experiment_.optimizer().grad_clip_val();
   *grad_norm = torch::nn::utils::clip_grad_norm_(
       Parameters(), clip > 0 ? clip : std::numeric_limits<double>::infinity());
@@ -250,6 +320,36 @@ absl::Status Trainer::TrainStep(const at::Tensor& x, double* loss_value,
   optimizer_->zero_grad();
   if (ema_) ema_->Update();
   ++step_;
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::AllReduceStep() {
+  at::NoGradGuard no_grad;
+  // Parameters without a gradient (unused by this loss) have none on every
+  // rank alike; the rest travel in one buffer with the loss and stop flag.
+  std::vector<at::Tensor> grads;
+  for (const at::Tensor& p : Parameters()) {
+    if (p.grad().defined()) grads.push_back(p.grad());
+  }
+  // The gradients' own precision halves the traffic of a double buffer.
+  const at::ScalarType dtype =
+      grads.empty() ? at::kDouble : grads[0].scalar_type();
+  std::vector<at::Tensor> pieces;
+  for (const at::Tensor& g : grads) pieces.push_back(g.reshape({-1}).to(dtype));
+  pieces.push_back(at::tensor({loss_sum_, stop_signal_ != 0 ? 1.0 : 0.0},
+                              at::TensorOptions(device_).dtype(dtype)));
+  at::Tensor flat = at::cat(pieces);
+  if (absl::Status s = options_.communicator->AllReduceSum(flat); !s.ok())
+    return s;
+  int64_t offset = 0;
+  for (at::Tensor& g : grads) {
+    const int64_t n = g.numel();
+    g.copy_(flat.slice(0, offset, offset + n).view(g.sizes()) / world_size());
+    offset += n;
+  }
+  const at::Tensor tail = flat.slice(0, offset).cpu();
+  loss_sum_ = tail[0].item<double>();
+  if (stop_signal_ == 0 && tail[1].item<double>() > 0) stop_signal_ = -1;
   return absl::OkStatus();
 }
 
@@ -304,14 +404,15 @@ absl::StatusOr<EvalResult> Trainer::Evaluate(int64_t max_batches) {
   options.importance_sampling = true;
   options.mc_samples = eval.elbo_mc_samples_eval();
   options.with_offset = eval.elbo_offset_eval();
+  // Each rank evaluates its 1/world_size of the test set.
   data::DataLoader loader(
       test_data_,
       data::LoaderOptionsFor(experiment_.data(), "test", eval.test_batch_size(),
-                             experiment_.seed()));
+                             experiment_.seed(), rank(), world_size()));
   // Evaluation draws from its own stream: it neither disturbs nor depends
   // on the training randomness.
-  at::Generator gen =
-      at::make_generator<at::CPUGeneratorImpl>(experiment_.seed() + 17);
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(
+      MicroBatchSeed(experiment_.seed(), /*step=*/17, rank()));
   const EvaluationWeights evaluation(*network_, ema_.get());
   at::NoGradGuard no_grad;
   const objectives::ScoreNetwork score = Score();
@@ -351,15 +452,26 @@ absl::StatusOr<EvalResult> Trainer::Evaluate(int64_t max_batches) {
   }
   if (!status.ok()) return status;
   if (bpd.empty()) return absl::InternalError("evaluation saw no test batches");
-  const at::Tensor all = at::cat(bpd);
+  // Sums over this rank's examples, then over ranks.
+  const at::Tensor all = at::cat(bpd).to(at::kDouble);
+  at::Tensor sums = at::stack({at::scalar_tensor(all.size(0), at::kDouble),
+                               all.sum(), all.square().sum(),
+                               at::cat(bpd_offset).to(at::kDouble).sum()});
+  if (world_size() > 1) {
+    if (absl::Status s = options_.communicator->AllReduceSum(sums); !s.ok())
+      return s;
+  }
+  const double n = sums[0].item<double>();
   EvalResult result;
-  result.examples = all.size(0);
-  result.bpd = all.mean().item<double>();
-  result.bpd_standard_error =
-      result.examples > 1
-          ? all.std().item<double>() / std::sqrt(result.examples)
-          : 0.0;
-  result.bpd_with_offset = at::cat(bpd_offset).mean().item<double>();
+  result.examples = static_cast<int64_t>(n);
+  result.bpd = sums[1].item<double>() / n;
+  const double variance =
+      n > 1 ? std::max(0.0, (sums[2].item<double>() - n * result.bpd *
+                                                          result.bpd) /
+                                (n - 1))
+            : 0.0;
+  result.bpd_standard_error = std::sqrt(variance / n);
+  result.bpd_with_offset = sums[3].item<double>() / n;
   return result;
 }
 
@@ -456,7 +568,6 @@ absl::Status Trainer::SaveCheckpoint(const std::string& path) const {
   archive.write("loader_epoch", Scalar(position.epoch), true);
   archive.write("loader_step", Scalar(position.step), true);
   archive.write("best_bpd", Scalar(has_best_ ? best_bpd_ : NAN), true);
-  archive.write("rng", at::detail::getDefaultCPUGenerator().get_state(), true);
   std::ostringstream bytes;
   archive.save_to(bytes);
   return util::WriteFileAtomically(path, bytes.str());
@@ -493,10 +604,6 @@ absl::Status Trainer::LoadCheckpoint(const std::string& path) {
     const double best = read("best_bpd");
     has_best_ = std::isfinite(best);
     best_bpd_ = best;
-    at::Tensor rng;
-    archive.read("rng", rng, true);
-    at::Generator generator = at::detail::getDefaultCPUGenerator();
-    generator.set_state(rng);
     train_loader_->Seek({.epoch = loader_epoch, .step = loader_step});
   } catch (const c10::Error& e) {
     std::string message = e.what_without_backtrace();
@@ -534,6 +641,7 @@ absl::Status Trainer::Run() {
       ++batches;
       const int64_t step_before = step_;
       if (absl::Status s = TrainStep((*batch)->x, &loss, &grad_norm); !s.ok()) {
+        if (s.code() != absl::StatusCode::kInternal || !chief()) return s;
         const std::string diagnostic =
             CheckpointPath(options_.output_dir, "nonfinite");
         if (absl::Status saved = SaveCheckpoint(diagnostic); saved.ok()) {
@@ -545,19 +653,24 @@ absl::Status Trainer::Run() {
         }
         return s;
       }
-      examples_since_log += (*batch)->x.size(0);
+      examples_since_log += (*batch)->x.size(0) * world_size();
       if (step_ == step_before) continue;  // Accumulating gradients.
-      if (const int signal = util::StopSignal(); signal != 0) {
-        // Preemption: keep the work done so far and stop cleanly.
-        if (absl::Status s =
-                SaveCheckpoint(CheckpointPath(options_.output_dir, "last"));
-            !s.ok()) {
-          return s;
+      if (stop_signal_ != 0) {
+        // Preemption: keep the work done so far and stop cleanly; every
+        // rank stops at this same step.
+        if (chief()) {
+          if (absl::Status s =
+                  SaveCheckpoint(CheckpointPath(options_.output_dir, "last"));
+              !s.ok()) {
+            return s;
+          }
         }
-        return absl::CancelledError(
-            absl::StrCat("stopped by signal ", signal, " at step ", step_,
-                         "; checkpoint saved, --resume continues"));
+        return absl::CancelledError(absl::StrCat(
+            stop_signal_ > 0 ? absl::StrCat("stopped by signal ", stop_signal_)
+                             : std::string("stopped with another rank"),
+            " at step ", step_, "; checkpoint saved, --resume continues"));
       }
+      if (!chief()) continue;
       const auto now = std::chrono::steady_clock::now();
       const double rate =
           examples_since_log /
@@ -583,6 +696,12 @@ absl::Status Trainer::Run() {
     if (finished || epoch_ % training.eval_every_n_epoch() == 0) {
       absl::StatusOr<EvalResult> eval = Evaluate(debug ? kDebugBatches : 0);
       if (!eval.ok()) return eval.status();
+      const bool best = !has_best_ || eval->bpd < best_bpd_;
+      if (best) {
+        best_bpd_ = eval->bpd;
+        has_best_ = true;
+      }
+      if (!chief()) continue;
       LOG(INFO) << "epoch " << epoch_ << " step " << step_ << " test bits/dim "
                 << eval->bpd << " +- " << 1.96 * eval->bpd_standard_error
                 << " (with offset " << eval->bpd_with_offset << ", "
@@ -609,9 +728,7 @@ absl::Status Trainer::Run() {
           !s.ok()) {
         return s;
       }
-      if (!has_best_ || eval->bpd < best_bpd_) {
-        best_bpd_ = eval->bpd;
-        has_best_ = true;
+      if (best) {
         if (absl::Status s = ExportWeights(
                 CheckpointPath(options_.output_dir, "best_weights"));
             !s.ok()) {

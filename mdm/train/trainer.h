@@ -19,6 +19,18 @@
 //                         "Q", "D" (EMA weights when enabled)
 //   samples/step_N.png    log_image_size^2 samples (image data), drawn
 //                         with Euler-Maruyama at every evaluation
+//
+// Data-parallel: with a Communicator of W ranks, training.batch_size is the
+// global batch (each rank takes its 1/W slice), gradients of every trained
+// parameter (Q and D included) are averaged across ranks each step, test
+// bits/dim is computed on 1/W of the test set per rank and combined, and
+// rank 0 alone writes the files above. All ranks share the output
+// directory (it holds the checkpoint they resume from).
+//
+// Randomness: micro-batch m of rank r at step s draws its noise from the
+// default generators seeded by (seed, s, r * accumulate_grad_batches + m).
+// So a run is reproducible on CPU, a resumed run continues exactly, and W
+// ranks reproduce one process with accumulate_grad_batches = W.
 #ifndef MDM_TRAIN_TRAINER_H_
 #define MDM_TRAIN_TRAINER_H_
 
@@ -37,6 +49,7 @@
 #include "mdm/objectives/score_parameterization.h"
 #include "mdm/objectives/transforms.h"
 #include "mdm/proto/experiment.pb.h"
+#include "mdm/train/distributed.h"
 #include "mdm/train/ema.h"
 #include "mdm/util/event_writer.h"
 
@@ -55,6 +68,8 @@ struct TrainerOptions {
   int64_t log_every_n_steps = 10;  // metrics.csv rows.
   // A progress line on a terminal; otherwise a log line this often.
   double log_interval_seconds = 30;
+  // The other ranks of a data-parallel run; null for a single process.
+  std::shared_ptr<Communicator> communicator;
 };
 
 // Test-set bits per dimension, mean and standard error over examples.
@@ -92,7 +107,20 @@ class Trainer {
   Trainer() = default;
   // The network as the objectives and samplers call it.
   objectives::ScoreNetwork Score() const;
+  int rank() const;
+  int world_size() const;
+  // Rank 0 writes every file.
+  bool chief() const { return rank() == 0; }
+  // Seeds the default generators for micro-batch `shard` of this step.
+  void SeedMicroBatch(int64_t shard) const;
+  // One micro-batch; after the last of accumulate_grad_batches, averages
+  // the gradients across ranks and takes an optimizer step. `loss` is the
+  // step's mean loss over micro-batches and ranks.
   absl::Status TrainStep(const at::Tensor& x, double* loss, double* grad_norm);
+  // Sums the gradients, the accumulated loss and the stop flag over ranks.
+  absl::Status AllReduceStep();
+  // Makes every rank start from rank 0's parameters.
+  absl::Status BroadcastParameters();
   absl::Status SaveCheckpoint(const std::string& path) const;
   // The weights-only export next to a checkpoint.
   absl::Status ExportWeights(const std::string& path);
@@ -117,6 +145,8 @@ class Trainer {
   int64_t step_ = 0;
   int64_t epoch_ = 0;
   int64_t micro_batches_ = 0;  // Since the last optimizer step.
+  double loss_sum_ = 0;        // Over those micro-batches.
+  int stop_signal_ = 0;        // A rank was asked to stop (e.g. SIGTERM).
   double best_bpd_ = 0;
   bool has_best_ = false;
 };

@@ -1,0 +1,187 @@
+#include "mdm/train/distributed.h"
+
+#include <ATen/ATen.h>
+#include <glog/logging.h>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace mdm::train {
+namespace {
+
+std::string FirstLine(const std::string& message) {
+  return message.substr(0, message.find('\n'));
+}
+
+class GlooCommunicator : public Communicator {
+ public:
+  GlooCommunicator(int rank, int world_size,
+                   c10::intrusive_ptr<c10d::Store> store,
+                   c10::intrusive_ptr<c10d::ProcessGroupGloo> group)
+      : rank_(rank),
+        world_size_(world_size),
+        store_(std::move(store)),
+        group_(std::move(group)) {}
+
+  int rank() const override { return rank_; }
+  int world_size() const override { return world_size_; }
+
+  absl::Status AllReduceSum(at::Tensor& tensor) override {
+    return Run("all-reduce", tensor, [this](std::vector<at::Tensor>& t) {
+      return group_->allreduce(t);
+    });
+  }
+
+  absl::Status Broadcast(at::Tensor& tensor, int root) override {
+    c10d::BroadcastOptions options;
+    options.rootRank = root;
+    return Run("broadcast", tensor, [&](std::vector<at::Tensor>& t) {
+      return group_->broadcast(t, options);
+    });
+  }
+
+ private:
+  // Gloo reduces CPU tensors: other devices go through a CPU copy.
+  template <typename Collective>
+  absl::Status Run(const char* name, at::Tensor& tensor,
+                   Collective collective) {
+    std::vector<at::Tensor> buffer = {tensor.device().is_cpu()
+                                          ? tensor.contiguous()
+                                          : tensor.cpu().contiguous()};
+    try {
+      collective(buffer)->wait();
+    } catch (const std::exception& e) {
+      return absl::UnavailableError(absl::StrCat(
+          name, " across ", world_size_, " ranks failed on rank ", rank_,
+          ": ", FirstLine(e.what())));
+    }
+    if (!buffer[0].is_same(tensor)) tensor.copy_(buffer[0]);
+    return absl::OkStatus();
+  }
+
+  int rank_;
+  int world_size_;
+  c10::intrusive_ptr<c10d::Store> store_;
+  c10::intrusive_ptr<c10d::ProcessGroupGloo> group_;
+};
+
+bool IsLoopback(const std::string& address) {
+  return absl::StartsWith(address, "127.") || address == "localhost" ||
+         address == "::1";
+}
+
+}  // namespace
+
+absl::StatusOr<DistributedEnvironment> DistributedEnvironmentFromEnv(
+    const std::function<const char*(const char*)>& getenv_fn) {
+  auto get = [&](const char* name) -> std::string {
+    const char* value = getenv_fn ? getenv_fn(name) : std::getenv(name);
+    return value == nullptr ? "" : value;
+  };
+  auto parse = [&](const char* name, int* out) -> absl::Status {
+    if (!absl::SimpleAtoi(get(name), out)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "environment variable ", name, "='", get(name),
+          "' is not an integer"));
+    }
+    return absl::OkStatus();
+  };
+  DistributedEnvironment env;
+  if (!get("WORLD_SIZE").empty()) {
+    if (absl::Status s = parse("WORLD_SIZE", &env.world_size); !s.ok())
+      return s;
+    if (get("RANK").empty() && env.world_size > 1) {
+      return absl::InvalidArgumentError(
+          "WORLD_SIZE is set but RANK is not: set both (torchrun does)");
+    }
+    if (!get("RANK").empty()) {
+      if (absl::Status s = parse("RANK", &env.rank); !s.ok()) return s;
+    }
+  } else if (!get("SLURM_NTASKS").empty()) {
+    if (absl::Status s = parse("SLURM_NTASKS", &env.world_size); !s.ok())
+      return s;
+    if (env.world_size > 1) {
+      if (absl::Status s = parse("SLURM_PROCID", &env.rank); !s.ok())
+        return s;
+    }
+  }
+  if (env.world_size < 1 || env.rank < 0 || env.rank >= env.world_size) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("need 0 <= rank < world size, got rank ", env.rank,
+                     " of ", env.world_size));
+  }
+  if (env.world_size == 1) return env;
+  env.master_addr = get("MASTER_ADDR");
+  if (env.master_addr.empty()) {
+    return absl::InvalidArgumentError(
+        "MASTER_ADDR is not set: name the host of rank 0 (under Slurm, the "
+        "first host of $SLURM_JOB_NODELIST; see tools/slurm/"
+        "train_ddp.sbatch)");
+  }
+  if (!get("MASTER_PORT").empty()) {
+    if (absl::Status s = parse("MASTER_PORT", &env.master_port); !s.ok())
+      return s;
+    if (env.master_port <= 0 || env.master_port > 65535) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("MASTER_PORT=", env.master_port, " is not a port"));
+    }
+  }
+  env.agent_store = get("TORCHELASTIC_USE_AGENT_STORE") == "True";
+  env.socket_interface = get("GLOO_SOCKET_IFNAME");
+  return env;
+}
+
+absl::StatusOr<std::unique_ptr<Communicator>> Connect(
+    const DistributedEnvironment& env, absl::Duration timeout) {
+  const auto timeout_ms =
+      std::chrono::milliseconds(absl::ToInt64Milliseconds(timeout));
+  const std::string where =
+      absl::StrCat(env.master_addr, ":", env.master_port);
+  try {
+    c10d::TCPStoreOptions store_options;
+    store_options.port = static_cast<uint16_t>(env.master_port);
+    store_options.isServer = env.rank == 0 && !env.agent_store;
+    store_options.numWorkers = env.world_size;
+    store_options.waitWorkers = false;
+    store_options.timeout = timeout_ms;
+    auto tcp_store =
+        c10::make_intrusive<c10d::TCPStore>(env.master_addr, store_options);
+    // A prefix keeps our keys apart from an agent's own.
+    auto store = c10::make_intrusive<c10d::PrefixStore>("mdm", tcp_store);
+    auto options = c10d::ProcessGroupGloo::Options::create(timeout_ms);
+    if (!env.socket_interface.empty()) {
+      options->devices.push_back(
+          c10d::ProcessGroupGloo::createDeviceForInterface(
+              env.socket_interface));
+    } else if (IsLoopback(env.master_addr)) {
+      options->devices.push_back(
+          c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
+    } else {
+      options->devices.push_back(
+          c10d::ProcessGroupGloo::createDefaultDevice());
+    }
+    auto group = c10::make_intrusive<c10d::ProcessGroupGloo>(
+        store, env.rank, env.world_size, options);
+    LOG(INFO) << "rank " << env.rank << " of " << env.world_size
+              << " joined the Gloo process group at " << where;
+    return std::make_unique<GlooCommunicator>(env.rank, env.world_size,
+                                              store, group);
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(
+        absl::StrCat("rank ", env.rank, " of ", env.world_size,
+                     " cannot join the process group at ", where, ": ",
+                     FirstLine(e.what())));
+  }
+}
+
+}  // namespace mdm::train

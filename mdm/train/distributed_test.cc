@@ -1,0 +1,144 @@
+#include "mdm/train/distributed.h"
+
+#include <ATen/ATen.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <map>
+#include <string>
+
+namespace mdm::train {
+namespace {
+
+using ::testing::HasSubstr;
+
+absl::StatusOr<DistributedEnvironment> FromMap(
+    const std::map<std::string, std::string>& vars) {
+  return DistributedEnvironmentFromEnv([&](const char* name) -> const char* {
+    auto it = vars.find(name);
+    return it == vars.end() ? nullptr : it->second.c_str();
+  });
+}
+
+TEST(DistributedEnvironmentTest, SingleProcessWhenNothingIsSet) {
+  absl::StatusOr<DistributedEnvironment> env = FromMap({});
+  ASSERT_TRUE(env.ok()) << env.status();
+  EXPECT_EQ(env->world_size, 1);
+  EXPECT_EQ(env->rank, 0);
+}
+
+TEST(DistributedEnvironmentTest, ReadsTorchrunVariables) {
+  absl::StatusOr<DistributedEnvironment> env =
+      FromMap({{"RANK", "3"},
+               {"WORLD_SIZE", "4"},
+               {"MASTER_ADDR", "node7"},
+               {"MASTER_PORT", "12345"},
+               {"TORCHELASTIC_USE_AGENT_STORE", "True"},
+               {"SLURM_PROCID", "0"},
+               {"SLURM_NTASKS", "8"}});
+  ASSERT_TRUE(env.ok()) << env.status();
+  EXPECT_EQ(env->rank, 3);
+  EXPECT_EQ(env->world_size, 4);
+  EXPECT_EQ(env->master_addr, "node7");
+  EXPECT_EQ(env->master_port, 12345);
+  EXPECT_TRUE(env->agent_store);
+}
+
+TEST(DistributedEnvironmentTest, ReadsSlurmVariables) {
+  absl::StatusOr<DistributedEnvironment> env = FromMap(
+      {{"SLURM_PROCID", "1"}, {"SLURM_NTASKS", "2"}, {"MASTER_ADDR", "n1"}});
+  ASSERT_TRUE(env.ok()) << env.status();
+  EXPECT_EQ(env->rank, 1);
+  EXPECT_EQ(env->world_size, 2);
+  EXPECT_EQ(env->master_port, 29500);
+  EXPECT_FALSE(env->agent_store);
+}
+
+TEST(DistributedEnvironmentTest, NamesTheBadVariable) {
+  EXPECT_THAT(
+      std::string(FromMap({{"RANK", "x"}, {"WORLD_SIZE", "2"}}).status()
+                      .message()),
+      HasSubstr("RANK='x'"));
+  EXPECT_THAT(std::string(FromMap({{"RANK", "2"}, {"WORLD_SIZE", "2"}})
+                              .status()
+                              .message()),
+              HasSubstr("rank 2 of 2"));
+  EXPECT_THAT(std::string(FromMap({{"RANK", "0"}, {"WORLD_SIZE", "2"}})
+                              .status()
+                              .message()),
+              HasSubstr("MASTER_ADDR"));
+  EXPECT_THAT(std::string(FromMap({{"RANK", "0"},
+                                   {"WORLD_SIZE", "2"},
+                                   {"MASTER_ADDR", "a"},
+                                   {"MASTER_PORT", "70000"}})
+                              .status()
+                              .message()),
+              HasSubstr("MASTER_PORT=70000"));
+}
+
+int FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// Rank `rank` of 3 sums (rank + 1) * [1, 2] and receives rank 2's
+// broadcast; exits 0 when both results are right.
+int RunRank(int rank, int port) {
+  DistributedEnvironment env;
+  env.rank = rank;
+  env.world_size = 3;
+  env.master_port = port;
+  absl::StatusOr<std::unique_ptr<Communicator>> comm =
+      Connect(env, absl::Seconds(60));
+  if (!comm.ok()) return 10;
+  at::Tensor t = at::tensor({1.0, 2.0}, at::kDouble) * (rank + 1);
+  if (!(*comm)->AllReduceSum(t).ok()) return 11;
+  if (!at::equal(t, at::tensor({6.0, 12.0}, at::kDouble))) return 12;
+  at::Tensor b = at::full({3}, static_cast<float>(rank));
+  if (!(*comm)->Broadcast(b, 2).ok()) return 13;
+  if (!at::equal(b, at::full({3}, 2.0f))) return 14;
+  return 0;
+}
+
+TEST(ConnectTest, ThreeProcessesReduceAndBroadcast) {
+  const int port = FreePort();
+  std::vector<pid_t> children;
+  for (int rank = 0; rank < 3; ++rank) {
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) _exit(RunRank(rank, port));
+    children.push_back(pid);
+  }
+  for (int rank = 0; rank < 3; ++rank) {
+    int status = 0;
+    ASSERT_EQ(waitpid(children[rank], &status, 0), children[rank]);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 0) << "rank " << rank;
+  }
+}
+
+TEST(ConnectTest, NoPeersIsAClearTimeout) {
+  DistributedEnvironment env;
+  env.rank = 1;  // A client whose server never comes.
+  env.world_size = 2;
+  env.master_port = FreePort();
+  absl::StatusOr<std::unique_ptr<Communicator>> comm =
+      Connect(env, absl::Seconds(2));
+  ASSERT_FALSE(comm.ok());
+  EXPECT_THAT(std::string(comm.status().message()),
+              HasSubstr("cannot join the process group at 127.0.0.1:"));
+}
+
+}  // namespace
+}  // namespace mdm::train
