@@ -1,9 +1,11 @@
-// Runs one point of a hyper-parameter grid, or lists them.
+// Runs one point of a hyper-parameter grid, or lists them. List the points
+// (index, overrides, output directory), run one, or run all of them as a
+// Slurm array job (tools/slurm/sweep.sbatch):
 //
-//   bazel run //mdm/bin:grid -- --grid=configs/grids/original_sweep.textproto
-//   --list bazel run //mdm/bin:grid --
-//   --grid=configs/grids/original_sweep.textproto --index=4 sbatch --array=0-11
-//   tools/slurm/sweep.sbatch configs/grids/original_sweep.textproto
+//   $ grid=configs/grids/original_sweep.textproto
+//   $ bazel run //mdm/bin:grid -- --grid=$grid --list    # 12 points
+//   $ bazel run //mdm/bin:grid -- --grid=$grid --index=4
+//   $ sbatch --array=0-11 tools/slurm/sweep.sbatch $grid
 #include <gflags/gflags.h>
 #include <glog/logging.h>
 
