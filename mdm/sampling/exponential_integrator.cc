@@ -1,0 +1,111 @@
+#include "mdm/sampling/exponential_integrator.h"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "mdm/sde/block_ops.h"
+#include "mdm/sde/linear_sde.h"
+
+namespace mdm::sampling {
+namespace {
+
+// Gauss-Legendre nodes and weights on [-1, 1] (Golub-Welsch: eigenvalues
+// of the Jacobi matrix, weights from the eigenvectors' first components).
+std::pair<at::Tensor, at::Tensor> GaussLegendre(int n) {
+  at::Tensor jacobi = at::zeros({n, n}, at::kDouble);
+  for (int k = 1; k < n; ++k) {
+    const double b = k / std::sqrt(4.0 * k * k - 1.0);
+    jacobi[k][k - 1] = b;
+    jacobi[k - 1][k] = b;
+  }
+  auto [nodes, vectors] = at::linalg_eigh(jacobi);
+  return {nodes, 2 * vectors[0].square()};
+}
+
+// The symmetric square root of a PSD matrix, negative rounding clamped.
+at::Tensor PsdSqrt(const at::Tensor& cov) {
+  auto [values, vectors] = at::linalg_eigh(0.5 * (cov + cov.transpose(-1, -2)));
+  return at::matmul(vectors * values.clamp_min(0).sqrt().unsqueeze(-2),
+                    vectors.transpose(-1, -2));
+}
+
+}  // namespace
+
+absl::StatusOr<SamplerResult> ExponentialIntegrator(
+    const diffusions::DiffusionImpl& diffusion, const ScoreFunction& score,
+    const at::Tensor& u_T, const at::Tensor& time_grid,
+    const ExponentialIntegratorOptions& options,
+    c10::optional<at::Generator> gen, const StepCallback& callback) {
+  TORCH_CHECK(time_grid.dim() == 1 && time_grid.size(0) >= 2,
+              "the time grid needs at least two times");
+  TORCH_CHECK(options.quadrature_nodes >= 1, "need quadrature nodes");
+  at::NoGradGuard no_grad;
+  const at::Tensor grid = time_grid.to(at::kCPU, at::kDouble);
+  const int64_t steps = grid.size(0) - 1;
+  const sde::LinearSde sde = diffusion.Sde();
+  const sde::BetaSchedule& schedule = sde.schedule();
+  const at::Tensor D = sde.D().to(at::kDouble);
+  const at::Tensor S_inv = sde.StationaryCov().inverse();
+  const int64_t K = D.size(0);
+  const double c = options.stochastic ? 2.0 : 1.0;
+  // The linear part, solved exactly: the drift and the stationary score's
+  // share of the score term.
+  const at::Tensor A_c = sde.A() + c * at::matmul(D, S_inv);
+  const auto [gl_nodes, gl_weights] = GaussLegendre(options.quadrature_nodes);
+
+  at::Tensor u = u_T;
+  SamplerResult result;
+  for (int64_t i = 0; i < steps; ++i) {
+    const double t = grid[i].item<double>();
+    const double t_next = grid[i + 1].item<double>();
+    if (!(t_next < t) || t_next <= 0) {
+      return absl::InvalidArgumentError(
+          "the exponential integrator needs a decreasing grid of positive "
+          "times");
+    }
+    absl::StatusOr<sde::TransitionKernel> kernel =
+        diffusion.KernelAtTime(t, diffusions::KernelType::kHybrid);
+    if (!kernel.ok()) return kernel.status();
+    absl::StatusOr<at::Tensor> s = score(u, t);
+    if (!s.ok()) return s.status();
+    ++result.score_evaluations;
+    // The score's residual from the stationary score, as noise.
+    const at::Tensor eps_hat = sde::ApplyMatrix(
+        -kernel->chol.transpose(-1, -2), *s + sde::ApplyMatrix(S_inv, u));
+
+    // Quadrature in y = log r over [log t', log t]: dr = r dy.
+    const double lo = std::log(t_next), hi = std::log(t);
+    const at::Tensor r = at::exp(lo + (hi - lo) * (gl_nodes + 1) / 2);
+    const at::Tensor w = gl_weights * (hi - lo) / 2 * r;
+    absl::StatusOr<sde::TransitionKernel> at_nodes =
+        diffusion.Kernel(r, diffusions::KernelType::kHybrid);
+    if (!at_nodes.ok()) return at_nodes.status();
+    const double B_next = schedule.IntegratedBeta(t_next);
+    const at::Tensor phi_nodes = at::linalg_matrix_exp(
+        -(schedule.IntegratedBeta(r) - B_next).view({-1, 1, 1}) * A_c);
+    const at::Tensor integrand =
+        at::matmul(phi_nodes, at::matmul(D, at_nodes->chol_inv_t)) *
+        (c * schedule.Beta(r) * w).view({-1, 1, 1});
+    const at::Tensor forcing = integrand.sum(0);
+
+    // Phi(t', t) and the noise covariance from one matrix-fraction call.
+    const sde::KernelMoments reverse = sde::MatrixFractionMoments(
+        -A_c, D,
+        at::full({1}, schedule.IntegratedBeta(t) - B_next, at::kDouble),
+        at::zeros({K, K}, at::kDouble));
+    u = sde::ApplyMatrix(reverse.mean_coef[0], u) -
+        sde::ApplyMatrix(forcing, eps_hat);
+    if (options.stochastic && (i + 1 < steps || options.noise_last_step)) {
+      u = u + sde::ApplyMatrix(PsdSqrt(reverse.cov[0]),
+                               at::randn(u.sizes(), gen, u.options()));
+    }
+    if (callback) callback(i, t_next, u);
+  }
+  result.u = u;
+  return result;
+}
+
+}  // namespace mdm::sampling

@@ -1,0 +1,200 @@
+// Every sampler against a data set whose scores are known exactly: a
+// mixture of eight 2-D Gaussians, pushed through the diffusion's hybrid
+// kernel, has Gaussian-mixture marginals with a closed-form score for any
+// K, Q, D. So sampler error is measured apart from network error.
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "mdm/diffusions/factory.h"
+#include "mdm/sampling/euler_maruyama.h"
+#include "mdm/sampling/exponential_integrator.h"
+#include "mdm/sampling/probability_flow.h"
+#include "mdm/sampling/time_grid.h"
+#include "mdm/sde/block_ops.h"
+#include "mdm/testing/statistics.h"
+#include "mdm/testing/textproto.h"
+
+namespace mdm::sampling {
+namespace {
+
+using diffusions::Diffusion;
+using diffusions::KernelType;
+
+constexpr int64_t kComponents = 8;
+constexpr double kRadius = 1.5;
+constexpr double kStd = 0.1;
+
+Diffusion Make(const std::string& config) {
+  absl::StatusOr<Diffusion> d = diffusions::CreateDiffusion(
+      testing::ParseTextProtoOrDie<proto::DiffusionConfig>(config), 7);
+  TORCH_CHECK(d.ok());
+  (*d)->to(at::kDouble);
+  return *d;
+}
+
+at::Tensor Centers() {
+  const at::Tensor angle =
+      at::arange(kComponents, at::kDouble) * (2 * M_PI / kComponents);
+  return kRadius * at::stack({angle.cos(), angle.sin()}, 1);  // [C, 2].
+}
+
+at::Tensor DataSamples(int64_t n, at::Generator gen) {
+  const at::Tensor which = at::randint(kComponents, {n}, gen, at::kLong);
+  return Centers().index_select(0, which) +
+         kStd * at::randn({n, 2}, gen, at::kDouble);
+}
+
+// The exact score of the hybrid marginal at t: per component k and data
+// coordinate j, u_j ~ N(M e_0 mu_kj, Sigma_hybrid + std^2 M e_0 e_0^T M^T).
+ScoreFunction ExactScore(const diffusions::DiffusionImpl& diffusion) {
+  return [&diffusion](const at::Tensor& u,
+                      double t) -> absl::StatusOr<at::Tensor> {
+    absl::StatusOr<sde::TransitionKernel> k =
+        diffusion.KernelAtTime(t, KernelType::kHybrid);
+    if (!k.ok()) return k.status();
+    const at::Tensor m0 = k->mean_coef.select(1, 0);  // M e_0: [K].
+    const at::Tensor cov = k->cov + kStd * kStd * at::outer(m0, m0);
+    const at::Tensor precision = at::linalg_inv(cov);
+    const at::Tensor means = Centers().unsqueeze(-1) * m0;  // [C, 2, K].
+    const at::Tensor uj = u.transpose(1, 2);                // [B, 2, K].
+    const at::Tensor diff = uj.unsqueeze(1) - means;        // [B, C, 2, K].
+    const at::Tensor quad =
+        (at::matmul(diff, precision) * diff).sum({2, 3});  // [B, C].
+    const at::Tensor w = at::softmax(-0.5 * quad, 1);
+    const at::Tensor mean = at::einsum("bc,cjk->bjk", {w, means});
+    return -at::matmul(uj - mean, precision).transpose(1, 2);
+  };
+}
+
+// Squared maximum mean discrepancy (unbiased) between two 2-D samples,
+// with a sum of Gaussian kernels of widths 0.05, 0.1 and 0.2: sensitive to
+// the blur and the mass between modes that discretization error causes.
+double Mmd2(const at::Tensor& a, const at::Tensor& b) {
+  auto kernel_mean = [](const at::Tensor& x, const at::Tensor& y, bool same) {
+    const at::Tensor d2 = at::cdist(x, y).square();
+    at::Tensor k = at::zeros_like(d2);
+    for (double width : {0.05, 0.1, 0.2})
+      k += at::exp(-d2 / (2 * width * width));
+    const int64_t n = x.size(0), m = y.size(0);
+    if (!same) return k.sum().item<double>() / (n * m);
+    return (k.sum() - k.diagonal().sum()).item<double>() / (n * (n - 1));
+  };
+  return kernel_mean(a, a, true) + kernel_mean(b, b, true) -
+         2 * kernel_mean(a, b, false);
+}
+
+constexpr int64_t kSamples = 2000;
+
+struct Errors {
+  double em, expint_sde, expint_ode, rk4;
+};
+
+// Sample errors against fresh data at `steps` steps (rk4: steps / 4 steps,
+// so every sampler makes `steps` score evaluations).
+Errors Compare(const diffusions::DiffusionImpl& diffusion, int64_t steps,
+               const at::Tensor& reference) {
+  const ScoreFunction score = ExactScore(diffusion);
+  const int64_t K = diffusion.num_vars();
+  auto prior = [&] {
+    at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(11);
+    return diffusion.SamplePrior({kSamples, K, 2}, at::kDouble, gen);
+  };
+  const double t_min = 1e-3;
+  const at::Tensor grid =
+      MakeTimeGrid(TimeGridKind::kQuadratic, steps, t_min, 1.0);
+  auto error = [&](const absl::StatusOr<SamplerResult>& r) {
+    TORCH_CHECK(r.ok(), r.status().ToString());
+    return Mmd2(r->u.select(1, 0), reference);
+  };
+  Errors e;
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(12);
+  e.em = error(EulerMaruyama(diffusion, score, prior(), grid, gen));
+  gen = at::make_generator<at::CPUGeneratorImpl>(12);
+  e.expint_sde =
+      error(ExponentialIntegrator(diffusion, score, prior(), grid, {}, gen));
+  e.expint_ode = error(ExponentialIntegrator(diffusion, score, prior(), grid,
+                                             {.stochastic = false}));
+  ProbabilityFlowOptions rk4;
+  rk4.solver = ProbabilityFlowOptions::Solver::kRk4;
+  rk4.time_grid = MakeTimeGrid(TimeGridKind::kQuadratic, steps / 4, t_min, 1.0);
+  e.rk4 =
+      error(ProbabilityFlowSample(diffusion, score, prior(), 1.0, t_min, rk4));
+  return e;
+}
+
+void Record(const std::string& line) {
+  const char* dir = std::getenv("TEST_UNDECLARED_OUTPUTS_DIR");
+  if (dir == nullptr) return;
+  std::ofstream(std::string(dir) + "/sampler_errors.txt", std::ios::app)
+      << line << "\n";
+}
+
+TEST(SamplersTest, ExponentialIntegratorBeatsEulerMaruyamaAtEqualEvaluations) {
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(3);
+  const at::Tensor reference = DataSamples(kSamples, gen);
+  // Two independent data samples: the estimate's noise level.
+  const double floor = Mmd2(DataSamples(kSamples, gen), reference);
+  // The table (in the test's outputs) covers three processes; the claim is
+  // asserted for CLD, whose fast Hamiltonian rotation is what first-order
+  // schemes handle worst. (For VPSDE and a random learned K = 3 process
+  // both samplers are within the estimate's noise at these step counts.)
+  for (const char* config :
+       {"sde_type: CLD", "sde_type: VPSDE",
+        "sde_type: LEARNED n_vars: 3 init_aux_var: 0.01"}) {
+    const Diffusion diffusion = Make(config);
+    for (int64_t steps : {12, 24}) {
+      const Errors e = Compare(*diffusion, steps, reference);
+      const std::string line = absl::StrCat(
+          config, " | ", steps, " score evaluations | MMD^2: EM ", e.em,
+          ", expint SDE ", e.expint_sde, ", expint ODE ", e.expint_ode,
+          ", RK4 ODE ", e.rk4, " | two data samples ", floor);
+      Record(line);
+      std::cout << line << "\n";
+      if (std::string(config) == "sde_type: CLD") {
+        EXPECT_LT(e.expint_sde, e.em / 2) << line;
+        EXPECT_LT(e.expint_ode, e.rk4 / 4) << line;
+      }
+    }
+  }
+}
+
+// Data drawn from the stationary law N(0, S) have the exact score -S^{-1} u
+// at every time; the exponential integrator then solves the reverse
+// dynamics exactly, so even three steps sample N(0, S).
+TEST(SamplersTest, ExponentialIntegratorIsExactForTheStationaryLaw) {
+  for (const char* config : {"sde_type: CLD init_aux_var: 0.25",
+                             "sde_type: LEARNED n_vars: 3 init_aux_var: 1.0"}) {
+    const Diffusion diffusion = Make(config);
+    const at::Tensor S_inv = diffusion->StationaryCov().inverse();
+    const ScoreFunction stationary = [&](const at::Tensor& u,
+                                         double) -> absl::StatusOr<at::Tensor> {
+      return -sde::ApplyMatrix(S_inv, u);
+    };
+    const int64_t K = diffusion->num_vars();
+    for (bool stochastic : {true, false}) {
+      at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(5);
+      const at::Tensor u_T =
+          diffusion->SamplePrior({20000, K, 1}, at::kDouble, gen);
+      absl::StatusOr<SamplerResult> r = ExponentialIntegrator(
+          *diffusion, stationary, u_T,
+          MakeTimeGrid(TimeGridKind::kLinear, 3, 1e-3, 1.0),
+          {.stochastic = stochastic, .noise_last_step = true}, gen);
+      ASSERT_TRUE(r.ok()) << r.status();
+      EXPECT_EQ(r->score_evaluations, 3);
+      EXPECT_TRUE(testing::MatchesGaussianMoments(r->u.squeeze(-1),
+                                                  at::zeros({K}, at::kDouble),
+                                                  diffusion->StationaryCov()))
+          << config << (stochastic ? " SDE" : " ODE");
+    }
+  }
+}
+
+}  // namespace
+}  // namespace mdm::sampling
