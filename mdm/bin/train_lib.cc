@@ -5,8 +5,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "mdm/train/distributed.h"
 #include "mdm/proto/experiment_config.h"
+#include "mdm/train/distributed.h"
 #include "mdm/train/trainer.h"
 #include "mdm/util/command_line.h"
 #include "mdm/util/runtime_info.h"

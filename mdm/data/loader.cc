@@ -70,8 +70,7 @@ std::vector<int64_t> DataLoader::EpochIndices(int64_t epoch) const {
   const int64_t b = options_.batch_size;
   for (int64_t start = 0; start < examples_per_rank_; start += b) {
     const int64_t size = std::min(b, examples_per_rank_ - start);
-    const int64_t offset =
-        start * options_.world_size + options_.rank * size;
+    const int64_t offset = start * options_.world_size + options_.rank * size;
     for (int64_t j = 0; j < size; ++j) mine.push_back(order[offset + j]);
   }
   return mine;

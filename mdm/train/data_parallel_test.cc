@@ -175,8 +175,9 @@ TEST(DataParallelTest, TwoRanksEqualOneProcessOnTheSameGlobalBatch) {
       Trainer::Create(whole, options);
   ASSERT_TRUE(other.ok()) << other.status();
   ASSERT_TRUE((*other)->Run().ok());
-  EXPECT_GT((Flat((*other)->Parameters()) - expected).abs().max().item<double>(),
-            1e-4);
+  EXPECT_GT(
+      (Flat((*other)->Parameters()) - expected).abs().max().item<double>(),
+      1e-4);
 }
 
 }  // namespace

@@ -2,12 +2,12 @@
 
 #include <ATen/ATen.h>
 #include <glog/logging.h>
-#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
-#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
-#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include <chrono>
 #include <cstdlib>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <utility>
 #include <vector>
 
@@ -61,9 +61,9 @@ class GlooCommunicator : public Communicator {
     try {
       collective(buffer)->wait();
     } catch (const std::exception& e) {
-      return absl::UnavailableError(absl::StrCat(
-          name, " across ", world_size_, " ranks failed on rank ", rank_,
-          ": ", FirstLine(e.what())));
+      return absl::UnavailableError(
+          absl::StrCat(name, " across ", world_size_, " ranks failed on rank ",
+                       rank_, ": ", FirstLine(e.what())));
     }
     if (!buffer[0].is_same(tensor)) tensor.copy_(buffer[0]);
     return absl::OkStatus();
@@ -90,9 +90,9 @@ absl::StatusOr<DistributedEnvironment> DistributedEnvironmentFromEnv(
   };
   auto parse = [&](const char* name, int* out) -> absl::Status {
     if (!absl::SimpleAtoi(get(name), out)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "environment variable ", name, "='", get(name),
-          "' is not an integer"));
+      return absl::InvalidArgumentError(absl::StrCat("environment variable ",
+                                                     name, "='", get(name),
+                                                     "' is not an integer"));
     }
     return absl::OkStatus();
   };
@@ -111,14 +111,13 @@ absl::StatusOr<DistributedEnvironment> DistributedEnvironmentFromEnv(
     if (absl::Status s = parse("SLURM_NTASKS", &env.world_size); !s.ok())
       return s;
     if (env.world_size > 1) {
-      if (absl::Status s = parse("SLURM_PROCID", &env.rank); !s.ok())
-        return s;
+      if (absl::Status s = parse("SLURM_PROCID", &env.rank); !s.ok()) return s;
     }
   }
   if (env.world_size < 1 || env.rank < 0 || env.rank >= env.world_size) {
     return absl::InvalidArgumentError(
-        absl::StrCat("need 0 <= rank < world size, got rank ", env.rank,
-                     " of ", env.world_size));
+        absl::StrCat("need 0 <= rank < world size, got rank ", env.rank, " of ",
+                     env.world_size));
   }
   if (env.world_size == 1) return env;
   env.master_addr = get("MASTER_ADDR");
@@ -145,8 +144,7 @@ absl::StatusOr<std::unique_ptr<Communicator>> Connect(
     const DistributedEnvironment& env, absl::Duration timeout) {
   const auto timeout_ms =
       std::chrono::milliseconds(absl::ToInt64Milliseconds(timeout));
-  const std::string where =
-      absl::StrCat(env.master_addr, ":", env.master_port);
+  const std::string where = absl::StrCat(env.master_addr, ":", env.master_port);
   try {
     c10d::TCPStoreOptions store_options;
     store_options.port = static_cast<uint16_t>(env.master_port);
@@ -167,15 +165,14 @@ absl::StatusOr<std::unique_ptr<Communicator>> Connect(
       options->devices.push_back(
           c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1"));
     } else {
-      options->devices.push_back(
-          c10d::ProcessGroupGloo::createDefaultDevice());
+      options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
     }
     auto group = c10::make_intrusive<c10d::ProcessGroupGloo>(
         store, env.rank, env.world_size, options);
     LOG(INFO) << "rank " << env.rank << " of " << env.world_size
               << " joined the Gloo process group at " << where;
-    return std::make_unique<GlooCommunicator>(env.rank, env.world_size,
-                                              store, group);
+    return std::make_unique<GlooCommunicator>(env.rank, env.world_size, store,
+                                              group);
   } catch (const std::exception& e) {
     return absl::UnavailableError(
         absl::StrCat("rank ", env.rank, " of ", env.world_size,

@@ -60,17 +60,17 @@ TEST(DistributedEnvironmentTest, ReadsSlurmVariables) {
 
 TEST(DistributedEnvironmentTest, NamesTheBadVariable) {
   EXPECT_THAT(
-      std::string(FromMap({{"RANK", "x"}, {"WORLD_SIZE", "2"}}).status()
-                      .message()),
+      std::string(
+          FromMap({{"RANK", "x"}, {"WORLD_SIZE", "2"}}).status().message()),
       HasSubstr("RANK='x'"));
-  EXPECT_THAT(std::string(FromMap({{"RANK", "2"}, {"WORLD_SIZE", "2"}})
-                              .status()
-                              .message()),
-              HasSubstr("rank 2 of 2"));
-  EXPECT_THAT(std::string(FromMap({{"RANK", "0"}, {"WORLD_SIZE", "2"}})
-                              .status()
-                              .message()),
-              HasSubstr("MASTER_ADDR"));
+  EXPECT_THAT(
+      std::string(
+          FromMap({{"RANK", "2"}, {"WORLD_SIZE", "2"}}).status().message()),
+      HasSubstr("rank 2 of 2"));
+  EXPECT_THAT(
+      std::string(
+          FromMap({{"RANK", "0"}, {"WORLD_SIZE", "2"}}).status().message()),
+      HasSubstr("MASTER_ADDR"));
   EXPECT_THAT(std::string(FromMap({{"RANK", "0"},
                                    {"WORLD_SIZE", "2"},
                                    {"MASTER_ADDR", "a"},

@@ -129,9 +129,11 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
   const int world_size = t->world_size();
   const int64_t batch_size = experiment.training().batch_size();
   if (batch_size % world_size != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "training.batch_size = ", batch_size, " is the global batch and must "
-        "be divisible by the ", world_size, " data-parallel ranks"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("training.batch_size = ", batch_size,
+                     " is the global batch and must "
+                     "be divisible by the ",
+                     world_size, " data-parallel ranks"));
   }
   const int64_t local_batch_size = batch_size / world_size;
 
@@ -159,13 +161,13 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
   if (t->train_data_->size() < batch_size && experiment.data().drop_last()) {
     return absl::InvalidArgumentError(absl::StrCat(
         t->train_data_->name(), " has ", t->train_data_->size(),
-        " examples, fewer than one batch of training.batch_size = ",
-        batch_size, " (with data.drop_last)"));
+        " examples, fewer than one batch of training.batch_size = ", batch_size,
+        " (with data.drop_last)"));
   }
   t->train_loader_ = std::make_unique<data::DataLoader>(
       t->train_data_,
-      data::LoaderOptionsFor(experiment.data(), "train", local_batch_size,
-                             seed, t->rank(), world_size));
+      data::LoaderOptionsFor(experiment.data(), "train", local_batch_size, seed,
+                             t->rank(), world_size));
   t->transform_ = std::make_unique<objectives::DataTransform>(
       ToTransform(experiment.data()));
 
@@ -180,9 +182,9 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
 
   // The output directory must be writable before any work is done.
   if (t->chief()) {
-    if (absl::Status s = util::WriteFileAtomically(
-            options.output_dir + "/config.textproto",
-            proto::ExperimentToText(experiment));
+    if (absl::Status s =
+            util::WriteFileAtomically(options.output_dir + "/config.textproto",
+                                      proto::ExperimentToText(experiment));
         !s.ok()) {
       return absl::Status(s.code(),
                           absl::StrCat("output directory: ", s.message()));
@@ -465,11 +467,10 @@ absl::StatusOr<EvalResult> Trainer::Evaluate(int64_t max_batches) {
   EvalResult result;
   result.examples = static_cast<int64_t>(n);
   result.bpd = sums[1].item<double>() / n;
-  const double variance =
-      n > 1 ? std::max(0.0, (sums[2].item<double>() - n * result.bpd *
-                                                          result.bpd) /
-                                (n - 1))
-            : 0.0;
+  const double variance = n > 1 ? std::max(0.0, (sums[2].item<double>() -
+                                                 n * result.bpd * result.bpd) /
+                                                    (n - 1))
+                                : 0.0;
   result.bpd_standard_error = std::sqrt(variance / n);
   result.bpd_with_offset = sums[3].item<double>() / n;
   return result;
