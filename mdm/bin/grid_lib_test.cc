@@ -39,7 +39,8 @@ TEST(GridTest, PointsAreNestedLoopsWithTheLastAxisFastest) {
 }
 
 TEST(GridTest, ShippedGridsRead) {
-  for (const auto& entry : std::filesystem::directory_iterator("configs/grids")) {
+  for (const auto& entry :
+       std::filesystem::directory_iterator("configs/grids")) {
     EXPECT_TRUE(ReadGrid(entry.path().string()).ok()) << entry.path();
   }
 }

@@ -20,12 +20,12 @@
 #include "absl/strings/str_join.h"
 #include "mdm/data/factory.h"
 #include "mdm/diffusions/factory.h"
+#include "mdm/eval/likelihood.h"
 #include "mdm/nets/factory.h"
 #include "mdm/objectives/elbo.h"
 #include "mdm/objectives/losses.h"
 #include "mdm/proto/experiment_config.h"
-#include "mdm/sampling/euler_maruyama.h"
-#include "mdm/sampling/time_grid.h"
+#include "mdm/sampling/sample.h"
 #include "mdm/train/optimizers.h"
 #include "mdm/util/atomic_file.h"
 #include "mdm/util/image_grid.h"
@@ -36,22 +36,9 @@ namespace mdm::train {
 namespace {
 
 using diffusions::KernelType;
-using objectives::TransformKind;
 
 // Batches per epoch and evaluation batches under --debug_mode.
 constexpr int64_t kDebugBatches = 2;
-
-TransformKind ToTransform(const proto::DataConfig& data) {
-  if (!data.is_image()) return TransformKind::kNone;
-  switch (data.transform()) {
-    case proto::DataConfig::CENTER:
-      return TransformKind::kCenter;
-    case proto::DataConfig::NONE:
-      return TransformKind::kNone;
-    default:
-      return TransformKind::kLogit;
-  }
-}
 
 // Evaluation mode and the EMA weights (when kept) for a scope; training
 // mode and the live weights again after it.
@@ -117,13 +104,6 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
     return absl::InvalidArgumentError(
         "--device=cuda, but this LibTorch build has no CUDA support");
   }
-  if (experiment.sampling().sampling_method() != proto::SamplingConfig::EM) {
-    return absl::UnimplementedError(
-        absl::StrCat("sampling.sampling_method ",
-                     proto::SamplingConfig::SamplingMethod_Name(
-                         experiment.sampling().sampling_method()),
-                     " is not available yet; use EM"));
-  }
   const uint64_t seed = experiment.seed();
   torch::manual_seed(seed);
   const int world_size = t->world_size();
@@ -169,7 +149,7 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
       data::LoaderOptionsFor(experiment.data(), "train", local_batch_size, seed,
                              t->rank(), world_size));
   t->transform_ = std::make_unique<objectives::DataTransform>(
-      ToTransform(experiment.data()));
+      eval::TransformKindFor(experiment.data()));
 
   absl::StatusOr<std::unique_ptr<torch::optim::Optimizer>> optimizer =
       CreateOptimizer(experiment.optimizer(), t->Parameters());
@@ -265,12 +245,9 @@ std::vector<at::Tensor> Trainer::Parameters() const {
 
 at::Tensor Trainer::Prepare(const at::Tensor& x, at::Tensor* log_det,
                             c10::optional<at::Generator> gen) const {
-  at::Tensor x_dev = x.to(device_);
-  if (train_data_->is_8bit() && experiment_.data().dequantize()) {
-    x_dev = objectives::Dequantize(x_dev, gen);
-  }
-  if (log_det != nullptr) *log_det = transform_->LogDetJacobian(x_dev);
-  return transform_->Forward(x_dev);
+  return eval::PrepareData(x.to(device_), train_data_->is_8bit(),
+                           experiment_.data().dequantize(), *transform_,
+                           log_det, gen);
 }
 
 objectives::ScoreNetwork Trainer::Score() const {
@@ -435,22 +412,15 @@ absl::StatusOr<EvalResult> Trainer::Evaluate(int64_t max_batches) {
     const at::Tensor y =
         Prepare((*batch)->x, &log_det,
                 cpu ? c10::optional<at::Generator>(gen) : c10::nullopt);
-    absl::StatusOr<objectives::ElboTerms> terms = objectives::DsmElbo(
-        *diffusion_, score, y, options,
+    absl::StatusOr<eval::ElboBitsPerDim> batch_bpd = eval::ElboBpd(
+        *diffusion_, score, y, log_det, train_data_->is_8bit(), options,
         cpu ? c10::optional<at::Generator>(gen) : c10::nullopt);
-    if (!terms.ok()) {
-      status = terms.status();
+    if (!batch_bpd.ok()) {
+      status = batch_bpd.status();
       break;
     }
-    const int64_t d = y[0].numel();
-    // BitsPerDim's +8 is the 8-bit quantization; continuous data (toy sets)
-    // report the bits per dimension of their density.
-    const double quantization = train_data_->is_8bit() ? 0.0 : 8.0;
-    bpd.push_back(objectives::BitsPerDim(terms->elbo, log_det, d).cpu() -
-                  quantization);
-    bpd_offset.push_back(
-        objectives::BitsPerDim(terms->elbo_with_offset, log_det, d).cpu() -
-        quantization);
+    bpd.push_back(batch_bpd->bpd);
+    bpd_offset.push_back(batch_bpd->bpd_with_offset);
   }
   if (!status.ok()) return status;
   if (bpd.empty()) return absl::InternalError("evaluation saw no test batches");
@@ -477,19 +447,18 @@ absl::StatusOr<EvalResult> Trainer::Evaluate(int64_t max_batches) {
 }
 
 absl::StatusOr<std::string> Trainer::WriteSamples() {
-  const proto::SamplingConfig& config = experiment_.sampling();
   // --debug_mode: a 2x2 grid in a few steps.
   const bool debug = experiment_.training().debug_mode();
-  const int64_t side = debug ? 2 : config.log_image_size();
-  const int64_t steps = debug ? std::min(config.n_fes(), 5) : config.n_fes();
+  const int64_t side = debug ? 2 : experiment_.sampling().log_image_size();
+  sampling::SampleOptions options = sampling::SampleOptionsFor(experiment_);
+  if (debug) {
+    options.steps = std::min<int64_t>(options.steps, 4);
+    options.adaptive.rtol = options.adaptive.atol = 1e-2;
+  }
   const proto::DataConfig& data = experiment_.data();
-  const int64_t K = diffusion_->num_vars();
   // Sampling draws from its own stream, like evaluation.
   at::Generator gen =
       at::make_generator<at::CPUGeneratorImpl>(experiment_.seed() + 29);
-  const at::Tensor u_T = diffusion_->SamplePrior(
-      {side * side, K, data.in_channels(), data.height(), data.width()},
-      at::kFloat, gen);
   const EvaluationWeights evaluation(*network_, ema_.get());
   const sampling::ScoreFunction score = sampling::NetworkScore(
       *diffusion_, Score(),
@@ -497,15 +466,11 @@ absl::StatusOr<std::string> Trainer::WriteSamples() {
                                    experiment_.diffusion(),
                                    experiment_.score_model())
           .parameterization);
-  const at::Tensor grid = sampling::MakeTimeGrid(
-      config.sampling_t_arr_fn() == proto::SamplingConfig::LINEAR
-          ? sampling::TimeGridKind::kLinear
-          : sampling::TimeGridKind::kQuadratic,
-      steps, config.t_min_sampling(), experiment_.diffusion().t_max());
-  const bool cpu = device_.is_cpu();
-  absl::StatusOr<sampling::SamplerResult> result = sampling::EulerMaruyama(
-      *diffusion_, score, u_T.to(device_), grid,
-      cpu ? c10::optional<at::Generator>(gen) : c10::nullopt);
+  absl::StatusOr<sampling::SamplerResult> result = sampling::Sample(
+      *diffusion_, score,
+      {side * side, diffusion_->num_vars(), data.in_channels(), data.height(),
+       data.width()},
+      at::TensorOptions(device_).dtype(at::kFloat), options, gen);
   if (!result.ok()) return result.status();
   // The data variable, mapped back to [0, 1].
   const at::Tensor x = transform_->Inverse(result->u.select(1, 0)).clamp(0, 1);

@@ -1,0 +1,289 @@
+#include "mdm/bin/eval_lib.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Parallel.h>
+#include <glog/logging.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <optional>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "mdm/data/factory.h"
+#include "mdm/data/loader.h"
+#include "mdm/eval/fid.h"
+#include "mdm/eval/likelihood.h"
+#include "mdm/eval/model_checkpoint.h"
+#include "mdm/objectives/losses.h"
+#include "mdm/sampling/sample.h"
+#include "mdm/util/atomic_file.h"
+#include "nlohmann/json.hpp"
+
+namespace mdm::bin {
+namespace {
+
+using json = nlohmann::json;
+
+json Matrix(const at::Tensor& m) {
+  const at::Tensor cpu = m.detach().to(at::kCPU, at::kDouble).contiguous();
+  json rows = json::array();
+  for (int64_t i = 0; i < cpu.size(0); ++i) {
+    json row = json::array();
+    for (int64_t j = 0; j < cpu.size(1); ++j)
+      row.push_back(cpu[i][j].item<double>());
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+// Mean and 1.96 standard errors of per-example values.
+void AddEstimate(json& out, const std::string& name,
+                 const std::vector<at::Tensor>& values) {
+  const at::Tensor all = at::cat(values).to(at::kDouble);
+  const int64_t n = all.size(0);
+  out[name] = all.mean().item<double>();
+  out[name + "_ci95"] =
+      n > 1 ? 1.96 * all.std().item<double>() / std::sqrt(n) : 0.0;
+}
+
+absl::StatusOr<eval::DivergenceMethod> ParseDivergence(const std::string& s) {
+  if (s == "rademacher") return eval::DivergenceMethod::kRademacher;
+  if (s == "gaussian") return eval::DivergenceMethod::kGaussian;
+  if (s == "exact") return eval::DivergenceMethod::kExact;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--divergence: '", s, "' is not rademacher, gaussian or exact"));
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> RunEvaluation(const EvalFlags& flags) {
+  if (flags.metric != "elbo" && flags.metric != "ode" &&
+      flags.metric != "fid") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--metric: '", flags.metric, "' is not elbo, ode or fid"));
+  }
+  if (flags.split != "train" && flags.split != "test") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--split: '", flags.split, "' is not train or test"));
+  }
+  if (flags.limit_examples < 0 || flags.batch_size < 0 || flags.v0_draws < 1) {
+    return absl::InvalidArgumentError(
+        "--limit_examples and --batch_size must be >= 0, --v0_draws >= 1");
+  }
+  absl::StatusOr<eval::DivergenceMethod> divergence =
+      ParseDivergence(flags.divergence);
+  if (!divergence.ok()) return divergence.status();
+  if (flags.num_threads < 0) {
+    return absl::InvalidArgumentError("--num_threads must be >= 0");
+  }
+  if (flags.num_threads > 0) at::set_num_threads(flags.num_threads);
+  absl::StatusOr<eval::LoadedModel> model = eval::LoadModel(
+      flags.checkpoint, {.device = flags.device, .config_path = flags.config});
+  if (!model.ok()) return model.status();
+  proto::Experiment experiment = model->experiment;
+  if (flags.limit_examples > 0) {
+    experiment.mutable_data()->set_limit_examples(flags.limit_examples);
+  }
+  absl::StatusOr<std::shared_ptr<const data::Dataset>> dataset =
+      data::CreateDataset(experiment.data(), flags.split, experiment.seed());
+  if (!dataset.ok()) return dataset.status();
+  const int64_t batch_size = flags.batch_size > 0
+                                 ? flags.batch_size
+                                 : experiment.eval().test_batch_size();
+  data::LoaderOptions loader_options = data::LoaderOptionsFor(
+      experiment.data(), "test", batch_size, experiment.seed());
+  data::DataLoader loader(*dataset, loader_options);
+  const at::Device device(flags.device);
+  const bool is_8bit = (*dataset)->is_8bit();
+  const objectives::DataTransform transform(
+      eval::TransformKindFor(experiment.data()));
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(flags.seed);
+  const c10::optional<at::Generator> device_gen =
+      device.is_cpu() ? c10::optional<at::Generator>(gen) : c10::nullopt;
+
+  json out;
+  out["checkpoint"] = model->checkpoint_path;
+  out["step"] = model->step;
+  out["ema_weights"] = model->ema_weights;
+  out["metric"] = flags.metric;
+  out["split"] = flags.split;
+  out["seed"] = flags.seed;
+  out["Q"] = Matrix(model->diffusion->Q());
+  out["D"] = Matrix(model->diffusion->D());
+  const auto start = std::chrono::steady_clock::now();
+  int64_t examples = 0;
+
+  if (flags.metric == "elbo" || flags.metric == "ode") {
+    objectives::ElboOptions elbo = objectives::TrainElboOptions(
+        experiment.objective(), experiment.diffusion(),
+        experiment.score_model());
+    elbo.t_min = experiment.eval().t_min_eval();
+    elbo.importance_sampling = true;
+    elbo.mc_samples = experiment.eval().elbo_mc_samples_eval();
+    elbo.with_offset = true;
+    eval::OdeLikelihoodOptions ode;
+    ode.t_min = experiment.eval().t_min_eval();
+    ode.t_max = experiment.diffusion().t_max();
+    ode.adaptive.rtol = flags.rtol;
+    ode.adaptive.atol = flags.atol;
+    ode.divergence = *divergence;
+    ode.v0_draws = flags.v0_draws;
+    at::NoGradGuard no_grad;
+    std::vector<at::Tensor> bpd, bpd_offset;
+    int64_t evaluations = 0, batches = 0;
+    while (true) {
+      absl::StatusOr<std::optional<data::Examples>> batch = loader.Next();
+      if (!batch.ok()) return batch.status();
+      if (!batch->has_value()) break;
+      at::Tensor log_det;
+      const at::Tensor y = eval::PrepareData((*batch)->x.to(device), is_8bit,
+                                             experiment.data().dequantize(),
+                                             transform, &log_det, device_gen);
+      if (flags.metric == "elbo") {
+        absl::StatusOr<eval::ElboBitsPerDim> b =
+            eval::ElboBpd(*model->diffusion, model->Network(), y, log_det,
+                          is_8bit, elbo, device_gen);
+        if (!b.ok()) return b.status();
+        bpd.push_back(b->bpd);
+        bpd_offset.push_back(b->bpd_with_offset);
+      } else {
+        absl::StatusOr<eval::OdeLikelihood> l = eval::OdeDataLogLikelihood(
+            *model->diffusion, model->Score(), y, ode, gen);
+        if (!l.ok()) return l.status();
+        bpd.push_back(eval::LogLikelihoodToBitsPerDim(
+            l->log_p.to(log_det.device()), log_det, y[0].numel(), is_8bit));
+        evaluations += l->function_evaluations;
+      }
+      examples += y.size(0);
+      ++batches;
+      LOG_EVERY_N(INFO, 10) << examples << " examples";
+    }
+    if (bpd.empty()) return absl::InvalidArgumentError("the split is empty");
+    AddEstimate(out, "bpd", bpd);
+    if (flags.metric == "elbo") {
+      AddEstimate(out, "bpd_with_offset", bpd_offset);
+      out["elbo_mc_samples"] = elbo.mc_samples;
+    } else {
+      out["function_evaluations_per_batch"] =
+          static_cast<double>(evaluations) / batches;
+      out["v0_draws"] = flags.v0_draws;
+      out["divergence"] = flags.divergence;
+      out["rtol"] = flags.rtol;
+      out["atol"] = flags.atol;
+    }
+  } else {
+    if (!experiment.data().is_image()) {
+      return absl::InvalidArgumentError("--metric=fid needs image data");
+    }
+    if (flags.fid_model.empty()) {
+      return absl::InvalidArgumentError(
+          "--metric=fid needs --fid_model=PATH: a TorchScript network from "
+          "images [N, C, H, W] in [0, 1] to features [N, D]");
+    }
+    absl::StatusOr<eval::FeatureNetwork> net =
+        eval::FeatureNetwork::Load(flags.fid_model, flags.device);
+    if (!net.ok()) return net.status();
+    const std::string source = absl::StrCat(
+        proto::DataConfig::Dataset_Name(experiment.data().dataset()), "/",
+        flags.split, "/", (*dataset)->size());
+    const eval::ImageBatches real =
+        [&]() -> absl::StatusOr<std::optional<at::Tensor>> {
+      absl::StatusOr<std::optional<data::Examples>> batch = loader.Next();
+      if (!batch.ok()) return batch.status();
+      if (!batch->has_value()) return std::nullopt;
+      return std::optional<at::Tensor>((*batch)->x);
+    };
+    absl::StatusOr<eval::FeatureStatistics> reference =
+        flags.fid_stats.empty()
+            ? eval::ComputeStatistics(*net, source, real)
+            : eval::ReferenceStatistics(flags.fid_stats, *net, source, real);
+    if (!reference.ok()) return reference.status();
+    absl::StatusOr<sampling::SamplerKind> kind =
+        sampling::ParseSamplerKind(flags.sampler);
+    if (!kind.ok()) return kind.status();
+    sampling::SampleOptions options = sampling::SampleOptionsFor(experiment);
+    options.kind = *kind;
+    if (flags.steps > 0) options.steps = flags.steps;
+    const proto::DataConfig& data = experiment.data();
+    int64_t generated = 0;
+    const eval::ImageBatches samples =
+        [&]() -> absl::StatusOr<std::optional<at::Tensor>> {
+      if (generated >= flags.fid_samples) return std::nullopt;
+      const int64_t n = std::min(batch_size, flags.fid_samples - generated);
+      absl::StatusOr<sampling::SamplerResult> r = sampling::Sample(
+          *model->diffusion, model->Score(),
+          {n, model->diffusion->num_vars(), data.in_channels(), data.height(),
+           data.width()},
+          at::TensorOptions(device).dtype(at::kFloat), options, gen);
+      if (!r.ok()) return r.status();
+      generated += n;
+      LOG(INFO) << "generated " << generated << "/" << flags.fid_samples;
+      // As the data: 8-bit values in [0, 1].
+      return std::optional<at::Tensor>(
+          (transform.Inverse(r->u.select(1, 0)).clamp(0, 1) * 255).round() /
+          255);
+    };
+    absl::StatusOr<eval::FeatureStatistics> fake =
+        eval::ComputeStatistics(*net, "samples", samples);
+    if (!fake.ok()) return fake.status();
+    absl::StatusOr<eval::FidResult> fid = eval::Fid(*fake, *reference);
+    if (!fid.ok()) return fid.status();
+    examples = fid->generated_samples;
+    out["fid"] = fid->fid;
+    out["fid_generated_samples"] = fid->generated_samples;
+    out["fid_reference_samples"] = fid->reference_samples;
+    out["fid_model"] = net->fingerprint();
+    out["sampler"] = flags.sampler;
+    out["steps"] = options.steps;
+    out["note"] = eval::FormatFid(*fid);
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  out["examples"] = examples;
+  out["examples_per_s"] = examples / std::max(seconds, 1e-9);
+
+  // The table.
+  std::cout << absl::StrFormat("%-24s %s\n", "checkpoint",
+                               model->checkpoint_path);
+  std::cout << absl::StrFormat("%-24s %d%s\n", "step", model->step,
+                               model->ema_weights ? " (EMA weights)" : "");
+  std::cout << absl::StrFormat("%-24s %s on %s (%d examples)\n", "metric",
+                               flags.metric, flags.split, examples);
+  if (out.contains("bpd")) {
+    std::cout << absl::StrFormat("%-24s %.4f +- %.4f\n", "bits/dim",
+                                 out["bpd"].get<double>(),
+                                 out["bpd_ci95"].get<double>());
+  }
+  if (out.contains("bpd_with_offset")) {
+    std::cout << absl::StrFormat("%-24s %.4f +- %.4f\n", "bits/dim with offset",
+                                 out["bpd_with_offset"].get<double>(),
+                                 out["bpd_with_offset_ci95"].get<double>());
+  }
+  if (out.contains("fid")) {
+    std::cout << absl::StrFormat("%-24s %s\n", "FID",
+                                 out["note"].get<std::string>());
+  }
+  std::cout << absl::StrFormat("%-24s %.1f\n", "examples/s",
+                               out["examples_per_s"].get<double>());
+  std::cout << absl::StrFormat("%-24s %s\n", "Q", out["Q"].dump());
+  std::cout << absl::StrFormat("%-24s %s\n", "D", out["D"].dump());
+
+  const std::string path =
+      flags.json.empty() ? absl::StrCat(model->run_dir, "/eval/", flags.metric,
+                                        "_", flags.split, ".json")
+                         : flags.json;
+  const std::string text = out.dump(2) + "\n";
+  if (absl::Status s = util::WriteFileAtomically(path, text); !s.ok()) {
+    return s;
+  }
+  std::cout << absl::StrFormat("%-24s %s\n", "json", path);
+  return text;
+}
+
+}  // namespace mdm::bin

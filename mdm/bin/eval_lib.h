@@ -1,0 +1,49 @@
+// The eval binary's logic: load a run's checkpoint and measure it on a
+// data split:
+//   elbo  bits/dim from the DSM ELBO, with and without the offset, mean
+//         +- 1.96 standard errors over examples
+//   ode   bits/dim from the probability-flow ODE's exact likelihood
+//         (importance-weighted over v_0 for K > 1)
+//   fid   Frechet distance of generated samples' features to the split's,
+//         with a user-supplied TorchScript feature network
+// Prints a table and writes the numbers as JSON.
+#ifndef MDM_BIN_EVAL_LIB_H_
+#define MDM_BIN_EVAL_LIB_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace mdm::bin {
+
+struct EvalFlags {
+  std::string checkpoint;
+  std::string config;  // Optional: another config than the run's.
+  std::string split = "test";
+  std::string metric = "elbo";  // elbo, ode, fid.
+  int64_t limit_examples = 0;   // 0: the whole split.
+  int64_t batch_size = 0;       // 0: eval.test_batch_size.
+  uint64_t seed = 0;
+  // ode.
+  double rtol = 1e-5, atol = 1e-5;
+  int64_t v0_draws = 1;
+  std::string divergence = "rademacher";  // rademacher, gaussian, exact.
+  // fid.
+  std::string fid_model;
+  std::string fid_stats;  // Cache of the split's feature statistics.
+  int64_t fid_samples = 1000;
+  std::string sampler = "em";
+  int64_t steps = 0;  // 0: sampling.n_fes.
+  // Output; empty: RUN/eval/<metric>_<split>.json.
+  std::string json;
+  int num_threads = 0;
+  std::string device = "cpu";
+};
+
+// Returns the JSON written (also printed as a table).
+absl::StatusOr<std::string> RunEvaluation(const EvalFlags& flags);
+
+}  // namespace mdm::bin
+
+#endif  // MDM_BIN_EVAL_LIB_H_

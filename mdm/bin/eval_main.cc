@@ -1,0 +1,71 @@
+// Evaluates a trained run: bits/dim (ELBO or probability-flow ODE) or FID.
+//
+//   bazel run //mdm/bin:eval -- --checkpoint=runs/quickstart --metric=elbo
+//   bazel run //mdm/bin:eval -- --checkpoint=runs/quickstart --metric=ode \
+//       --limit_examples=1000 --v0_draws=4
+//   bazel run //mdm/bin:eval -- --checkpoint=runs/quickstart --metric=fid \
+//       --fid_model=inception.pt --fid_stats=fmnist_test.stats
+//       --fid_samples=10000
+#include <gflags/gflags.h>
+#include <glog/logging.h>
+
+#include "mdm/bin/eval_lib.h"
+#include "mdm/util/command_line.h"
+
+DEFINE_string(checkpoint, "",
+              "A run directory (its best, else last, checkpoint) or a "
+              "checkpoint file.");
+DEFINE_string(config, "", "Another config than the run's config.textproto.");
+DEFINE_string(split, "test", "test or train.");
+DEFINE_string(metric, "elbo", "elbo, ode or fid.");
+DEFINE_int64(limit_examples, 0, "Use the split's first N examples; 0: all.");
+DEFINE_int64(batch_size, 0, "Examples per batch; 0: eval.test_batch_size.");
+DEFINE_uint64(seed, 0, "Seed of the Monte Carlo draws.");
+DEFINE_double(rtol, 1e-5, "ode: relative tolerance.");
+DEFINE_double(atol, 1e-5, "ode: absolute tolerance.");
+DEFINE_int64(v0_draws, 1, "ode: importance samples of v_0 per example.");
+DEFINE_string(divergence, "rademacher",
+              "ode: rademacher or gaussian (Hutchinson probes) or exact.");
+DEFINE_string(fid_model, "", "fid: TorchScript feature network.");
+DEFINE_string(fid_stats, "",
+              "fid: cache of the split's feature statistics (made once).");
+DEFINE_int64(fid_samples, 1000, "fid: number of generated samples.");
+DEFINE_string(sampler, "em", "fid: em, expint, expint_ode, ode or rk4.");
+DEFINE_int64(steps, 0, "fid: score evaluations per sample; 0: n_fes.");
+DEFINE_string(json, "", "Where to write the JSON; default RUN/eval/.");
+DEFINE_int32(num_threads, 0,
+             "LibTorch intra-op threads; 0 keeps LibTorch's default.");
+DEFINE_string(device, "cpu", "cpu, cuda or cuda:N.");
+
+int main(int argc, char** argv) {
+  gflags::SetUsageMessage("Evaluates a trained run.");
+  gflags::ParseCommandLineFlags(&argc, &argv, /*remove_flags=*/true);
+  google::InitGoogleLogging(argv[0]);
+  FLAGS_logtostderr = true;
+  using mdm::util::ResolveUserPath;
+  return mdm::util::RunAndReport("eval", [&]() -> absl::Status {
+    return mdm::bin::RunEvaluation(
+               {
+                   .checkpoint = ResolveUserPath(FLAGS_checkpoint),
+                   .config = ResolveUserPath(FLAGS_config),
+                   .split = FLAGS_split,
+                   .metric = FLAGS_metric,
+                   .limit_examples = FLAGS_limit_examples,
+                   .batch_size = FLAGS_batch_size,
+                   .seed = FLAGS_seed,
+                   .rtol = FLAGS_rtol,
+                   .atol = FLAGS_atol,
+                   .v0_draws = FLAGS_v0_draws,
+                   .divergence = FLAGS_divergence,
+                   .fid_model = ResolveUserPath(FLAGS_fid_model),
+                   .fid_stats = ResolveUserPath(FLAGS_fid_stats),
+                   .fid_samples = FLAGS_fid_samples,
+                   .sampler = FLAGS_sampler,
+                   .steps = FLAGS_steps,
+                   .json = ResolveUserPath(FLAGS_json),
+                   .num_threads = FLAGS_num_threads,
+                   .device = FLAGS_device,
+               })
+        .status();
+  });
+}

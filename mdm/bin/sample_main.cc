@@ -1,0 +1,54 @@
+// Draws samples from a trained run and writes them as a PNG grid:
+//
+//   bazel run //mdm/bin:sample -- --checkpoint=runs/quickstart \
+//       --n=64 --sampler=expint --steps=100 --out=samples.png
+#include <gflags/gflags.h>
+#include <glog/logging.h>
+
+#include "mdm/bin/sample_lib.h"
+#include "mdm/util/command_line.h"
+
+DEFINE_string(checkpoint, "",
+              "A run directory (its best, else last, checkpoint) or a "
+              "checkpoint file.");
+DEFINE_string(config, "", "Another config than the run's config.textproto.");
+DEFINE_int64(n, 64, "Number of samples.");
+DEFINE_string(sampler, "em", "em, expint, expint_ode, ode or rk4.");
+DEFINE_int64(steps, 0,
+             "Score evaluations per sample (not ode); 0: the config's "
+             "sampling.n_fes.");
+DEFINE_double(rtol, 1e-5, "ode: relative tolerance.");
+DEFINE_double(atol, 1e-5, "ode: absolute tolerance.");
+DEFINE_int64(batch_size, 0, "Samples drawn at once; 0: all.");
+DEFINE_uint64(seed, 0, "Seed of the prior draw and the sampler's noise.");
+DEFINE_string(out, "samples.png", "The PNG to write.");
+DEFINE_string(raw, "",
+              "Also write the samples (uint8 images, or float vectors) as a "
+              "pickled dict that Python's torch.load opens.");
+DEFINE_int32(num_threads, 0,
+             "LibTorch intra-op threads; 0 keeps LibTorch's default.");
+DEFINE_string(device, "cpu", "cpu, cuda or cuda:N.");
+
+int main(int argc, char** argv) {
+  gflags::SetUsageMessage("Draws samples from a trained run.");
+  gflags::ParseCommandLineFlags(&argc, &argv, /*remove_flags=*/true);
+  google::InitGoogleLogging(argv[0]);
+  FLAGS_logtostderr = true;
+  return mdm::util::RunAndReport("sample", [&] {
+    return mdm::bin::RunSampling({
+        .checkpoint = mdm::util::ResolveUserPath(FLAGS_checkpoint),
+        .config = mdm::util::ResolveUserPath(FLAGS_config),
+        .n = FLAGS_n,
+        .sampler = FLAGS_sampler,
+        .steps = FLAGS_steps,
+        .rtol = FLAGS_rtol,
+        .atol = FLAGS_atol,
+        .batch_size = FLAGS_batch_size,
+        .seed = FLAGS_seed,
+        .out = mdm::util::ResolveUserPath(FLAGS_out),
+        .raw = mdm::util::ResolveUserPath(FLAGS_raw),
+        .num_threads = FLAGS_num_threads,
+        .device = FLAGS_device,
+    });
+  });
+}
