@@ -1,0 +1,117 @@
+#include "mdm/sampling/sample.h"
+
+#include <ATen/ATen.h>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "mdm/sampling/euler_maruyama.h"
+#include "mdm/sampling/exponential_integrator.h"
+#include "mdm/sampling/probability_flow.h"
+
+namespace mdm::sampling {
+
+absl::StatusOr<SamplerKind> ParseSamplerKind(const std::string& name) {
+  for (SamplerKind kind :
+       {SamplerKind::kEm, SamplerKind::kExpint, SamplerKind::kExpintOde,
+        SamplerKind::kOde, SamplerKind::kRk4}) {
+    if (SamplerName(kind) == name) return kind;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown sampler '", name, "' (em, expint, expint_ode, ode, rk4)"));
+}
+
+std::string SamplerName(SamplerKind kind) {
+  switch (kind) {
+    case SamplerKind::kEm:
+      return "em";
+    case SamplerKind::kExpint:
+      return "expint";
+    case SamplerKind::kExpintOde:
+      return "expint_ode";
+    case SamplerKind::kOde:
+      return "ode";
+    case SamplerKind::kRk4:
+      return "rk4";
+  }
+  return "?";
+}
+
+SampleOptions SampleOptionsFor(const proto::Experiment& experiment) {
+  const proto::SamplingConfig& config = experiment.sampling();
+  SampleOptions options;
+  switch (config.sampling_method()) {
+    case proto::SamplingConfig::ODE:
+      options.kind = SamplerKind::kOde;
+      break;
+    case proto::SamplingConfig::EXPINT:
+      options.kind = SamplerKind::kExpint;
+      break;
+    default:
+      options.kind = SamplerKind::kEm;
+  }
+  options.steps = config.n_fes();
+  options.grid = config.sampling_t_arr_fn() == proto::SamplingConfig::LINEAR
+                     ? TimeGridKind::kLinear
+                     : TimeGridKind::kQuadratic;
+  options.t_min = config.t_min_sampling();
+  options.t_max = experiment.diffusion().t_max();
+  return options;
+}
+
+absl::StatusOr<SamplerResult> Sample(const diffusions::DiffusionImpl& diffusion,
+                                     const ScoreFunction& score,
+                                     at::IntArrayRef state_shape,
+                                     const at::TensorOptions& tensor_options,
+                                     const SampleOptions& options,
+                                     c10::optional<at::Generator> gen) {
+  if (options.kind != SamplerKind::kOde && options.steps < 1) {
+    return absl::InvalidArgumentError("the sampler needs at least one step");
+  }
+  if (options.kind == SamplerKind::kRk4 && options.steps % 4 != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "rk4 makes 4 score evaluations per step: steps = ", options.steps,
+        " is not a multiple of 4"));
+  }
+  if (!(0 < options.t_min && options.t_min < options.t_max)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("need 0 < t_min < t_max, got t_min = ", options.t_min,
+                     ", t_max = ", options.t_max));
+  }
+  at::NoGradGuard no_grad;
+  // The prior is drawn on the CPU generator, then moved.
+  const at::Tensor u_T =
+      diffusion.SamplePrior(state_shape, tensor_options.device(at::kCPU), gen)
+          .to(tensor_options.device());
+  const c10::optional<at::Generator> noise_gen =
+      tensor_options.device().is_cpu() ? gen : c10::nullopt;
+  const int64_t intervals =
+      options.kind == SamplerKind::kRk4 ? options.steps / 4 : options.steps;
+  const at::Tensor grid =
+      MakeTimeGrid(options.grid, std::max<int64_t>(intervals, 1), options.t_min,
+                   options.t_max);
+  switch (options.kind) {
+    case SamplerKind::kEm:
+      return EulerMaruyama(diffusion, score, u_T, grid, noise_gen);
+    case SamplerKind::kExpint:
+    case SamplerKind::kExpintOde: {
+      ExponentialIntegratorOptions expint;
+      expint.stochastic = options.kind == SamplerKind::kExpint;
+      return ExponentialIntegrator(diffusion, score, u_T, grid, expint,
+                                   noise_gen);
+    }
+    case SamplerKind::kOde:
+    case SamplerKind::kRk4: {
+      ProbabilityFlowOptions flow;
+      flow.adaptive = options.adaptive;
+      if (options.kind == SamplerKind::kRk4) {
+        flow.solver = ProbabilityFlowOptions::Solver::kRk4;
+        flow.time_grid = grid;
+      }
+      return ProbabilityFlowSample(diffusion, score, u_T, options.t_max,
+                                   options.t_min, flow);
+    }
+  }
+  return absl::InternalError("unknown sampler");
+}
+
+}  // namespace mdm::sampling

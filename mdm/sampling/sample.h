@@ -1,0 +1,57 @@
+// One entry point to every sampler, by name, for the trainer's sample grids
+// and //mdm/bin:sample:
+//   em          Euler-Maruyama on the reverse SDE (`steps` evaluations)
+//   expint      the exponential integrator on the reverse SDE (`steps`)
+//   expint_ode  the exponential integrator on the probability-flow ODE
+//   ode         the probability-flow ODE by adaptive Dormand-Prince
+//               (rtol/atol decide the evaluations)
+//   rk4         the probability-flow ODE by RK4 (`steps` = 4 x intervals)
+#ifndef MDM_SAMPLING_SAMPLE_H_
+#define MDM_SAMPLING_SAMPLE_H_
+
+#include <ATen/core/Generator.h>
+#include <ATen/core/Tensor.h>
+#include <c10/util/Optional.h>
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "mdm/diffusions/diffusion.h"
+#include "mdm/proto/experiment.pb.h"
+#include "mdm/sampling/ode_solvers.h"
+#include "mdm/sampling/score_function.h"
+#include "mdm/sampling/time_grid.h"
+
+namespace mdm::sampling {
+
+enum class SamplerKind { kEm, kExpint, kExpintOde, kOde, kRk4 };
+
+// "em", "expint", "expint_ode", "ode", "rk4".
+absl::StatusOr<SamplerKind> ParseSamplerKind(const std::string& name);
+std::string SamplerName(SamplerKind kind);
+
+struct SampleOptions {
+  SamplerKind kind = SamplerKind::kEm;
+  int64_t steps = 500;  // Score evaluations (all but kOde).
+  TimeGridKind grid = TimeGridKind::kQuadratic;
+  double t_min = 1e-3;
+  double t_max = 1.0;
+  AdaptiveOptions adaptive;  // kOde.
+};
+
+// The options of an experiment's `sampling` block (and diffusion.t_max).
+SampleOptions SampleOptionsFor(const proto::Experiment& experiment);
+
+// Draws u_T ~ pi with `state_shape` [n, K, ...data] and integrates it back
+// to t_min. `gen` (CPU) drives the prior and the SDE noise.
+absl::StatusOr<SamplerResult> Sample(const diffusions::DiffusionImpl& diffusion,
+                                     const ScoreFunction& score,
+                                     at::IntArrayRef state_shape,
+                                     const at::TensorOptions& tensor_options,
+                                     const SampleOptions& options,
+                                     c10::optional<at::Generator> gen);
+
+}  // namespace mdm::sampling
+
+#endif  // MDM_SAMPLING_SAMPLE_H_
