@@ -1,11 +1,10 @@
 // Evaluates a trained run: bits/dim (ELBO or probability-flow ODE) or FID.
 //
-//   bazel run //mdm/bin:eval -- --checkpoint=runs/quickstart --metric=elbo
-//   bazel run //mdm/bin:eval -- --checkpoint=runs/quickstart --metric=ode \
-//       --limit_examples=1000 --v0_draws=4
-//   bazel run //mdm/bin:eval -- --checkpoint=runs/quickstart --metric=fid \
-//       --fid_model=inception.pt --fid_stats=fmnist_test.stats
-//       --fid_samples=10000
+//   $ bazel run //mdm/bin:eval -- --checkpoint=runs/quickstart --metric=elbo
+//   $ bazel run //mdm/bin:eval -- --checkpoint=runs/quickstart --metric=ode
+//         --limit_examples=1000 --v0_draws=4
+//   $ bazel run //mdm/bin:eval -- --checkpoint=runs/quickstart --metric=fid
+//         --fid_model=features.pt --fid_stats=test.stats --fid_samples=10000
 #include <gflags/gflags.h>
 #include <glog/logging.h>
 

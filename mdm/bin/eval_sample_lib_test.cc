@@ -14,6 +14,7 @@
 #include <string>
 
 #include "mdm/bin/eval_lib.h"
+#include "mdm/bin/kernel_lib.h"
 #include "mdm/bin/sample_lib.h"
 #include "mdm/bin/train_lib.h"
 #include "nlohmann/json.hpp"
@@ -98,6 +99,25 @@ TEST_F(EvalSampleTest, OdeLikelihoodIsAtLeastTheElboOnToyData) {
   EXPECT_EQ(e["Q"].size(), 2u);
   EXPECT_TRUE(std::filesystem::exists(*toy_ + "/eval/ode_test.json"));
   EXPECT_EQ(json::parse(Read(*toy_ + "/eval/elbo_test.json"))["bpd"], e["bpd"]);
+}
+
+TEST_F(EvalSampleTest, KernelToolReportsTheLearnedProcess) {
+  absl::StatusOr<std::string> report = RunKernelTool(
+      {.checkpoint = *toy_, .times = "0.5", .format = KernelFormat::kJson});
+  ASSERT_TRUE(report.ok()) << report.status();
+  absl::StatusOr<std::string> elbo = RunEvaluation(
+      {.checkpoint = *toy_, .metric = "elbo", .limit_examples = 10});
+  ASSERT_TRUE(elbo.ok());
+  const json kernel = json::parse(*report);
+  EXPECT_TRUE(kernel["learned"].get<bool>());
+  EXPECT_EQ(kernel["Q"], json::parse(*elbo)["Q"]);
+  // Training moved Q from its seeded initialization.
+  absl::StatusOr<std::string> initial =
+      RunKernelTool({.config_path = *toy_ + "/config.textproto",
+                     .times = "0.5",
+                     .format = KernelFormat::kJson});
+  ASSERT_TRUE(initial.ok());
+  EXPECT_NE(json::parse(*initial)["Q"], kernel["Q"]);
 }
 
 TEST_F(EvalSampleTest, EverySamplerDrawsToyAndImageSamples) {

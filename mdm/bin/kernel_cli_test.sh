@@ -24,7 +24,7 @@ out=$("$kernel" --config=configs/fashion_mnist/malda.textproto \
   || fail "overrides failed"
 [[ $out == *"diffusion MALDA, K = 4"* ]] || fail "repeated --set not applied: $out"
 
-expect_error "--config is required"
+expect_error "pass exactly one of --config and --checkpoint"
 expect_error "cannot open config file" --config=does/not/exist.textproto
 tmp=$(mktemp)
 printf 'diffusion {\n  sde_type: CLD\n  n_vars: oops\n}\n' >"$tmp"

@@ -15,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "mdm/diffusions/factory.h"
+#include "mdm/eval/model_checkpoint.h"
 #include "mdm/proto/experiment_config.h"
 
 namespace mdm::bin {
@@ -192,21 +193,34 @@ absl::StatusOr<std::string> KernelReportJson(
 }
 
 absl::StatusOr<std::string> RunKernelTool(const KernelToolOptions& options) {
-  if (options.config_path.empty()) {
-    return absl::InvalidArgumentError("--config is required");
+  if (options.config_path.empty() == options.checkpoint.empty()) {
+    return absl::InvalidArgumentError(
+        "pass exactly one of --config and --checkpoint");
   }
-  absl::StatusOr<proto::Experiment> experiment =
-      proto::LoadExperiment(options.config_path, options.overrides);
-  if (!experiment.ok()) return experiment.status();
-  const proto::DiffusionConfig& config = experiment->diffusion();
+  proto::Experiment experiment;
+  diffusions::Diffusion diffusion{nullptr};
+  if (!options.checkpoint.empty()) {
+    absl::StatusOr<eval::LoadedModel> model =
+        eval::LoadModel(options.checkpoint);
+    if (!model.ok()) return model.status();
+    experiment = model->experiment;
+    diffusion = model->diffusion;
+  } else {
+    absl::StatusOr<proto::Experiment> loaded =
+        proto::LoadExperiment(options.config_path, options.overrides);
+    if (!loaded.ok()) return loaded.status();
+    experiment = *std::move(loaded);
+    absl::StatusOr<diffusions::Diffusion> created =
+        diffusions::CreateDiffusion(experiment.diffusion(), experiment.seed());
+    if (!created.ok()) return created.status();
+    diffusion = *created;
+  }
+  const proto::DiffusionConfig& config = experiment.diffusion();
   absl::StatusOr<std::vector<double>> times =
       ParseTimes(options.times, config.t_max());
   if (!times.ok()) return times.status();
-  absl::StatusOr<diffusions::Diffusion> diffusion =
-      diffusions::CreateDiffusion(config, experiment->seed());
-  if (!diffusion.ok()) return diffusion.status();
   at::NoGradGuard no_grad;
-  absl::StatusOr<json> report = BuildReport(config, **diffusion, *times);
+  absl::StatusOr<json> report = BuildReport(config, *diffusion, *times);
   if (!report.ok()) return report.status();
   return options.format == KernelFormat::kJson ? report->dump(2) + "\n"
                                                : FormatText(*report);

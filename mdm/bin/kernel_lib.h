@@ -31,6 +31,9 @@ enum class KernelFormat { kText, kJson };
 
 struct KernelToolOptions {
   std::string config_path;
+  // A trained run (directory or checkpoint file): report its diffusion,
+  // learned Q and D included, instead of a config's initial one.
+  std::string checkpoint;
   std::vector<std::string> overrides;  // --set values.
   std::string times = "0.001,0.5,1";   // Comma-separated.
   KernelFormat format = KernelFormat::kText;
@@ -49,7 +52,7 @@ absl::StatusOr<std::string> KernelReportJson(
     const diffusions::DiffusionImpl& diffusion,
     const std::vector<double>& times);
 
-// The whole tool: load the config, build the diffusion, report.
+// The whole tool: load the config (or the run), build the diffusion, report.
 absl::StatusOr<std::string> RunKernelTool(const KernelToolOptions& options);
 
 }  // namespace mdm::bin

@@ -116,7 +116,8 @@ TEST(KernelToolTest, TextFormatShowsEveryBlock) {
 }
 
 TEST(KernelToolTest, BadInputGivesOneClearError) {
-  EXPECT_EQ(RunError({.config_path = ""}), "--config is required");
+  EXPECT_EQ(RunError({.config_path = ""}),
+            "pass exactly one of --config and --checkpoint");
   EXPECT_THAT(RunError({.config_path = "configs/nope.textproto"}),
               HasSubstr("cannot open config file configs/nope.textproto"));
   EXPECT_EQ(RunError({.config_path = "configs/fashion_mnist/cld.textproto",

@@ -1,9 +1,10 @@
-// Prints the transition kernels of a configured diffusion.
+// Prints the transition kernels of a configured diffusion or a trained run.
 //
-//   bazel run //mdm/bin:kernel -- --config=configs/fashion_mnist/cld.textproto
-//   \
-//       --t=0.001,0.5,1 [--set=diffusion.stationary_aux_var=0.5]
-//       [--format=json]
+//   $ bazel run //mdm/bin:kernel --
+//         --config=configs/fashion_mnist/cld.textproto --t=0.001,0.5,1
+//         [--set=diffusion.stationary_aux_var=0.5]
+//         [--format=json]
+//   $ bazel run //mdm/bin:kernel -- --checkpoint=runs/quickstart --t=0.5
 #include <gflags/gflags.h>
 #include <glog/logging.h>
 
@@ -14,6 +15,9 @@
 #include "mdm/util/command_line.h"
 
 DEFINE_string(config, "", "Experiment config (.textproto).");
+DEFINE_string(checkpoint, "",
+              "Instead of --config: a trained run (directory or checkpoint "
+              "file), to see its learned Q, D and kernels.");
 DEFINE_string(set, "",
               "Override a config field, e.g. --set=diffusion.n_vars=3; "
               "repeatable.");
@@ -35,6 +39,7 @@ int main(int argc, char** argv) {
     if (!format.ok()) return format.status();
     absl::StatusOr<std::string> report = mdm::bin::RunKernelTool({
         .config_path = mdm::util::ResolveUserPath(FLAGS_config),
+        .checkpoint = mdm::util::ResolveUserPath(FLAGS_checkpoint),
         .overrides = overrides,
         .times = FLAGS_t,
         .format = *format,

@@ -1,7 +1,7 @@
 // Draws samples from a trained run and writes them as a PNG grid:
 //
-//   bazel run //mdm/bin:sample -- --checkpoint=runs/quickstart \
-//       --n=64 --sampler=expint --steps=100 --out=samples.png
+//   $ bazel run //mdm/bin:sample -- --checkpoint=runs/quickstart --n=64
+//         --sampler=expint --steps=100 --out=samples.png
 #include <gflags/gflags.h>
 #include <glog/logging.h>
 

@@ -1,9 +1,9 @@
 // Trains a multivariate diffusion model.
 //
-//   bazel run //mdm/bin:train   # the Fashion-MNIST quick start
-//   bazel run //mdm/bin:train -- --config=configs/fashion_mnist/cld.textproto \
-//       --set=training.n_epochs=5 --output_dir=runs/cld [--resume]
-//       [--debug_mode]
+//   $ bazel run //mdm/bin:train   # the Fashion-MNIST quick start
+//   $ bazel run //mdm/bin:train -- --config=configs/fashion_mnist/cld.textproto
+//         --set=training.n_epochs=5 --output_dir=runs/cld [--resume]
+//         [--debug_mode]
 #include <gflags/gflags.h>
 #include <glog/logging.h>
 
