@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The paper's comparison at laptop scale: every process (VPSDE, CLD, ALDA,
+# MALDA, Learned-2, Learned-3) trained with the same TinyUNet, optimizer and
+# step budget on Fashion-MNIST, then evaluated on the full test set (DSM-ELBO
+# bits/dim with and without offset, 95% intervals) and by the probability-flow
+# ODE on a subset; and a second table on the 2-D checkerboard with exact
+# ODE likelihoods. Writes everything under OUT and a report with
+# tools/experiments/compare_report.sh.
+#
+#   tools/experiments/compare_processes.sh [OUT]      # default runs/compare
+#
+# Knobs (environment), defaults sized for ~2.5 hours on 2 cores:
+#   STEPS=2000          optimizer steps per Fashion-MNIST run (batch 64)
+#   ODE_EXAMPLES=1000   test images for the ODE likelihood
+#   ODE_TOL=1e-3        its solver rtol = atol
+#   THREADS=2           LibTorch threads per run
+#   PROCESSES="vpsde cld alda malda learned_2 learned_3"
+#   BASE=configs/fashion_mnist/quickstart.textproto
+#   EXTRA="--set=..."   more overrides for every Fashion-MNIST run
+# Bigger machines scale it up by the same knobs (e.g. STEPS=50000, a bigger
+# network through EXTRA, or a CIFAR-10 BASE).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out=${1:-runs/compare}
+steps=${STEPS:-2000}
+ode_examples=${ODE_EXAMPLES:-1000}
+ode_tol=${ODE_TOL:-1e-3}
+threads=${THREADS:-2}
+processes=${PROCESSES:-vpsde cld alda malda learned_2 learned_3}
+base=${BASE:-configs/fashion_mnist/quickstart.textproto}
+read -r -a extra <<<"${EXTRA:-}"
+
+bazel build //mdm/bin:train //mdm/bin:eval //mdm/bin:sample
+bin=bazel-bin/mdm/bin
+
+# The diffusion of each process; everything else comes from the base config.
+diffusion_of() {
+  case "$1" in
+    vpsde) echo "--set=diffusion.sde_type=VPSDE --set=diffusion.n_vars=1" ;;
+    cld) echo "--set=diffusion.sde_type=CLD --set=diffusion.n_vars=2" ;;
+    alda) echo "--set=diffusion.sde_type=ALDA --set=diffusion.n_vars=3" ;;
+    malda) echo "--set=diffusion.sde_type=MALDA --set=diffusion.n_vars=3" ;;
+    learned_2) echo "--set=diffusion.sde_type=LEARNED --set=diffusion.n_vars=2" ;;
+    learned_3) echo "--set=diffusion.sde_type=LEARNED --set=diffusion.n_vars=3" ;;
+    *) echo "unknown process $1" >&2; return 1 ;;
+  esac
+}
+
+mkdir -p "$out"
+{
+  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "commit: $(git rev-parse HEAD)$(git diff --quiet || echo ' (dirty)')"
+  echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2 / 1e6}' /proc/meminfo), $(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2}')"
+  echo "steps: $steps, ode_examples: $ode_examples, ode_tol: $ode_tol, threads: $threads"
+  echo "base: $base ${extra[*]:-}"
+} >"$out/setup.txt"
+
+# 1. The 2-D checkerboard: every process to convergence in under a minute.
+for p in $processes; do
+  run="$out/checkerboard/$p"
+  # shellcheck disable=SC2046
+  "$bin/train" --config=configs/toy/checkerboard.textproto --output_dir="$run" \
+    $(diffusion_of "$p") --resume --num_threads="$threads"
+  "$bin/eval" --checkpoint="$run" --metric=elbo --num_threads="$threads"
+  "$bin/eval" --checkpoint="$run" --metric=ode --divergence=exact --v0_draws=16 \
+    --limit_examples=2000 --rtol=1e-5 --atol=1e-5 --num_threads="$threads"
+  "$bin/sample" --checkpoint="$run" --n=20000 --sampler=expint --steps=100 \
+    --out="$run/samples.png" --num_threads="$threads"
+done
+
+# 2. Fashion-MNIST: the same network, optimizer and step budget.
+for p in $processes; do
+  run="$out/fashion_mnist/$p"
+  # shellcheck disable=SC2046
+  "$bin/train" --config="$base" --output_dir="$run" $(diffusion_of "$p") \
+    --set=training.max_steps="$steps" --set=training.n_epochs=100000 \
+    "${extra[@]}" --resume --num_threads="$threads"
+  "$bin/eval" --checkpoint="$run" --metric=elbo --num_threads="$threads"
+  "$bin/eval" --checkpoint="$run" --metric=ode --limit_examples="$ode_examples" \
+    --rtol="$ode_tol" --atol="$ode_tol" --batch_size=100 --num_threads="$threads"
+  "$bin/sample" --checkpoint="$run" --n=64 --sampler=expint --steps=100 \
+    --out="$run/samples.png" --num_threads="$threads"
+done
+echo "done: $out"
