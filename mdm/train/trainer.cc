@@ -197,6 +197,7 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
         for (int64_t j = 0; j < K; ++j)
           header.push_back(absl::StrCat(m, "_", i, j));
     }
+    header.push_back("train_bpd");
     std::ofstream(options.output_dir + "/metrics.csv")
         << absl::StrJoin(header, ",") << "\n";
   }
@@ -267,10 +268,12 @@ absl::Status Trainer::TrainStep(const at::Tensor& x, double* loss_value,
   const objectives::LossType type = objectives::TrainLossForEpoch(
       experiment_.objective(), static_cast<int>(epoch_));
   const objectives::ScoreNetwork score = Score();
-  const at::Tensor y = Prepare(x, nullptr, c10::nullopt);
+  at::Tensor log_det;
+  const at::Tensor y = Prepare(x, &log_det, c10::nullopt);
   absl::StatusOr<at::Tensor> loss =
       objectives::TrainingLoss(type, *diffusion_, score, y, elbo_options);
   if (!loss.ok()) return loss.status();
+  log_det_sum_ += log_det.mean().item<double>();
   // A non-finite loss is reported at the step's end, when every rank
   // knows of it, so no rank is left waiting for the others.
   loss_sum_ += loss->item<double>();
@@ -283,6 +286,20 @@ absl::Status Trainer::TrainStep(const at::Tensor& x, double* loss_value,
   }
   *loss_value = loss_sum_ / static_cast<double>(accumulate * world_size());
   loss_sum_ = 0;
+  // An ELBO loss is the batch's negative ELBO of the transformed data:
+  // with the transform's log-det it is a training bits/dim (this rank's
+  // log-det; the ranks' batches are alike in distribution).
+  const bool elbo_loss = type == objectives::LossType::kDsmElbo ||
+                         type == objectives::LossType::kIsmElbo;
+  train_bpd_ =
+      elbo_loss ? eval::LogLikelihoodToBitsPerDim(
+                      at::full({1}, -(*loss_value - log_det_sum_ / accumulate),
+                               at::kDouble),
+                      at::zeros({1}, at::kDouble), y[0].numel(),
+                      train_data_->is_8bit())
+                      .item<double>()
+                : std::nan("");
+  log_det_sum_ = 0;
   if (!std::isfinite(*loss_value)) {
     return absl::InternalError(
         absl::StrCat("loss is ", *loss_value, " at step ", step_));
@@ -344,6 +361,7 @@ absl::Status Trainer::AppendMetrics(double loss, double lr, double grad_norm,
     for (int64_t i = 0; i < cpu.numel(); ++i)
       row.push_back(absl::StrCat(cpu[i].item<double>()));
   }
+  row.push_back(absl::StrCat(train_bpd_));
   for (const auto& [tag, value] : std::vector<std::pair<const char*, double>>{
            {"train/loss", loss},
            {"train/lr", lr},
@@ -371,6 +389,25 @@ absl::Status Trainer::AppendMetrics(double loss, double lr, double grad_norm,
     return absl::UnavailableError(
         absl::StrCat("cannot append to ", options_.output_dir, "/metrics.csv"));
   }
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::AppendEvalRow(const EvalResult& eval) const {
+  const std::string path = options_.output_dir + "/eval.csv";
+  const bool fresh = !std::filesystem::exists(path);
+  std::ofstream out(path, std::ios::app);
+  if (fresh) out << "step,epoch,bpd,bpd_ci95,bpd_with_offset,examples\n";
+  out << absl::StrJoin(
+             std::vector<std::string>{
+                 absl::StrCat(step_), absl::StrCat(epoch_),
+                 absl::StrCat(eval.bpd),
+                 absl::StrCat(1.96 * eval.bpd_standard_error),
+                 absl::StrCat(eval.bpd_with_offset),
+                 absl::StrCat(eval.examples)},
+             ",")
+      << "\n";
+  if (!out)
+    return absl::UnavailableError(absl::StrCat("cannot append to ", path));
   return absl::OkStatus();
 }
 
@@ -668,6 +705,7 @@ absl::Status Trainer::Run() {
         has_best_ = true;
       }
       if (!chief()) continue;
+      if (absl::Status s = AppendEvalRow(*eval); !s.ok()) return s;
       LOG(INFO) << "epoch " << epoch_ << " step " << step_ << " test bits/dim "
                 << eval->bpd << " +- " << 1.96 * eval->bpd_standard_error
                 << " (with offset " << eval->bpd_with_offset << ", "

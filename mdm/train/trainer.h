@@ -7,7 +7,10 @@
 //
 // Output directory:
 //   config.textproto      the resolved config
-//   metrics.csv           one row per logged step
+//   metrics.csv           one row per logged step (ending with the
+//                         training bits/dim of ELBO losses)
+//   eval.csv              one row per evaluation: step, epoch, test
+//                         bits/dim, its 95% interval, with offset
 //   events.out.tfevents.* TensorBoard scalars (train/*, eval/*), sample
 //                         images and histograms of Q and D
 //   checkpoints/last.pt   written at every evaluation and at the end
@@ -125,6 +128,8 @@ class Trainer {
   // The weights-only export next to a checkpoint.
   absl::Status ExportWeights(const std::string& path);
   absl::Status LoadCheckpoint(const std::string& path);
+  // eval.csv: one row per evaluation.
+  absl::Status AppendEvalRow(const EvalResult& eval) const;
   absl::Status AppendMetrics(double loss, double lr, double grad_norm,
                              double examples_per_s) const;
   // Dequantized (8-bit data) and transformed data, with log|det J|.
@@ -146,6 +151,8 @@ class Trainer {
   int64_t epoch_ = 0;
   int64_t micro_batches_ = 0;  // Since the last optimizer step.
   double loss_sum_ = 0;        // Over those micro-batches.
+  double log_det_sum_ = 0;     // The transform's, over the same.
+  double train_bpd_ = 0;       // The last step's, for ELBO losses.
   int stop_signal_ = 0;        // A rank was asked to stop (e.g. SIGTERM).
   double best_bpd_ = 0;
   bool has_best_ = false;
