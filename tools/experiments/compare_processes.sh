@@ -11,6 +11,7 @@
 #
 # Knobs (environment), defaults sized for ~2.5 hours on 2 cores:
 #   STEPS=2000          optimizer steps per Fashion-MNIST run (batch 64)
+#   TOY_EPOCHS=40       checkerboard epochs (78 steps of 256 each)
 #   ODE_EXAMPLES=1000   test images for the ODE likelihood
 #   ODE_TOL=1e-3        its solver rtol = atol
 #   THREADS=2           LibTorch threads per run
@@ -23,6 +24,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${1:-runs/compare}
 steps=${STEPS:-2000}
+toy_epochs=${TOY_EPOCHS:-40}
 ode_examples=${ODE_EXAMPLES:-1000}
 ode_tol=${ODE_TOL:-1e-3}
 threads=${THREADS:-2}
@@ -51,7 +53,7 @@ mkdir -p "$out"
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "commit: $(git rev-parse HEAD)$(git diff --quiet || echo ' (dirty)')"
   echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2 / 1e6}' /proc/meminfo), $(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2}')"
-  echo "steps: $steps, ode_examples: $ode_examples, ode_tol: $ode_tol, threads: $threads"
+  echo "steps: $steps, toy_epochs: $toy_epochs, ode_examples: $ode_examples, ode_tol: $ode_tol, threads: $threads"
   echo "base: $base ${extra[*]:-}"
 } >"$out/setup.txt"
 
@@ -60,7 +62,8 @@ for p in $processes; do
   run="$out/checkerboard/$p"
   # shellcheck disable=SC2046
   "$bin/train" --config=configs/toy/checkerboard.textproto --output_dir="$run" \
-    $(diffusion_of "$p") --resume --num_threads="$threads"
+    $(diffusion_of "$p") --set=training.n_epochs="$toy_epochs" \
+    --set=training.eval_every_n_epoch=10 --resume --num_threads="$threads"
   "$bin/eval" --checkpoint="$run" --metric=elbo --num_threads="$threads"
   "$bin/eval" --checkpoint="$run" --metric=ode --divergence=exact --v0_draws=16 \
     --limit_examples=2000 --rtol=1e-5 --atol=1e-5 --num_threads="$threads"
