@@ -22,6 +22,8 @@ packages=(
   libgloo-dev
   # A real single-node Slurm cluster for the array-job integration test.
   slurm-wlm munge
+  # Plots of tools/experiments/compare_report.py.
+  gnuplot-nox
 )
 
 missing=()
