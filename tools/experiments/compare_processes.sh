@@ -16,6 +16,7 @@
 #   ODE_TOL=1e-3        its solver rtol = atol
 #   THREADS=2           LibTorch threads per run
 #   PROCESSES="vpsde cld alda malda learned_2 learned_3"
+#   PARTS="checkerboard fashion_mnist"
 #   BASE=configs/fashion_mnist/quickstart.textproto
 #   EXTRA="--set=..."   more overrides for every Fashion-MNIST run
 # Bigger machines scale it up by the same knobs (e.g. STEPS=50000, a bigger
@@ -29,6 +30,7 @@ ode_examples=${ODE_EXAMPLES:-1000}
 ode_tol=${ODE_TOL:-1e-3}
 threads=${THREADS:-2}
 processes=${PROCESSES:-vpsde cld alda malda learned_2 learned_3}
+parts=${PARTS:-checkerboard fashion_mnist}
 base=${BASE:-configs/fashion_mnist/quickstart.textproto}
 read -r -a extra <<<"${EXTRA:-}"
 
@@ -55,10 +57,11 @@ mkdir -p "$out"
   echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GB", $2 / 1e6}' /proc/meminfo), $(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2}')"
   echo "steps: $steps, toy_epochs: $toy_epochs, ode_examples: $ode_examples, ode_tol: $ode_tol, threads: $threads"
   echo "base: $base ${extra[*]:-}"
-} >"$out/setup.txt"
+  echo "parts: $parts; processes: $processes"
+} >>"$out/setup.txt"
 
 # 1. The 2-D checkerboard: every process to convergence in under a minute.
-for p in $processes; do
+[[ " $parts " == *" checkerboard "* ]] && for p in $processes; do
   run="$out/checkerboard/$p"
   # shellcheck disable=SC2046
   "$bin/train" --config=configs/toy/checkerboard.textproto --output_dir="$run" \
@@ -72,7 +75,7 @@ for p in $processes; do
 done
 
 # 2. Fashion-MNIST: the same network, optimizer and step budget.
-for p in $processes; do
+[[ " $parts " == *" fashion_mnist "* ]] && for p in $processes; do
   run="$out/fashion_mnist/$p"
   # shellcheck disable=SC2046
   "$bin/train" --config="$base" --output_dir="$run" $(diffusion_of "$p") \
