@@ -21,10 +21,11 @@
 namespace mdm::bin {
 namespace {
 
-// A 2-D histogram of points [n, 2] on [-4, 4]^2 as a [1, 1, 256, 256]
-// image (darker = denser, log scale), y pointing up.
+// A 2-D histogram of points [n, 2] on [-4, 4]^2 as a [1, 1, 128, 128]
+// image (darker = denser, linear up to the 99th percentile of the occupied
+// bins), y pointing up.
 at::Tensor Histogram2d(const at::Tensor& points) {
-  constexpr int64_t kSize = 256;
+  constexpr int64_t kSize = 128;
   constexpr double kExtent = 4.0;
   const at::Tensor p = points.to(at::kCPU, at::kDouble);
   const at::Tensor col = ((p.select(1, 0) + kExtent) / (2 * kExtent) * kSize)
@@ -38,7 +39,10 @@ at::Tensor Histogram2d(const at::Tensor& points) {
   at::Tensor counts = at::zeros({kSize * kSize}, at::kDouble);
   counts.index_add_(0, (row * kSize + col).masked_select(inside),
                     at::ones({inside.sum().item<int64_t>()}, at::kDouble));
-  const at::Tensor density = counts.log1p() / counts.log1p().max().clamp_min(1);
+  const at::Tensor occupied = counts.masked_select(counts > 0);
+  const double top =
+      occupied.numel() > 0 ? at::quantile(occupied, 0.99).item<double>() : 1;
+  const at::Tensor density = (counts / std::max(top, 1.0)).clamp_max(1);
   return (1 - density).view({1, 1, kSize, kSize}).to(at::kFloat);
 }
 
