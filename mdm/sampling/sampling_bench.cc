@@ -16,6 +16,9 @@
 //                                evaluations: the sampler's own work per step
 //                                (kernels, matrix products, noise) in
 //                                `ms_per_step`.
+//   BM_StepPiece/<piece>         single pieces of that work (kernels, drift,
+//                                noise, one K x K product on the state), to
+//                                see which dominates the overhead.
 //
 // The target: the non-network share of a step at batch 64,
 //   share = (overhead + conversion) / (overhead + conversion + network),
@@ -27,10 +30,13 @@
 // share directly as `overhead_share_pct`. BM_Sampler also times the
 // network inside the real run: `network_ms_per_step` and
 // `in_run_overhead_pct` = 100 (total - network) / total, which includes the
-// conversion and is immune to load that shifts between benchmarks.
+// conversion and does not depend on load shifting between benchmarks (but
+// other processes on the cores slow the many small ops more than the
+// network: measure on an idle machine).
 //
 // Run: bazel-bin/mdm/sampling/sampling_bench --num_threads=2
-// (about a minute or two; BM_Sampler runs each sampler once).
+// (about two to three minutes on two idle cores; BM_Sampler runs each
+// sampler once, about 15-25 s apiece).
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <benchmark/benchmark.h>
@@ -49,6 +55,8 @@
 #include "mdm/proto/experiment.pb.h"
 #include "mdm/sampling/sample.h"
 #include "mdm/sampling/score_function.h"
+#include "mdm/sde/block_ops.h"
+#include "mdm/sde/linear_sde.h"
 #include "mdm/testing/textproto.h"
 
 namespace mdm::sampling {
@@ -233,6 +241,66 @@ void BM_SamplerOverhead(benchmark::State& state, SamplerKind kind) {
   }
 }
 
+// The pieces of a step's non-network work, one at a time on the 64-sample
+// state, to see which dominates: the kernel at one time (every
+// NetworkScore call, and expint once more), at the 12 quadrature nodes
+// (expint), the noise-to-score conversion, the drift, G, one K x K matrix
+// on the state (shared [K, K], as the samplers pass it, and expanded to
+// [batch, K, K]), the Gaussian noise and one state update.
+using StepPiece = at::Tensor (*)(const at::Tensor& u, at::Generator& gen);
+
+void BM_StepPiece(benchmark::State& state, StepPiece piece) {
+  at::NoGradGuard no_grad;
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(5);
+  const at::Tensor u = at::randn(StateShape(), gen);
+  for (auto _ : state) benchmark::DoNotOptimize(piece(u, gen).data_ptr());
+}
+
+sde::TransitionKernel KernelAt(double t) {
+  absl::StatusOr<sde::TransitionKernel> kernel =
+      LearnedDiffusion().KernelAtTime(t, diffusions::KernelType::kHybrid);
+  CHECK(kernel.ok()) << kernel.status();
+  return *kernel;
+}
+
+at::Tensor KernelAtTimePiece(const at::Tensor&, at::Generator&) {
+  return KernelAt(0.3).chol_inv_t;
+}
+at::Tensor QuadratureKernelsPiece(const at::Tensor&, at::Generator&) {
+  absl::StatusOr<sde::TransitionKernel> kernel = LearnedDiffusion().Kernel(
+      at::linspace(0.2, 0.3, 12, at::kDouble), diffusions::KernelType::kHybrid);
+  CHECK(kernel.ok()) << kernel.status();
+  return kernel->chol_inv_t;
+}
+at::Tensor ScoreFromNoisePiece(const at::Tensor& u, at::Generator&) {
+  static const sde::TransitionKernel kernel = KernelAt(0.3);
+  return objectives::ScoreFromOutput(u, kernel,
+                                     objectives::Parameterization::kNoisePred);
+}
+at::Tensor DriftPiece(const at::Tensor& u, at::Generator&) {
+  return LearnedDiffusion().Drift(u, at::full({u.size(0)}, 0.3, at::kDouble));
+}
+at::Tensor DiffusionSqrtPiece(const at::Tensor&, at::Generator&) {
+  return LearnedDiffusion().DiffusionSqrt(at::full({1}, 0.3, at::kDouble))[0];
+}
+at::Tensor ApplyMatrixPiece(const at::Tensor& u, at::Generator&) {
+  static const at::Tensor M = at::randn({kVars, kVars}, at::kDouble);
+  return sde::ApplyMatrix(M, u);
+}
+// The same product with the matrix expanded to [batch, K, K]: at::matmul
+// then takes the batched path (bmm), where a shared [K, K] goes through a
+// folded, transposed GEMM and a copy.
+at::Tensor ApplyMatrixBatchedPiece(const at::Tensor& u, at::Generator&) {
+  static const at::Tensor M = at::randn({kVars, kVars}, at::kDouble);
+  return sde::ApplyMatrix(M.expand({u.size(0), kVars, kVars}), u);
+}
+at::Tensor NoisePiece(const at::Tensor& u, at::Generator& gen) {
+  return at::randn(u.sizes(), gen, u.options());
+}
+at::Tensor UpdatePiece(const at::Tensor& u, at::Generator&) {
+  return u + 0.01 * u;
+}
+
 // Network and conversion first: BM_SamplerOverhead reads their times.
 BENCHMARK(BM_NetworkEvaluation)
     ->Unit(benchmark::kMillisecond)
@@ -251,6 +319,19 @@ MDM_OVERHEAD_BENCHMARK(expint_ode, SamplerKind::kExpintOde);
 MDM_OVERHEAD_BENCHMARK(ode, SamplerKind::kOde);
 MDM_OVERHEAD_BENCHMARK(rk4, SamplerKind::kRk4);
 #undef MDM_OVERHEAD_BENCHMARK
+
+#define MDM_PIECE_BENCHMARK(name, piece) \
+  BENCHMARK_CAPTURE(BM_StepPiece, name, piece)->Unit(benchmark::kMicrosecond)
+MDM_PIECE_BENCHMARK(kernel_at_time, KernelAtTimePiece);
+MDM_PIECE_BENCHMARK(quadrature_kernels, QuadratureKernelsPiece);
+MDM_PIECE_BENCHMARK(score_from_noise, ScoreFromNoisePiece);
+MDM_PIECE_BENCHMARK(drift, DriftPiece);
+MDM_PIECE_BENCHMARK(diffusion_sqrt, DiffusionSqrtPiece);
+MDM_PIECE_BENCHMARK(apply_matrix, ApplyMatrixPiece);
+MDM_PIECE_BENCHMARK(apply_matrix_batched, ApplyMatrixBatchedPiece);
+MDM_PIECE_BENCHMARK(noise, NoisePiece);
+MDM_PIECE_BENCHMARK(update, UpdatePiece);
+#undef MDM_PIECE_BENCHMARK
 
 // One run each (seconds apiece).
 #define MDM_SAMPLER_BENCHMARK(name, kind)   \
