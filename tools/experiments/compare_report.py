@@ -85,8 +85,9 @@ set datafile separator ','
 set terminal png size 1100,650
 set output '{png}'
 set xlabel 'step'
-set ylabel 'bits/dim'
+set ylabel 'bits/dim (axis cut at 8)'
 set key outside right
+set yrange [3:8]
 set grid
 set title 'Fashion-MNIST: training bits/dim (smoothed) and test bits/dim at evaluations'
 plot """ + ", \\\n     ".join(plots) + "\n"
