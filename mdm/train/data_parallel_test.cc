@@ -4,8 +4,6 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +14,7 @@
 #include <vector>
 
 #include "mdm/proto/experiment.pb.h"
+#include "mdm/testing/free_port.h"
 #include "mdm/testing/textproto.h"
 #include "mdm/train/distributed.h"
 #include "mdm/train/trainer.h"
@@ -64,18 +63,6 @@ std::string TempDir(const std::string& name) {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
-}
-
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
 }
 
 // All trained parameters, flattened, in double.
@@ -128,7 +115,7 @@ int RunRank(int rank, int port, const std::string& out) {
 TEST(DataParallelTest, TwoRanksEqualOneProcessOnTheSameGlobalBatch) {
   // Fork before this process runs any LibTorch work.
   const std::string ddp = TempDir("ddp");
-  const int port = FreePort();
+  const int port = testing::FreePort();
   std::vector<pid_t> ranks;
   for (int rank = 0; rank < kWorldSize; ++rank) {
     const pid_t pid = fork();

@@ -3,13 +3,13 @@
 #include <ATen/ATen.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <map>
 #include <string>
+
+#include "mdm/testing/free_port.h"
 
 namespace mdm::train {
 namespace {
@@ -80,18 +80,6 @@ TEST(DistributedEnvironmentTest, NamesTheBadVariable) {
               HasSubstr("MASTER_PORT=70000"));
 }
 
-int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
 // Rank `rank` of 3 sums (rank + 1) * [1, 2] and receives rank 2's
 // broadcast; exits 0 when both results are right.
 int RunRank(int rank, int port) {
@@ -112,7 +100,7 @@ int RunRank(int rank, int port) {
 }
 
 TEST(ConnectTest, ThreeProcessesReduceAndBroadcast) {
-  const int port = FreePort();
+  const int port = testing::FreePort();
   std::vector<pid_t> children;
   for (int rank = 0; rank < 3; ++rank) {
     const pid_t pid = fork();
@@ -132,7 +120,7 @@ TEST(ConnectTest, NoPeersIsAClearTimeout) {
   DistributedEnvironment env;
   env.rank = 1;  // A client whose server never comes.
   env.world_size = 2;
-  env.master_port = FreePort();
+  env.master_port = testing::FreePort();
   absl::StatusOr<std::unique_ptr<Communicator>> comm =
       Connect(env, absl::Seconds(2));
   ASSERT_FALSE(comm.ok());
