@@ -56,6 +56,12 @@ def learned(out, data):
     return "\n".join(lines)
 
 
+TITLES = {"fashion_mnist": "Fashion-MNIST", "checkerboard": "Checkerboard"}
+# The bits/dim axis of each plot: every process's curve after its first
+# steps, and the data's entropy (2.5) for the checkerboard.
+YRANGES = {"fashion_mnist": (3, 8), "checkerboard": (2, 8)}
+
+
 def curves(out, data, png):
     series = []
     for p in PROCESSES:
@@ -80,16 +86,17 @@ def curves(out, data, png):
         if evals:
             plots.append(f"'{evals}' using 1:3 every ::1 with linespoints pt 7 lw 2 lc {i} "
                          f"dt 2 title '{NAMES[p]} (test)'")
+    low, high = YRANGES[data]
     script = f"""
 set datafile separator ','
 set terminal png size 1100,650
 set output '{png}'
 set xlabel 'step'
-set ylabel 'bits/dim (axis cut at 8)'
+set ylabel 'bits/dim (axis cut at {high})'
 set key outside right
-set yrange [3:8]
+set yrange [{low}:{high}]
 set grid
-set title 'Fashion-MNIST: training bits/dim (smoothed) and test bits/dim at evaluations'
+set title '{TITLES[data]}: training bits/dim (smoothed) and test bits/dim at evaluations'
 plot """ + ", \\\n     ".join(plots) + "\n"
     subprocess.run(["gnuplot"], input=script.encode(), check=True)
     return True
@@ -111,8 +118,10 @@ def main():
             src = os.path.join(out, data, p, "samples.png")
             if os.path.exists(src):
                 shutil.copy(src, os.path.join(docs, f"{data}_{p}.png"))
-    if curves(out, "fashion_mnist", os.path.join(docs, "fashion_mnist_curves.png")):
-        print(f"\ncurves: {docs}/fashion_mnist_curves.png")
+    for data in ["fashion_mnist", "checkerboard"]:
+        png = os.path.join(docs, f"{data}_curves.png")
+        if curves(out, data, png):
+            print(f"\ncurves: {png}")
 
 
 if __name__ == "__main__":
