@@ -632,6 +632,7 @@ absl::Status Trainer::Run() {
   util::ProgressReporter progress(total_steps, options_.log_interval_seconds);
   auto last_log = std::chrono::steady_clock::now();
   int64_t examples_since_log = 0;
+  int64_t examples_trained = 0;  // In this run, by every rank.
   double loss = 0, grad_norm = 0;
   while (epoch_ < n_epochs && (max_steps <= 0 || step_ < max_steps)) {
     int64_t batches = 0;
@@ -657,6 +658,7 @@ absl::Status Trainer::Run() {
         return s;
       }
       examples_since_log += (*batch)->x.size(0) * world_size();
+      examples_trained += (*batch)->x.size(0) * world_size();
       if (step_ == step_before) continue;  // Accumulating gradients.
       if (stop_signal_ != 0) {
         // Preemption: keep the work done so far and stop cleanly; every
@@ -674,12 +676,13 @@ absl::Status Trainer::Run() {
             " at step ", step_, "; checkpoint saved, --resume continues"));
       }
       if (!chief()) continue;
-      const auto now = std::chrono::steady_clock::now();
-      const double rate =
-          examples_since_log /
-          std::max(std::chrono::duration<double>(now - last_log).count(), 1e-9);
-      progress.Update(step_, loss, rate);
+      progress.Update(step_, loss, examples_trained);
       if (step_ % options_.log_every_n_steps == 0) {
+        const auto now = std::chrono::steady_clock::now();
+        const double rate =
+            examples_since_log /
+            std::max(std::chrono::duration<double>(now - last_log).count(),
+                     1e-9);
         const double lr = LearningRateAt(experiment_.optimizer(), step_ - 1);
         if (absl::Status s = AppendMetrics(loss, lr, grad_norm, rate);
             !s.ok()) {

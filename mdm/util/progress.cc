@@ -3,8 +3,11 @@
 #include <glog/logging.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <iostream>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -31,6 +34,14 @@ std::string ProgressLine(int64_t step, int64_t total_steps, double loss,
   return line;
 }
 
+ProgressReporter::Clock ProgressReporter::SteadyClock() {
+  return [] {
+    return std::chrono::duration<double>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  };
+}
+
 ProgressReporter::ProgressReporter(int64_t total_steps,
                                    double log_interval_seconds)
     : ProgressReporter(total_steps, log_interval_seconds,
@@ -38,37 +49,38 @@ ProgressReporter::ProgressReporter(int64_t total_steps,
 
 ProgressReporter::ProgressReporter(int64_t total_steps,
                                    double log_interval_seconds,
-                                   bool interactive)
+                                   bool interactive, Clock clock)
     : total_steps_(total_steps),
       log_interval_seconds_(log_interval_seconds),
       interactive_(interactive),
-      start_(std::chrono::steady_clock::now()),
+      clock_(std::move(clock)),
+      start_(clock_()),
       last_(start_) {}
 
 ProgressReporter::~ProgressReporter() {
-  if (interactive_ && printed_) std::cerr << std::endl;
+  if (interactive_ && !last_line_.empty()) std::cerr << std::endl;
 }
 
-void ProgressReporter::Update(int64_t step, double loss,
-                              double examples_per_s) {
-  const auto now = std::chrono::steady_clock::now();
+void ProgressReporter::Update(int64_t step, double loss, int64_t examples) {
+  const double now = clock_();
   if (first_step_ < 0) first_step_ = step - 1;
-  const double since_last = std::chrono::duration<double>(now - last_).count();
+  const double since_last = now - last_;
   if (since_last < (interactive_ ? 0.2 : log_interval_seconds_) &&
       step != total_steps_)
     return;
+  const double examples_per_s =
+      (examples - examples_at_last_) / std::max(since_last, 1e-9);
   last_ = now;
-  const double elapsed = std::chrono::duration<double>(now - start_).count();
-  const double steps_per_s = (step - first_step_) / std::max(elapsed, 1e-9);
+  examples_at_last_ = examples;
+  const double steps_per_s =
+      (step - first_step_) / std::max(now - start_, 1e-9);
   const double eta =
       total_steps_ > 0 ? (total_steps_ - step) / steps_per_s : -1;
-  const std::string line =
-      ProgressLine(step, total_steps_, loss, examples_per_s, eta);
+  last_line_ = ProgressLine(step, total_steps_, loss, examples_per_s, eta);
   if (interactive_) {
-    std::cerr << "\r" << line << "\033[K" << std::flush;
-    printed_ = true;
+    std::cerr << "\r" << last_line_ << "\033[K" << std::flush;
   } else {
-    LOG(INFO) << line;
+    LOG(INFO) << last_line_;
   }
 }
 
