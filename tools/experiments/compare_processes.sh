@@ -5,12 +5,13 @@
 # bits/dim with and without offset, 95% intervals) and by the probability-flow
 # ODE on a subset; and a second table on the 2-D checkerboard with exact
 # ODE likelihoods. Writes everything under OUT and a report with
-# tools/experiments/compare_report.sh.
+# tools/experiments/compare_report.py.
 #
 #   tools/experiments/compare_processes.sh [OUT]      # default runs/compare
 #
-# Knobs (environment), defaults sized for ~2.5 hours on 2 cores:
-#   STEPS=2000          optimizer steps per Fashion-MNIST run (batch 64)
+# Knobs (environment); the defaults take ~2 h 15 min on 2 cores (checkerboard
+# ~45 min, Fashion-MNIST ~90 min) and are the budget of docs/results.md:
+#   STEPS=1500          optimizer steps per Fashion-MNIST run (batch 64)
 #   TOY_EPOCHS=200      checkerboard epochs (78 steps of 256 each; the learning
 #                       rate decays to zero over them on a cosine)
 #   ODE_EXAMPLES=1000   test images for the ODE likelihood
@@ -25,7 +26,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${1:-runs/compare}
-steps=${STEPS:-2000}
+steps=${STEPS:-1500}
 toy_epochs=${TOY_EPOCHS:-200}
 ode_examples=${ODE_EXAMPLES:-1000}
 ode_tol=${ODE_TOL:-1e-3}
