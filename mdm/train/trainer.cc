@@ -631,8 +631,8 @@ absl::Status Trainer::Run() {
   if (max_steps > 0) total_steps = std::min(total_steps, max_steps);
   util::ProgressReporter progress(total_steps, options_.log_interval_seconds);
   auto last_log = std::chrono::steady_clock::now();
-  int64_t examples_since_log = 0;
   int64_t examples_trained = 0;  // In this run, by every rank.
+  int64_t examples_at_log = 0;
   double loss = 0, grad_norm = 0;
   while (epoch_ < n_epochs && (max_steps <= 0 || step_ < max_steps)) {
     int64_t batches = 0;
@@ -657,7 +657,6 @@ absl::Status Trainer::Run() {
         }
         return s;
       }
-      examples_since_log += (*batch)->x.size(0) * world_size();
       examples_trained += (*batch)->x.size(0) * world_size();
       if (step_ == step_before) continue;  // Accumulating gradients.
       if (stop_signal_ != 0) {
@@ -680,7 +679,7 @@ absl::Status Trainer::Run() {
       if (step_ % options_.log_every_n_steps == 0) {
         const auto now = std::chrono::steady_clock::now();
         const double rate =
-            examples_since_log /
+            (examples_trained - examples_at_log) /
             std::max(std::chrono::duration<double>(now - last_log).count(),
                      1e-9);
         const double lr = LearningRateAt(experiment_.optimizer(), step_ - 1);
@@ -689,7 +688,7 @@ absl::Status Trainer::Run() {
           return s;
         }
         last_log = now;
-        examples_since_log = 0;
+        examples_at_log = examples_trained;
       }
     }
     if (debug || max_steps <= 0 || step_ < max_steps) {
