@@ -26,8 +26,9 @@ GaussianFourierProjectionImpl::GaussianFourierProjectionImpl(int64_t dim,
 }
 
 at::Tensor GaussianFourierProjectionImpl::forward(const at::Tensor& t) {
+  // (t W) 2 pi in this order, as the original rounds it.
   const at::Tensor proj =
-      t.view({-1, 1}).to(W_.dtype()) * W_.view({1, -1}) * (2 * M_PI);
+      t.view({-1, 1}).to(W_.dtype()) * W_.view({1, -1}) * 2 * M_PI;
   return at::cat({at::sin(proj), at::cos(proj)}, 1);
 }
 

@@ -54,6 +54,12 @@ absl::StatusOr<std::shared_ptr<ScoreModel>> CreateScoreModel(
           std::make_shared<MlpImpl>(MlpOptions(num_vars, data.vector_dim())
                                         .hidden_dim(config.hidden_dim())));
     case ScoreModelConfig::TINY_UNET:
+      if (data.height() < kTinyUNetMinSize || data.width() < kTinyUNetMinSize) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "TINY_UNET's unpadded convolutions need images of at least ",
+            kTinyUNetMinSize, "x", kTinyUNetMinSize, ", got ", data.height(),
+            "x", data.width()));
+      }
       return std::shared_ptr<ScoreModel>(std::make_shared<TinyUNetImpl>(
           TinyUNetOptions(num_vars, data.in_channels()).seed(seed)));
     case ScoreModelConfig::HO_UNET:
@@ -63,7 +69,8 @@ absl::StatusOr<std::shared_ptr<ScoreModel>> CreateScoreModel(
               .ch_mult(ch_mult)
               .num_res_blocks(config.num_res_blocks())
               .attn_resolutions(attn)
-              .dropout(config.dropout())));
+              .dropout(config.dropout())
+              .time_scale(config.time_scale())));
     case ScoreModelConfig::NCSNPP: {
       const int64_t factor = int64_t{1} << (ch_mult.size() - 1);
       if (data.height() % factor != 0 || data.width() % factor != 0) {
@@ -88,6 +95,7 @@ absl::StatusOr<std::shared_ptr<ScoreModel>> CreateScoreModel(
                                   ? TimeEmbedding::kFourier
                                   : TimeEmbedding::kPositional)
               .fourier_scale(config.fourier_scale())
+              .time_scale(config.time_scale())
               .skip_rescale(config.skip_rescale())
               .resamp_with_conv(config.resamp_with_conv())
               .fir(config.fir())

@@ -2,15 +2,14 @@
 
 #include <ATen/ATen.h>
 #include <torch/nn/functional/dropout.h>
-#include <torch/nn/functional/padding.h>
 #include <torch/nn/functional/upsampling.h>
-#include <torch/nn/init.h>
-#include <torch/nn/modules/container/any.h>
+#include <torch/nn/modules/activation.h>
+#include <torch/nn/modules/container/moduledict.h>
 
 #include <algorithm>
-#include <cmath>
-#include <utility>
+#include <string>
 
+#include "absl/strings/str_cat.h"
 #include "mdm/nets/embeddings.h"
 
 namespace mdm::nets {
@@ -23,26 +22,31 @@ using torch::nn::GroupNorm;
 using torch::nn::GroupNormOptions;
 using torch::nn::Linear;
 
+constexpr FanMode kFan = FanMode::kFanOut;
+
 GroupNorm Norm(int64_t channels) {
-  return GroupNorm(GroupNormOptions(std::min<int64_t>(32, channels), channels));
+  return GroupNorm(
+      GroupNormOptions(std::min<int64_t>(32, channels), channels).eps(1e-6));
 }
 
-// DDPM's attention: GroupNorm(32), zero-initialized output projection.
+Conv2d Conv(int64_t in, int64_t out, int64_t kernel, int64_t stride,
+            double init_scale) {
+  Conv2d conv(
+      Conv2dOptions(in, out, kernel).stride(stride).padding(kernel / 2));
+  VarianceScalingInit(conv, init_scale, kFan);
+  return conv;
+}
+
+Linear Dense(int64_t in, int64_t out) {
+  Linear linear(in, out);
+  VarianceScalingInit(linear, 1.0, kFan);
+  return linear;
+}
+
 SelfAttention2d Attention(int64_t channels) {
   return SelfAttention2d(
-      SelfAttention2dOptions(channels, std::min<int64_t>(32, channels)));
-}
-
-// TensorFlow's "SAME" padding for a 3x3, stride-2 convolution: output
-// ceil(n / 2), the extra row or column (if any) at the bottom or right.
-at::Tensor PadSameStride2(const at::Tensor& x) {
-  auto pads = [](int64_t n) {
-    const int64_t total = std::max<int64_t>(((n + 1) / 2 - 1) * 2 + 3 - n, 0);
-    return std::pair<int64_t, int64_t>(total / 2, total - total / 2);
-  };
-  const auto [top, bottom] = pads(x.size(2));
-  const auto [left, right] = pads(x.size(3));
-  return F::pad(x, F::PadFuncOptions({left, right, top, bottom}));
+      SelfAttention2dOptions(channels, std::min<int64_t>(32, channels))
+          .fan_mode(kFan));
 }
 
 }  // namespace
@@ -50,14 +54,13 @@ at::Tensor PadSameStride2(const at::Tensor& x) {
 HoResBlockImpl::HoResBlockImpl(int64_t in_ch, int64_t out_ch, int64_t temb_dim,
                                double dropout)
     : dropout_(dropout) {
+  temb_proj_ = register_module("temb_proj", Dense(temb_dim, out_ch));
   norm1_ = register_module("norm1", Norm(in_ch));
-  conv1_ = register_module("conv1", Conv3x3(in_ch, out_ch));
-  temb_proj_ = register_module("temb_proj", Linear(temb_dim, out_ch));
+  conv1_ = register_module("conv1", Conv(in_ch, out_ch, 3, 1, 1.0));
   norm2_ = register_module("norm2", Norm(out_ch));
-  conv2_ = register_module("conv2", Conv3x3(out_ch, out_ch));
-  ScaleInit(conv2_, 0.0);
+  conv2_ = register_module("conv2", Conv(out_ch, out_ch, 3, 1, 0.0));
   if (in_ch != out_ch)
-    shortcut_ = register_module("nin_shortcut", Conv1x1(in_ch, out_ch));
+    shortcut_ = register_module("shortcut", Conv(in_ch, out_ch, 1, 1, 1.0));
 }
 
 at::Tensor HoResBlockImpl::forward(const at::Tensor& x,
@@ -65,10 +68,33 @@ at::Tensor HoResBlockImpl::forward(const at::Tensor& x,
   at::Tensor h = conv1_->forward(at::silu(norm1_->forward(x)));
   h = h + temb_proj_->forward(at::silu(temb)).unsqueeze(-1).unsqueeze(-1);
   h = at::silu(norm2_->forward(h));
-  h = F::dropout(h,
-                 F::DropoutFuncOptions().p(dropout_).training(is_training()));
+  if (dropout_ > 0) {
+    h = F::dropout2d(
+        h, F::Dropout2dFuncOptions().p(dropout_).training(is_training()));
+  }
   h = conv2_->forward(h);
   return (shortcut_ ? shortcut_->forward(x) : x) + h;
+}
+
+HoTimestepEmbeddingImpl::HoTimestepEmbeddingImpl(int64_t ch, int64_t temb_dim,
+                                                 double time_scale)
+    : ch_(ch), time_scale_(time_scale) {
+  main_ = register_module(
+      "main", torch::nn::Sequential(Dense(ch, temb_dim), torch::nn::SiLU(),
+                                    Dense(temb_dim, temb_dim)));
+}
+
+at::Tensor HoTimestepEmbeddingImpl::forward(const at::Tensor& t) {
+  const at::Tensor scaled = time_scale_ == 1.0 ? t : t * time_scale_;
+  return main_->forward(SinusoidalEmbedding(scaled, ch_));
+}
+
+HoUpsampleImpl::HoUpsampleImpl(int64_t channels)
+    : up_conv_(register_module("up_conv", Conv(channels, channels, 3, 1, 1.0))) {}
+
+at::Tensor HoUpsampleImpl::forward(const at::Tensor& x, at::IntArrayRef size) {
+  return up_conv_->forward(F::interpolate(
+      x, F::InterpolateFuncOptions().size(size.vec()).mode(torch::kNearest)));
 }
 
 HoUNetImpl::HoUNetImpl(const HoUNetOptions& options) : options_(options) {
@@ -78,61 +104,81 @@ HoUNetImpl::HoUNetImpl(const HoUNetOptions& options) : options_(options) {
   TORCH_CHECK(levels >= 1, "ch_mult must not be empty");
   const int64_t io = options.num_vars() * options.channels();
   const int64_t temb_dim = 4 * ch;
+  const double dropout = options.dropout();
   auto attn_at = [&](int64_t resolution) {
     const auto& r = options.attn_resolutions();
     return std::find(r.begin(), r.end(), resolution) != r.end();
   };
+  // Adds `module` to `dict` under `key` and to the path's call order.
+  auto add = [](torch::nn::ModuleDict& dict, const std::string& key,
+                std::shared_ptr<torch::nn::Module> module, Layer::Kind kind,
+                std::vector<Layer>& path) {
+    path.push_back({kind, module.get()});
+    dict->update(std::vector<std::pair<std::string,
+                                       std::shared_ptr<torch::nn::Module>>>{
+        {key, std::move(module)}});
+  };
 
-  temb0_ = register_module("temb_dense0", Linear(ch, temb_dim));
-  temb1_ = register_module("temb_dense1", Linear(temb_dim, temb_dim));
-  conv_in_ = register_module("conv_in", Conv3x3(io, ch));
-  down_blocks_ = register_module("down_blocks", torch::nn::ModuleList());
-  down_attns_ = register_module("down_attns", torch::nn::ModuleList());
-  downsamples_ = register_module("downsamples", torch::nn::ModuleList());
+  temb_net_ = register_module(
+      "temb_net", HoTimestepEmbedding(ch, temb_dim, options.time_scale()));
+  begin_conv_ = register_module("begin_conv", Conv(io, ch, 3, 1, 1.0));
+  down_modules_ = register_module("down_modules", torch::nn::ModuleList());
   std::vector<int64_t> skip_channels = {ch};
   int64_t in = ch;
   int64_t resolution = options.resolution();
   for (int64_t level = 0; level < levels; ++level) {
+    torch::nn::ModuleDict blocks;
     const int64_t out = ch * mult[level];
     for (int64_t b = 0; b < options.num_res_blocks(); ++b) {
-      down_blocks_->push_back(HoResBlock(in, out, temb_dim, options.dropout()));
+      const std::string prefix = absl::StrCat(level, "a_", b);
+      add(blocks, prefix + "a_block",
+          HoResBlock(in, out, temb_dim, dropout).ptr(), Layer::kBlock, down_);
       in = out;
-      down_has_attn_.push_back(attn_at(resolution));
-      if (down_has_attn_.back()) down_attns_->push_back(Attention(in));
-      skip_channels.push_back(in);
+      if (attn_at(resolution)) {
+        add(blocks, prefix + "b_attn", Attention(out).ptr(), Layer::kAttention,
+            down_);
+      }
+      skip_channels.push_back(out);
     }
     if (level + 1 < levels) {
-      downsamples_->push_back(Conv2d(Conv2dOptions(in, in, 3).stride(2)));
-      skip_channels.push_back(in);
+      add(blocks, absl::StrCat(level, "b_downsample"),
+          Conv(out, out, 3, 2, 1.0).ptr(), Layer::kResample, down_);
       resolution = (resolution + 1) / 2;
+      skip_channels.push_back(out);
     }
+    down_modules_->push_back(blocks);
   }
-  mid_block1_ = register_module(
-      "mid_block1", HoResBlock(in, in, temb_dim, options.dropout()));
-  mid_attn_ = register_module("mid_attn", Attention(in));
-  mid_block2_ = register_module(
-      "mid_block2", HoResBlock(in, in, temb_dim, options.dropout()));
-  up_blocks_ = register_module("up_blocks", torch::nn::ModuleList());
-  up_attns_ = register_module("up_attns", torch::nn::ModuleList());
-  upsamples_ = register_module("upsamples", torch::nn::ModuleList());
+  mid_modules_ = register_module(
+      "mid_modules",
+      torch::nn::ModuleList(HoResBlock(in, in, temb_dim, dropout),
+                            Attention(in),
+                            HoResBlock(in, in, temb_dim, dropout)));
+  up_modules_ = register_module("up_modules", torch::nn::ModuleList());
   for (int64_t level = levels - 1; level >= 0; --level) {
+    torch::nn::ModuleDict blocks;
     const int64_t out = ch * mult[level];
     for (int64_t b = 0; b <= options.num_res_blocks(); ++b) {
-      up_blocks_->push_back(HoResBlock(in + skip_channels.back(), out, temb_dim,
-                                       options.dropout()));
+      const std::string prefix = absl::StrCat(level, "a_", b);
+      add(blocks, prefix + "a_block",
+          HoResBlock(in + skip_channels.back(), out, temb_dim, dropout).ptr(),
+          Layer::kBlock, up_);
       skip_channels.pop_back();
       in = out;
-      up_has_attn_.push_back(attn_at(resolution));
-      if (up_has_attn_.back()) up_attns_->push_back(Attention(in));
+      if (attn_at(resolution)) {
+        add(blocks, prefix + "b_attn", Attention(out).ptr(), Layer::kAttention,
+            up_);
+      }
     }
     if (level > 0) {
-      upsamples_->push_back(Conv3x3(in, in));
+      add(blocks, absl::StrCat(level, "b_upsample"), HoUpsample(out).ptr(),
+          Layer::kResample, up_);
       resolution *= 2;
     }
+    up_modules_->push_back(blocks);
   }
-  norm_out_ = register_module("norm_out", Norm(in));
-  conv_out_ = register_module("conv_out", Conv3x3(in, io));
-  ScaleInit(conv_out_, 0.0);
+  end_conv_ = register_module(
+      "end_conv", torch::nn::Sequential(Norm(in), torch::nn::SiLU(),
+                                        Conv(in, io, 3, 1, 0.0)));
 }
 
 at::Tensor HoUNetImpl::forward(const at::Tensor& u, const at::Tensor& t) {
@@ -140,54 +186,46 @@ at::Tensor HoUNetImpl::forward(const at::Tensor& u, const at::Tensor& t) {
                   u.size(2) == options_.channels(),
               "HoUNet expects [batch, ", options_.num_vars(), ", ",
               options_.channels(), ", H, W], got ", u.sizes());
-  const int64_t levels = static_cast<int64_t>(options_.ch_mult().size());
-  at::Tensor temb = SinusoidalEmbedding(t.to(u.dtype()) * options_.time_scale(),
-                                        options_.ch());
-  temb = temb1_->forward(at::silu(temb0_->forward(temb)));
-
-  std::vector<at::Tensor> skips = {conv_in_->forward(StateToChannels(u))};
-  size_t block = 0, attn = 0;
-  for (int64_t level = 0; level < levels; ++level) {
-    for (int64_t b = 0; b < options_.num_res_blocks(); ++b, ++block) {
-      at::Tensor h =
-          down_blocks_[block]->as<HoResBlock>()->forward(skips.back(), temb);
-      if (down_has_attn_[block])
-        h = down_attns_[attn++]->as<SelfAttention2d>()->forward(h);
-      skips.push_back(h);
-    }
-    if (level + 1 < levels) {
-      skips.push_back(downsamples_[level]->as<Conv2d>()->forward(
-          PadSameStride2(skips.back())));
-    }
-  }
-  at::Tensor h = mid_block1_->forward(skips.back(), temb);
-  h = mid_attn_->forward(h);
-  h = mid_block2_->forward(h, temb);
-
-  block = 0;
-  attn = 0;
-  size_t upsample = 0;
-  for (int64_t level = levels - 1; level >= 0; --level) {
-    for (int64_t b = 0; b <= options_.num_res_blocks(); ++b, ++block) {
-      h = up_blocks_[block]->as<HoResBlock>()->forward(
-          at::cat({h, skips.back()}, 1), temb);
-      skips.pop_back();
-      if (up_has_attn_[block])
-        h = up_attns_[attn++]->as<SelfAttention2d>()->forward(h);
-    }
-    if (level > 0) {
-      // Nearest-neighbour upsampling to the next skip's size (2x, or one
-      // less where an odd size was rounded up on the way down).
-      const at::Tensor& next = skips.back();
-      h = F::interpolate(
-          h, F::InterpolateFuncOptions()
-                 .size(std::vector<int64_t>{next.size(2), next.size(3)})
-                 .mode(torch::kNearest));
-      h = upsamples_[upsample++]->as<Conv2d>()->forward(h);
+  const at::Tensor temb = temb_net_->forward(t);
+  std::vector<at::Tensor> skips = {
+      begin_conv_->forward(StateToChannels(u))};
+  for (const Layer& layer : down_) {
+    switch (layer.kind) {
+      case Layer::kBlock:
+        skips.push_back(
+            layer.module->as<HoResBlockImpl>()->forward(skips.back(), temb));
+        break;
+      case Layer::kAttention:  // Refines the block output it follows.
+        skips.back() =
+            layer.module->as<SelfAttention2dImpl>()->forward(skips.back());
+        break;
+      case Layer::kResample:
+        skips.push_back(
+            layer.module->as<torch::nn::Conv2dImpl>()->forward(skips.back()));
+        break;
     }
   }
-  h = conv_out_->forward(at::silu(norm_out_->forward(h)));
-  return h.view(u.sizes());
+  at::Tensor h = skips.back();
+  h = mid_modules_[0]->as<HoResBlock>()->forward(h, temb);
+  h = mid_modules_[1]->as<SelfAttention2d>()->forward(h);
+  h = mid_modules_[2]->as<HoResBlock>()->forward(h, temb);
+  for (const Layer& layer : up_) {
+    switch (layer.kind) {
+      case Layer::kBlock:
+        h = layer.module->as<HoResBlockImpl>()
+                ->forward(at::cat({h, skips.back()}, 1), temb);
+        skips.pop_back();
+        break;
+      case Layer::kAttention:
+        h = layer.module->as<SelfAttention2dImpl>()->forward(h);
+        break;
+      case Layer::kResample:  // To the next skip's size.
+        h = layer.module->as<HoUpsampleImpl>()
+                ->forward(h, skips.back().sizes().slice(2));
+        break;
+    }
+  }
+  return end_conv_->forward(h).view(u.sizes());
 }
 
 }  // namespace mdm::nets

@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace mdm::nets {
@@ -17,23 +18,46 @@ Conv2d Conv1x1(int64_t in, int64_t out) {
   return Conv2d(Conv2dOptions(in, out, 1));
 }
 
-void ScaleInit(const Conv2d& conv, double scale) {
+void VarianceScalingInit(at::Tensor weight, at::Tensor bias, double scale,
+                         FanMode mode) {
+  TORCH_CHECK(weight.dim() >= 2, "variance scaling needs a [out, in, ...] weight");
+  const double receptive = static_cast<double>(weight[0][0].numel());
+  const double fan_in = weight.size(1) * receptive;
+  const double fan_out = weight.size(0) * receptive;
+  const double fan = mode == FanMode::kFanIn    ? fan_in
+                     : mode == FanMode::kFanOut ? fan_out
+                                                : (fan_in + fan_out) / 2;
+  const double variance = (scale == 0 ? 1e-10 : scale) / std::max(1.0, fan);
+  const double bound = std::sqrt(3 * variance);
   at::NoGradGuard no_grad;
-  conv->weight.mul_(scale);
-  if (conv->bias.defined()) conv->bias.zero_();
+  weight.uniform_(-bound, bound);
+  if (bias.defined()) bias.zero_();
+}
+
+void VarianceScalingInit(const Conv2d& conv, double scale, FanMode mode) {
+  VarianceScalingInit(conv->weight, conv->bias, scale, mode);
+}
+
+void VarianceScalingInit(const torch::nn::Linear& linear, double scale,
+                         FanMode mode) {
+  VarianceScalingInit(linear->weight, linear->bias, scale, mode);
 }
 
 SelfAttention2dImpl::SelfAttention2dImpl(const SelfAttention2dOptions& options)
     : options_(options) {
   const int64_t c = options.channels();
-  norm_ =
-      register_module("norm", torch::nn::GroupNorm(torch::nn::GroupNormOptions(
-                                  options.num_groups(), c)));
-  q_ = register_module("q", Conv1x1(c, c));
-  k_ = register_module("k", Conv1x1(c, c));
-  v_ = register_module("v", Conv1x1(c, c));
+  // Registration in the original's order.
+  q_ = register_module("attn_q", Conv1x1(c, c));
+  k_ = register_module("attn_k", Conv1x1(c, c));
+  v_ = register_module("attn_v", Conv1x1(c, c));
   proj_out_ = register_module("proj_out", Conv1x1(c, c));
-  ScaleInit(proj_out_, options.init_scale());
+  norm_ = register_module(
+      "norm", torch::nn::GroupNorm(
+                  torch::nn::GroupNormOptions(options.num_groups(), c)
+                      .eps(options.norm_eps())));
+  for (const Conv2d& conv : {q_, k_, v_})
+    VarianceScalingInit(conv, 1.0, options.fan_mode());
+  VarianceScalingInit(proj_out_, options.init_scale(), options.fan_mode());
 }
 
 at::Tensor SelfAttention2dImpl::forward(const at::Tensor& x) {
@@ -44,7 +68,8 @@ at::Tensor SelfAttention2dImpl::forward(const at::Tensor& x) {
   const at::Tensor v = v_->forward(h).view({B, C, H * W});
   // w[b, i, j] = <q_i, k_j> / sqrt(C), normalized over j.
   const at::Tensor w = at::softmax(
-      at::bmm(q.transpose(1, 2), k) / std::sqrt(static_cast<double>(C)), -1);
+      at::bmm(q.transpose(1, 2), k) * std::pow(static_cast<double>(C), -0.5),
+      -1);
   const at::Tensor out =
       x + proj_out_->forward(at::bmm(v, w.transpose(1, 2)).view({B, C, H, W}));
   return options_.skip_rescale() ? out / std::sqrt(2.0) : out;

@@ -1,11 +1,12 @@
-// Layers shared by the U-Nets: padded convolutions, scaled initialization
-// of the layers that end a residual branch, and 2-D self-attention.
+// Layers shared by the U-Nets: padded convolutions, the variance-scaling
+// initialization of DDPM and the original work, and 2-D self-attention.
 #ifndef MDM_NETS_LAYERS_H_
 #define MDM_NETS_LAYERS_H_
 
 #include <ATen/core/Tensor.h>
 #include <torch/arg.h>
 #include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/linear.h>
 #include <torch/nn/modules/normalization.h>
 #include <torch/nn/pimpl.h>
 
@@ -17,24 +18,39 @@ namespace mdm::nets {
 torch::nn::Conv2d Conv3x3(int64_t in, int64_t out);
 torch::nn::Conv2d Conv1x1(int64_t in, int64_t out);
 
-// Multiplies the layer's initial weights by `scale` and zeroes its bias;
-// scale 0 makes a residual branch start as the identity.
-void ScaleInit(const torch::nn::Conv2d& conv, double scale);
+// Which fan the variance-scaling initialization divides by. kFanAvg is
+// DDPM's (and score_sde's NCSN++); the original work's HoUNet port asks for
+// "fan_avg" but its helper returns fan_out, so HoUNet uses kFanOut.
+enum class FanMode { kFanIn, kFanOut, kFanAvg };
+
+// weight ~ U(-sqrt(3 v), sqrt(3 v)) with v = scale / max(1, fan), where a
+// scale of 0 is taken as 1e-10 (a residual branch starts near, not at,
+// the identity), and bias = 0. Fans of a [out, in, kh, kw] or [out, in]
+// weight: in * kh * kw and out * kh * kw. Draws from the default generator.
+void VarianceScalingInit(at::Tensor weight, at::Tensor bias, double scale,
+                         FanMode mode);
+void VarianceScalingInit(const torch::nn::Conv2d& conv, double scale,
+                         FanMode mode);
+void VarianceScalingInit(const torch::nn::Linear& linear, double scale,
+                         FanMode mode);
 
 struct SelfAttention2dOptions {
   SelfAttention2dOptions(int64_t channels, int64_t num_groups)
       : channels_(channels), num_groups_(num_groups) {}
   TORCH_ARG(int64_t, channels);
   TORCH_ARG(int64_t, num_groups);  // Of the GroupNorm before q, k, v.
+  TORCH_ARG(double, norm_eps) = 1e-6;
   // Divide the residual sum by sqrt(2) (NCSN++'s skip_rescale).
   TORCH_ARG(bool, skip_rescale) = false;
-  // ScaleInit of the output projection.
+  // Variance-scaling initialization of the projections; the output
+  // projection's scale (0: near zero).
+  TORCH_ARG(FanMode, fan_mode) = FanMode::kFanAvg;
   TORCH_ARG(double, init_scale) = 0.0;
 };
 
 // Single-head self-attention over all H*W positions with 1x1 projections
-// q, k, v, proj_out and a residual connection: x + proj_out(softmax(q^T k /
-// sqrt(C)) v).
+// attn_q, attn_k, attn_v, proj_out (the original HoUNet's names) and a
+// residual connection: x + proj_out(v softmax(q^T k / sqrt(C))^T).
 class SelfAttention2dImpl : public torch::nn::Module {
  public:
   explicit SelfAttention2dImpl(const SelfAttention2dOptions& options);
@@ -42,8 +58,8 @@ class SelfAttention2dImpl : public torch::nn::Module {
 
  private:
   SelfAttention2dOptions options_;
-  torch::nn::GroupNorm norm_{nullptr};
   torch::nn::Conv2d q_{nullptr}, k_{nullptr}, v_{nullptr}, proj_out_{nullptr};
+  torch::nn::GroupNorm norm_{nullptr};
 };
 TORCH_MODULE(SelfAttention2d);
 

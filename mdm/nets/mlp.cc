@@ -1,19 +1,22 @@
 #include "mdm/nets/mlp.h"
 
 #include <ATen/ATen.h>
+#include <torch/nn/modules/activation.h>
 #include <torch/nn/modules/linear.h>
 
 namespace mdm::nets {
 
 MlpImpl::MlpImpl(const MlpOptions& options) : options_(options) {
   const int64_t io = options.num_vars() * options.dim();
-  layers_ = register_module("layers", torch::nn::ModuleList());
+  net_ = torch::nn::Sequential();
   int64_t in = io + 1;  // The state and t.
   for (int64_t i = 0; i < options.num_hidden_layers(); ++i) {
-    layers_->push_back(torch::nn::Linear(in, options.hidden_dim()));
+    net_->push_back(torch::nn::Linear(in, options.hidden_dim()));
+    net_->push_back(torch::nn::SiLU());
     in = options.hidden_dim();
   }
-  layers_->push_back(torch::nn::Linear(in, io));
+  net_->push_back(torch::nn::Linear(in, io));
+  register_module("net", net_);
 }
 
 at::Tensor MlpImpl::forward(const at::Tensor& u, const at::Tensor& t) {
@@ -21,13 +24,9 @@ at::Tensor MlpImpl::forward(const at::Tensor& u, const at::Tensor& t) {
                   u.size(2) == options_.dim(),
               "Mlp expects [batch, ", options_.num_vars(), ", ", options_.dim(),
               "], got ", u.sizes());
-  at::Tensor h = at::cat({u.flatten(1), t.view({-1, 1}).to(u.dtype())}, 1);
-  const size_t n = layers_->size();
-  for (size_t i = 0; i < n; ++i) {
-    h = layers_[i]->as<torch::nn::Linear>()->forward(h);
-    if (i + 1 < n) h = at::silu(h);
-  }
-  return h.view(u.sizes());
+  const at::Tensor h =
+      at::cat({u.flatten(1), t.view({-1, 1}).to(u.dtype())}, 1);
+  return net_->forward(h).view(u.sizes());
 }
 
 }  // namespace mdm::nets

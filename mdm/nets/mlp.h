@@ -1,10 +1,12 @@
-// A multilayer perceptron score model for vector data (toy 2-D sets and
-// tests): input the flattened state and t, 4 hidden layers with SiLU.
+// The original work's multilayer perceptron score model for vector data
+// (toy 2-D sets and tests): input the flattened state and t, 4 hidden
+// layers with SiLU. Parameter names are the original's (`net.0` ...
+// `net.8`, SiLU between the linear layers), so its state dicts load by name.
 #ifndef MDM_NETS_MLP_H_
 #define MDM_NETS_MLP_H_
 
 #include <torch/arg.h>
-#include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/modules/container/sequential.h>
 #include <torch/nn/pimpl.h>
 
 #include <cstdint>
@@ -29,7 +31,7 @@ class MlpImpl : public ScoreModel {
 
  private:
   MlpOptions options_;
-  torch::nn::ModuleList layers_;
+  torch::nn::Sequential net_{nullptr};
 };
 TORCH_MODULE(Mlp);
 

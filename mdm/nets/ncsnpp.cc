@@ -22,7 +22,16 @@ using torch::nn::Linear;
 
 GroupNorm Norm(int64_t channels) {
   return GroupNorm(GroupNormOptions(
-      std::max<int64_t>(1, std::min<int64_t>(channels / 4, 32)), channels));
+                       std::max<int64_t>(1, std::min<int64_t>(channels / 4, 32)),
+                       channels)
+                       .eps(1e-6));
+}
+
+// score_sde's DDPM initialization of every convolution and dense layer.
+template <typename Layer>
+Layer Init(Layer layer, double scale = 1.0) {
+  VarianceScalingInit(layer, scale, FanMode::kFanAvg);
+  return layer;
 }
 
 // upfirdn2d: zero-insertion upsampling by `up`, padding (negative crops),
@@ -77,18 +86,17 @@ class NcsnResBlockImpl : public torch::nn::Module {
         fir_(options.fir()),
         fir_kernel_(options.fir_kernel()) {
     norm0_ = register_module("norm0", Norm(block.in_ch));
-    conv0_ = register_module("conv0", Conv3x3(block.in_ch, block.out_ch));
-    dense0_ = register_module("dense0", Linear(block.temb_dim, block.out_ch));
-    {
-      at::NoGradGuard no_grad;
-      dense0_->bias.zero_();
-    }
+    conv0_ =
+        register_module("conv0", Init(Conv3x3(block.in_ch, block.out_ch)));
+    dense0_ = register_module(
+        "dense0", Init(Linear(block.temb_dim, block.out_ch)));
     norm1_ = register_module("norm1", Norm(block.out_ch));
-    conv1_ = register_module("conv1", Conv3x3(block.out_ch, block.out_ch));
-    ScaleInit(conv1_, options.init_scale());
+    conv1_ = register_module(
+        "conv1",
+        Init(Conv3x3(block.out_ch, block.out_ch), options.init_scale()));
     if (block.in_ch != block.out_ch || block.up || block.down) {
       shortcut_ =
-          register_module("shortcut", Conv1x1(block.in_ch, block.out_ch));
+          register_module("shortcut", Init(Conv1x1(block.in_ch, block.out_ch)));
     }
   }
 
@@ -142,10 +150,10 @@ class ResampleImpl : public torch::nn::Module {
   ResampleImpl(int64_t channels, bool up, const NcsnppOptions& options)
       : up_(up), fir_(options.fir()), fir_kernel_(options.fir_kernel()) {
     if (options.resamp_with_conv()) {
-      conv_ =
-          register_module("conv", Conv2d(Conv2dOptions(channels, channels, 3)
-                                             .stride(!up && !fir_ ? 2 : 1)
-                                             .padding(up || fir_ ? 1 : 0)));
+      conv_ = register_module(
+          "conv", Init(Conv2d(Conv2dOptions(channels, channels, 3)
+                                  .stride(!up && !fir_ ? 2 : 1)
+                                  .padding(up || fir_ ? 1 : 0))));
     }
   }
 
@@ -208,9 +216,9 @@ NcsnppImpl::NcsnppImpl(const NcsnppOptions& options) : options_(options) {
     embed_dim = 2 * nf;
   }
   const int64_t temb_dim = 4 * nf;
-  temb0_ = register_module("temb_dense0", Linear(embed_dim, temb_dim));
-  temb1_ = register_module("temb_dense1", Linear(temb_dim, temb_dim));
-  conv_in_ = register_module("conv_in", Conv3x3(io, nf));
+  temb0_ = register_module("temb_dense0", Init(Linear(embed_dim, temb_dim)));
+  temb1_ = register_module("temb_dense1", Init(Linear(temb_dim, temb_dim)));
+  conv_in_ = register_module("conv_in", Init(Conv3x3(io, nf)));
 
   down_ = register_module("down", torch::nn::ModuleList());
   mid_ = register_module("mid", torch::nn::ModuleList());
@@ -277,8 +285,8 @@ NcsnppImpl::NcsnppImpl(const NcsnppOptions& options) : options_(options) {
     }
   }
   norm_out_ = register_module("norm_out", Norm(in));
-  conv_out_ = register_module("conv_out", Conv3x3(in, io));
-  ScaleInit(conv_out_, options.init_scale());
+  conv_out_ = register_module("conv_out",
+                              Init(Conv3x3(in, io), options.init_scale()));
 }
 
 at::Tensor NcsnppImpl::forward(const at::Tensor& u, const at::Tensor& t) {
@@ -293,7 +301,7 @@ at::Tensor NcsnppImpl::forward(const at::Tensor& u, const at::Tensor& t) {
               u.size(3), "x", u.size(4));
   at::Tensor temb =
       options_.embedding_type() == TimeEmbedding::kFourier
-          ? fourier_->forward(t.to(u.dtype()))
+          ? fourier_->forward(at::log(t.to(u.dtype())))
           : SinusoidalEmbedding(t.to(u.dtype()) * options_.time_scale(),
                                 options_.nf());
   temb = temb1_->forward(at::silu(temb0_->forward(temb)));

@@ -1,9 +1,10 @@
 // NCSN++ / DDPM++ (Song et al. 2021), the original work's largest score
 // model: BigGAN-style residual blocks that resample inside the block (or
 // DDPM-style blocks with separate resampling layers), GroupNorm with
-// min(C/4, 32) groups, optional skip rescaling by 1/sqrt(2), positional or
-// Gaussian-Fourier time embedding, FIR (or naive) resampling, and
-// zero-initialized ("init_scale" 0) last convolutions. Progressive growing
+// min(C/4, 32) groups (eps 1e-6), optional skip rescaling by 1/sqrt(2),
+// positional (of t) or Gaussian-Fourier (of log t) time embedding, FIR (or
+// naive) resampling, DDPM's variance-scaling initialization, and last
+// convolutions of each branch at scale `init_scale` (0: near zero). Progressive growing
 // of inputs and outputs (`progressive*` in score_sde) is not implemented.
 #ifndef MDM_NETS_NCSNPP_H_
 #define MDM_NETS_NCSNPP_H_
@@ -43,8 +44,9 @@ struct NcsnppOptions {
   TORCH_ARG(ResblockType, resblock_type) = ResblockType::kBigGan;
   TORCH_ARG(TimeEmbedding, embedding_type) = TimeEmbedding::kPositional;
   TORCH_ARG(double, fourier_scale) = 16.0;
-  // Positional embeddings see t * time_scale; Fourier ones see t.
-  TORCH_ARG(double, time_scale) = 1000.0;
+  // As the original: positional embeddings see t * time_scale (1: t
+  // itself), Fourier ones log t.
+  TORCH_ARG(double, time_scale) = 1.0;
   TORCH_ARG(bool, skip_rescale) = true;
   TORCH_ARG(bool, resamp_with_conv) = true;  // DDPM blocks' resampling.
   TORCH_ARG(bool, fir) = false;

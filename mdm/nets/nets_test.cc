@@ -2,6 +2,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -10,6 +11,7 @@
 
 #include "mdm/nets/embeddings.h"
 #include "mdm/nets/ho_unet.h"
+#include "mdm/nets/layers.h"
 #include "mdm/nets/mlp.h"
 #include "mdm/nets/ncsnpp.h"
 #include "mdm/nets/tiny_unet.h"
@@ -107,7 +109,7 @@ TEST_P(ImageNetTest, OutputShapeEqualsInputShape) {
 }
 
 // Outputs depend on t, and the same seed and inputs give bit-identical
-// outputs. Zero-initialized output layers are randomized first so the
+// outputs. Near-zero initialized output layers are randomized first so the
 // outputs carry information.
 TEST_P(ImageNetTest, TimeConditionedAndDeterministic) {
   const NetCase& c = GetParam();
@@ -119,7 +121,7 @@ TEST_P(ImageNetTest, TimeConditionedAndDeterministic) {
     at::NoGradGuard no_grad;
     torch::manual_seed(5);
     for (at::Tensor& p : net->parameters()) {
-      if (p.abs().max().item<double>() == 0 && p.dim() > 1) p.normal_(0, 0.05);
+      if (p.abs().max().item<double>() < 1e-4 && p.dim() > 1) p.normal_(0, 0.05);
     }
   }
   const at::Tensor u = at::randn({3, 2, 1, size, size}, Gen(3));
@@ -138,7 +140,7 @@ TEST_P(ImageNetTest, GradientsReachEveryParameter) {
     at::NoGradGuard no_grad;
     torch::manual_seed(5);
     for (at::Tensor& p : net->parameters()) {
-      if (p.abs().max().item<double>() == 0) p.normal_(0, 0.05);
+      if (p.abs().max().item<double>() < 1e-4) p.normal_(0, 0.05);
     }
   }
   const at::Tensor u = at::randn({2, 2, 1, size, size}, Gen(4));
@@ -153,6 +155,19 @@ TEST_P(ImageNetTest, GradientsReachEveryParameter) {
 INSTANTIATE_TEST_SUITE_P(Nets, ImageNetTest, ::testing::ValuesIn(ImageNets()),
                          [](const auto& info) { return info.param.name; });
 
+// The unpadded network: 28 -> 26 -> 12 -> 5 -> 2 and back, and other
+// sizes down to the smallest it takes.
+TEST(TinyUNetTest, UnpaddedShapesAndItsSmallestImage) {
+  TinyUNet net(TinyUNetOptions(2, 1));
+  EXPECT_EQ(CountParameters(*net), 1116162);  // The original's count.
+  for (int64_t size : {kTinyUNetMinSize, int64_t{28}, int64_t{31}, int64_t{64}}) {
+    const at::Tensor u = at::randn({1, 2, 1, size, size});
+    EXPECT_EQ(net->forward(u, at::rand({1})).sizes(), u.sizes()) << size;
+  }
+  EXPECT_THROW(net->forward(at::randn({1, 2, 1, 16, 16}), at::rand({1})),
+               c10::Error);
+}
+
 TEST(HoUNetTest, ParameterCountsMatchTheOriginalModels) {
   // DDPM's CIFAR-10 model.
   HoUNet cifar(HoUNetOptions(1, 3, 32));
@@ -162,19 +177,43 @@ TEST(HoUNetTest, ParameterCountsMatchTheOriginalModels) {
   EXPECT_EQ(CountParameters(*mnist), 1539329);
 }
 
-// Zero-initialized output convolutions: the untrained network is exactly 0.
-TEST(HoUNetTest, InitialOutputIsExactlyZero) {
+// Output convolutions at variance scale 1e-10: the untrained network's
+// output is tiny (at scale 1 it would be of order 1).
+TEST(HoUNetTest, InitialOutputIsNearZero) {
+  torch::manual_seed(0);
   HoUNet net(HoUNetOptions(3, 1, 28).ch(32).ch_mult({1, 2, 2}));
   const at::Tensor out =
       net->forward(at::randn({2, 3, 1, 28, 28}), at::rand({2}));
-  EXPECT_EQ(out.abs().max().item<double>(), 0.0);
+  EXPECT_LT(out.abs().max().item<double>(), 1e-3);
+  EXPECT_GT(out.abs().max().item<double>(), 0.0);
   Ncsnpp ncsn(
       NcsnppOptions(2, 1, 28).nf(16).ch_mult({1, 2, 2}).num_res_blocks(1));
-  EXPECT_EQ(ncsn->forward(at::randn({2, 2, 1, 28, 28}), at::rand({2}))
+  EXPECT_LT(ncsn->forward(at::randn({2, 2, 1, 28, 28}), at::rand({2}))
                 .abs()
                 .max()
                 .item<double>(),
-            0.0);
+            1e-3);
+}
+
+// The original's variance scaling: U(-b, b) with b = sqrt(3 scale / fan)
+// and zero biases; scale 0 means 1e-10.
+TEST(LayersTest, VarianceScalingBoundsAndFans) {
+  torch::manual_seed(0);
+  torch::nn::Conv2d conv(torch::nn::Conv2dOptions(16, 64, 3));
+  VarianceScalingInit(conv, 2.0, FanMode::kFanOut);  // fan 64 * 9.
+  const double bound = std::sqrt(3 * 2.0 / (64 * 9));
+  EXPECT_LE(conv->weight.abs().max().item<double>(), bound);
+  EXPECT_GT(conv->weight.abs().max().item<double>(), 0.98 * bound);
+  // Uniform: variance bound^2 / 3.
+  EXPECT_NEAR(conv->weight.var().item<double>(), bound * bound / 3,
+              0.05 * bound * bound / 3);
+  EXPECT_EQ(conv->bias.abs().max().item<double>(), 0.0);
+  VarianceScalingInit(conv, 1.0, FanMode::kFanAvg);  // fan (16 + 64) 9 / 2.
+  EXPECT_GT(conv->weight.abs().max().item<double>(),
+            0.98 * std::sqrt(3.0 / (40 * 9)));
+  VarianceScalingInit(conv, 0.0, FanMode::kFanIn);
+  EXPECT_LE(conv->weight.abs().max().item<double>(),
+            std::sqrt(3e-10 / (16 * 9)));
 }
 
 TEST(MlpTest, ShapesTimeAndGradients) {
@@ -196,13 +235,13 @@ TEST(TinyUNetTest, FourierWeightsComeFromTheSeedAndAreNotTrained) {
   TinyUNet a(TinyUNetOptions(1, 1).seed(3));
   TinyUNet b(TinyUNetOptions(1, 1).seed(3));
   TinyUNet c(TinyUNetOptions(1, 1).seed(4));
-  const at::Tensor wa = a->named_buffers()["fourier.W"];
-  EXPECT_TRUE(at::equal(wa, b->named_buffers()["fourier.W"]));
-  EXPECT_FALSE(at::equal(wa, c->named_buffers()["fourier.W"]));
+  const at::Tensor wa = a->named_buffers()["embed.0.W"];
+  EXPECT_TRUE(at::equal(wa, b->named_buffers()["embed.0.W"]));
+  EXPECT_FALSE(at::equal(wa, c->named_buffers()["embed.0.W"]));
   EXPECT_EQ(wa.numel(), 128);
   // ~N(0, 30^2).
   EXPECT_NEAR(wa.std().item<double>(), 30.0, 6.0);
-  EXPECT_EQ(a->named_parameters().find("fourier.W"), nullptr);
+  EXPECT_EQ(a->named_parameters().find("embed.0.W"), nullptr);
 }
 
 TEST(EmbeddingsTest, SinusoidalEmbeddingClosedForm) {

@@ -1,8 +1,6 @@
 #include "mdm/nets/tiny_unet.h"
 
 #include <ATen/ATen.h>
-#include <torch/nn/modules/conv.h>
-#include <torch/nn/modules/normalization.h>
 
 namespace mdm::nets {
 namespace {
@@ -13,61 +11,73 @@ using torch::nn::ConvTranspose2d;
 using torch::nn::ConvTranspose2dOptions;
 using torch::nn::GroupNorm;
 using torch::nn::GroupNormOptions;
-using torch::nn::Linear;
 
-// The tutorial model's norms: 4 groups at the first level, 32 elsewhere.
-GroupNorm Norm(int64_t channels, bool first) {
-  return GroupNorm(GroupNormOptions(first ? 4 : 32, channels));
+// GroupNorm, embedding bias, SiLU: the step after every (transposed)
+// convolution but the last.
+at::Tensor Condition(const at::Tensor& h, DenseImpl& dense,
+                     const at::Tensor& embed, GroupNorm& norm) {
+  return at::silu(norm->forward(h + dense.forward(embed)));
 }
 
-// Adds the embedding projected to `channels` as a per-channel bias.
-at::Tensor AddEmbedding(const at::Tensor& h, torch::nn::Module& dense,
-                        const at::Tensor& embed) {
-  return h + dense.as<Linear>()->forward(embed).unsqueeze(-1).unsqueeze(-1);
+// A stride-2 transposed convolution whose output matches `skip` in size
+// (the output padding, 0 or 1, is implied by the size).
+at::Tensor UpTo(ConvTranspose2d& conv, const at::Tensor& h,
+                const at::Tensor& skip) {
+  return conv->forward(h, std::vector<int64_t>{skip.size(2), skip.size(3)});
 }
 
 }  // namespace
+
+DenseImpl::DenseImpl(int64_t in, int64_t out)
+    : dense_(register_module("dense", torch::nn::Linear(in, out))) {}
+
+at::Tensor DenseImpl::forward(const at::Tensor& x) {
+  return dense_->forward(x).unsqueeze(-1).unsqueeze(-1);
+}
 
 TinyUNetImpl::TinyUNetImpl(const TinyUNetOptions& options) : options_(options) {
   const std::vector<int64_t>& w = options.widths();
   TORCH_CHECK(w.size() == 4, "TinyUNet has 4 levels");
   const int64_t io = options.num_vars() * options.channels();
   const int64_t e = options.embed_dim();
-  fourier_ = register_module(
-      "fourier",
-      GaussianFourierProjection(e, options.fourier_scale(), options.seed()));
-  embed_ = register_module("embed", Linear(e, e));
-  down_convs_ = register_module("down_convs", torch::nn::ModuleList());
-  down_dense_ = register_module("down_dense", torch::nn::ModuleList());
-  down_norms_ = register_module("down_norms", torch::nn::ModuleList());
-  for (int level = 0; level < 4; ++level) {
-    const int64_t in = level == 0 ? io : w[level - 1];
-    down_convs_->push_back(Conv2d(Conv2dOptions(in, w[level], 3)
-                                      .stride(level == 0 ? 1 : 2)
-                                      .padding(1)
-                                      .bias(false)));
-    down_dense_->push_back(Linear(e, w[level]));
-    down_norms_->push_back(Norm(w[level], level == 0));
-  }
-  up_convs_ = register_module("up_convs", torch::nn::ModuleList());
-  up_dense_ = register_module("up_dense", torch::nn::ModuleList());
-  up_norms_ = register_module("up_norms", torch::nn::ModuleList());
-  for (int level = 3; level >= 1; --level) {
-    // The deepest level has no skip to concatenate.
-    const int64_t in = level == 3 ? w[3] : 2 * w[level];
-    up_convs_->push_back(
-        ConvTranspose2d(ConvTranspose2dOptions(in, w[level - 1], 3)
-                            .stride(2)
-                            .padding(1)
-                            .bias(false)));
-    up_dense_->push_back(Linear(e, w[level - 1]));
-    up_norms_->push_back(Norm(w[level - 1], /*first=*/false));
-  }
-  final_conv_ =
-      register_module(
-          "final_conv",
-          ConvTranspose2d(ConvTranspose2dOptions(2 * w[0], io, 3).padding(1)))
-          .get();
+  auto conv = [](int64_t in, int64_t out, int64_t stride) {
+    return Conv2d(Conv2dOptions(in, out, 3).stride(stride).bias(false));
+  };
+  auto tconv = [](int64_t in, int64_t out) {
+    return ConvTranspose2d(ConvTranspose2dOptions(in, out, 3).stride(2).bias(false));
+  };
+  auto norm = [](int64_t groups, int64_t channels) {
+    return GroupNorm(GroupNormOptions(groups, channels));
+  };
+  // Registration order is the original's, so parameters() lists them in
+  // the original's order too.
+  embed_ = register_module(
+      "embed", torch::nn::Sequential(GaussianFourierProjection(
+                                         e, options.fourier_scale(), options.seed()),
+                                     torch::nn::Linear(e, e)));
+  conv1_ = register_module("conv1", conv(io, w[0], 1));
+  dense1_ = register_module("dense1", Dense(e, w[0]));
+  gnorm1_ = register_module("gnorm1", norm(4, w[0]));
+  conv2_ = register_module("conv2", conv(w[0], w[1], 2));
+  dense2_ = register_module("dense2", Dense(e, w[1]));
+  gnorm2_ = register_module("gnorm2", norm(32, w[1]));
+  conv3_ = register_module("conv3", conv(w[1], w[2], 2));
+  dense3_ = register_module("dense3", Dense(e, w[2]));
+  gnorm3_ = register_module("gnorm3", norm(32, w[2]));
+  conv4_ = register_module("conv4", conv(w[2], w[3], 2));
+  dense4_ = register_module("dense4", Dense(e, w[3]));
+  gnorm4_ = register_module("gnorm4", norm(32, w[3]));
+  tconv4_ = register_module("tconv4", tconv(w[3], w[2]));
+  dense5_ = register_module("dense5", Dense(e, w[2]));
+  tgnorm4_ = register_module("tgnorm4", norm(32, w[2]));
+  tconv3_ = register_module("tconv3", tconv(2 * w[2], w[1]));
+  dense6_ = register_module("dense6", Dense(e, w[1]));
+  tgnorm3_ = register_module("tgnorm3", norm(32, w[1]));
+  tconv2_ = register_module("tconv2", tconv(2 * w[1], w[0]));
+  dense7_ = register_module("dense7", Dense(e, w[0]));
+  tgnorm2_ = register_module("tgnorm2", norm(32, w[0]));
+  tconv1_ = register_module(
+      "tconv1", ConvTranspose2d(ConvTranspose2dOptions(2 * w[0], io, 3)));
 }
 
 at::Tensor TinyUNetImpl::forward(const at::Tensor& u, const at::Tensor& t) {
@@ -75,25 +85,21 @@ at::Tensor TinyUNetImpl::forward(const at::Tensor& u, const at::Tensor& t) {
                   u.size(2) == options_.channels(),
               "TinyUNet expects [batch, ", options_.num_vars(), ", ",
               options_.channels(), ", H, W], got ", u.sizes());
-  const at::Tensor embed = at::silu(embed_->forward(fourier_->forward(t)));
-  at::Tensor h = StateToChannels(u);
-  std::vector<at::Tensor> skips;
-  for (int level = 0; level < 4; ++level) {
-    h = down_convs_[level]->as<Conv2d>()->forward(h);
-    h = AddEmbedding(h, *down_dense_[level], embed);
-    h = at::silu(down_norms_[level]->as<GroupNorm>()->forward(h));
-    skips.push_back(h);
-  }
-  for (int i = 0; i < 3; ++i) {
-    const int level = 3 - i;  // Going up to level - 1.
-    if (i > 0) h = at::cat({h, skips[level]}, 1);
-    const at::Tensor& target = skips[level - 1];
-    h = up_convs_[i]->as<ConvTranspose2d>()->forward(
-        h, std::vector<int64_t>{target.size(2), target.size(3)});
-    h = AddEmbedding(h, *up_dense_[i], embed);
-    h = at::silu(up_norms_[i]->as<GroupNorm>()->forward(h));
-  }
-  h = final_conv_->as<ConvTranspose2d>()->forward(at::cat({h, skips[0]}, 1));
+  TORCH_CHECK(u.size(3) >= kTinyUNetMinSize && u.size(4) >= kTinyUNetMinSize,
+              "TinyUNet needs images of at least ", kTinyUNetMinSize, "x",
+              kTinyUNetMinSize, ", got ", u.size(3), "x", u.size(4));
+  const at::Tensor embed = at::silu(embed_->forward(t));
+  const at::Tensor x = StateToChannels(u);
+  const at::Tensor h1 = Condition(conv1_->forward(x), *dense1_, embed, gnorm1_);
+  const at::Tensor h2 = Condition(conv2_->forward(h1), *dense2_, embed, gnorm2_);
+  const at::Tensor h3 = Condition(conv3_->forward(h2), *dense3_, embed, gnorm3_);
+  const at::Tensor h4 = Condition(conv4_->forward(h3), *dense4_, embed, gnorm4_);
+  at::Tensor h = Condition(UpTo(tconv4_, h4, h3), *dense5_, embed, tgnorm4_);
+  h = Condition(UpTo(tconv3_, at::cat({h, h3}, 1), h2), *dense6_, embed,
+                tgnorm3_);
+  h = Condition(UpTo(tconv2_, at::cat({h, h2}, 1), h1), *dense7_, embed,
+                tgnorm2_);
+  h = tconv1_->forward(at::cat({h, h1}, 1));
   return h.view(u.sizes());
 }
 

@@ -1,16 +1,24 @@
-// The original work's small U-Net for MNIST-sized images (after Song et
-// al.'s tutorial score model): channels 32, 64, 128, 256; a fixed Gaussian
-// Fourier time embedding (256-d, scale 30) and a dense layer; per-level
-// dense projections of the embedding added to the feature maps; GroupNorm
-// and SiLU; three stride-2 convolutions down and transposed convolutions up
-// with skip concatenations. Padded convolutions and transposed convolutions
-// sized to their skip make it work for 28x28, 32x32 and other sizes.
+// The original work's TinyUNet (after Song et al.'s tutorial score model):
+// channels 32, 64, 128, 256; a fixed Gaussian Fourier time embedding
+// (256-d, scale 30) and a dense layer; per-level dense projections of the
+// embedding added to the feature maps; GroupNorm and SiLU; unpadded 3x3
+// convolutions (28 -> 26 -> 12 -> 5 -> 2 for MNIST) and transposed
+// convolutions back up with skip concatenations. Parameter names are the
+// original's (`conv1`, `dense1.dense`, `tgnorm4`, `embed.0.W`, ...), so its
+// state dicts load by name.
+//
+// The original hard-codes the transposed convolutions' output paddings
+// (0, 1, 1), which fit 28x28 alone; here each is chosen so the output
+// matches its skip connection: the same function at 28x28, and the network
+// also runs on other sizes of at least 17 (32x32, 64x64).
 #ifndef MDM_NETS_TINY_UNET_H_
 #define MDM_NETS_TINY_UNET_H_
 
 #include <torch/arg.h>
-#include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/modules/container/sequential.h>
+#include <torch/nn/modules/conv.h>
 #include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/normalization.h>
 #include <torch/nn/pimpl.h>
 
 #include <cstdint>
@@ -33,7 +41,23 @@ struct TinyUNetOptions {
   TORCH_ARG(uint64_t, seed) = 0;  // Draws the fixed Fourier weights.
 };
 
-// Maps u [batch, K, C, H, W] and t [batch] to [batch, K, C, H, W].
+// The smallest image side the unpadded network takes.
+constexpr int64_t kTinyUNetMinSize = 17;
+
+// A linear layer whose output is a per-channel bias of a feature map (the
+// original's `Dense`): [batch, in] -> [batch, out, 1, 1].
+class DenseImpl : public torch::nn::Module {
+ public:
+  DenseImpl(int64_t in, int64_t out);
+  at::Tensor forward(const at::Tensor& x);
+
+ private:
+  torch::nn::Linear dense_{nullptr};
+};
+TORCH_MODULE(Dense);
+
+// Maps u [batch, K, C, H, W] and t [batch] to [batch, K, C, H, W];
+// H, W >= kTinyUNetMinSize.
 class TinyUNetImpl : public ScoreModel {
  public:
   explicit TinyUNetImpl(const TinyUNetOptions& options);
@@ -41,12 +65,16 @@ class TinyUNetImpl : public ScoreModel {
 
  private:
   TinyUNetOptions options_;
-  GaussianFourierProjection fourier_{nullptr};
-  torch::nn::Linear embed_{nullptr};
-  // Per level (4 down, 3 up): convolution, embedding projection, norm.
-  torch::nn::ModuleList down_convs_, down_dense_, down_norms_;
-  torch::nn::ModuleList up_convs_, up_dense_, up_norms_;
-  torch::nn::Module* final_conv_ = nullptr;
+  torch::nn::Sequential embed_{nullptr};  // Fourier features, then linear.
+  torch::nn::Conv2d conv1_{nullptr}, conv2_{nullptr}, conv3_{nullptr},
+      conv4_{nullptr};
+  torch::nn::ConvTranspose2d tconv4_{nullptr}, tconv3_{nullptr},
+      tconv2_{nullptr}, tconv1_{nullptr};
+  Dense dense1_{nullptr}, dense2_{nullptr}, dense3_{nullptr}, dense4_{nullptr},
+      dense5_{nullptr}, dense6_{nullptr}, dense7_{nullptr};
+  torch::nn::GroupNorm gnorm1_{nullptr}, gnorm2_{nullptr}, gnorm3_{nullptr},
+      gnorm4_{nullptr}, tgnorm4_{nullptr}, tgnorm3_{nullptr},
+      tgnorm2_{nullptr};
 };
 TORCH_MODULE(TinyUNet);
 
