@@ -123,7 +123,7 @@ LoaderOptions LoaderOptionsFor(const DataConfig& config,
   LoaderOptions options;
   options.batch_size = batch_size;
   options.drop_last = train && config.drop_last();
-  options.shuffle = train;
+  options.shuffle = train && config.shuffle();
   options.seed = seed;
   options.rank = rank;
   options.world_size = world_size;

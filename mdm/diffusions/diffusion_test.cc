@@ -44,6 +44,9 @@ std::vector<NamedConfig> AllProcesses() {
       {"alda", "sde_type: ALDA alda_gamma: 0.8 alda_psi: 1.2" + common},
       {"learned3", "sde_type: LEARNED n_vars: 3" + common},
       {"learned3_full", "sde_type: LEARNED n_vars: 3 d_full: true" + common},
+      {"learned3_cholesky",
+       "sde_type: LEARNED n_vars: 3 d_full: true d_full_cholesky: true" +
+           common},
       {"custom2",
        "sde_type: CUSTOM q: [0, 0.5, -0.5, 0] d: [0.3, 0.1, 0.1, 0.4]" +
            common},

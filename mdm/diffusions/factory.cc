@@ -61,7 +61,10 @@ absl::StatusOr<Diffusion> CreateDiffusion(const DiffusionConfig& config,
     case DiffusionConfig::LEARNED:
       return Diffusion(
           std::make_shared<LearnedQdImpl>(
-              LearnedQdOptions(K).d_full(config.d_full()).seed(seed)),
+              LearnedQdOptions(K)
+                  .d_full(config.d_full())
+                  .d_full_cholesky(config.d_full_cholesky())
+                  .seed(seed)),
           options);
     default:
       return absl::InvalidArgumentError("diffusion.sde_type is not set");

@@ -76,7 +76,12 @@ TEST(FactoryTest, LearnedProcessIsSeededAndTrainable) {
   EXPECT_NE(named.find("qd.d"), nullptr);
   absl::StatusOr<Diffusion> full = Create("sde_type: LEARNED d_full: true");
   ASSERT_TRUE(full.ok());
-  EXPECT_NE((*full)->named_parameters().find("qd.L"), nullptr);
+  EXPECT_EQ((*full)->named_parameters()["qd.d"].sizes(),
+            at::IntArrayRef({2, 2}));
+  absl::StatusOr<Diffusion> cholesky =
+      Create("sde_type: LEARNED d_full: true d_full_cholesky: true");
+  ASSERT_TRUE(cholesky.ok());
+  EXPECT_NE((*cholesky)->named_parameters().find("qd.L"), nullptr);
 }
 
 TEST(FactoryTest, InvalidConfigsGiveTheValidationMessage) {

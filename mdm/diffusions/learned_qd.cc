@@ -19,10 +19,12 @@ LearnedQdImpl::LearnedQdImpl(const LearnedQdOptions& options)
         .to(options.dtype());
   };
   W_ = register_parameter("W", uniform({K, K}));
-  if (options.d_full()) {
+  if (!options.d_full()) {
+    d_ = register_parameter("d", uniform({K}));
+  } else if (options.d_full_cholesky()) {
     L_raw_ = register_parameter("L", uniform({K, K}));
   } else {
-    d_ = register_parameter("d", uniform({K}));
+    d_ = register_parameter("d", uniform({K, K}));
   }
 }
 
@@ -30,12 +32,15 @@ at::Tensor LearnedQdImpl::Q() const { return W_ - W_.t(); }
 
 at::Tensor LearnedQdImpl::D() const {
   const int64_t K = options_.num_vars();
-  if (options_.d_full()) {
+  if (!options_.d_full()) {
+    return at::diag(at::softplus(d_) + options_.d_floor());
+  }
+  if (options_.d_full_cholesky()) {
     const at::Tensor L = L_raw_.tril();
     return at::matmul(L, L.t()) +
            options_.d_floor() * at::eye(K, L_raw_.options());
   }
-  return at::diag(at::softplus(d_) + options_.d_floor());
+  return at::softplus(at::matmul(d_, d_.t())) + options_.d_floor();
 }
 
 }  // namespace mdm::diffusions

@@ -1,8 +1,12 @@
 // A learned Q/D parameterization (the paper's Learned-K): Q = W - W^T from
 // an unconstrained K x K parameter W, and D = diag(softplus(d) + 1e-3) from
-// a K-vector d, or, with d_full, D = L L^T + 1e-3 I from a lower-triangular
-// L. Constraints hold by construction for any parameter values, so any
-// optimizer can train W, d and L jointly with the score network.
+// a K-vector d; with d_full, the original's softplus(d d^T) + 1e-3
+// (elementwise) from a K x K parameter d, or, with d_full_cholesky,
+// D = L L^T + 1e-3 I from a lower-triangular L. Q and the diagonal and
+// Cholesky forms of D keep their constraints for any parameter values, so
+// any optimizer can train them jointly with the score network; the
+// original's full form is symmetric always but positive semi-definite only
+// near its initialization.
 #ifndef MDM_DIFFUSIONS_LEARNED_QD_H_
 #define MDM_DIFFUSIONS_LEARNED_QD_H_
 
@@ -20,8 +24,10 @@ namespace mdm::diffusions {
 struct LearnedQdOptions {
   explicit LearnedQdOptions(int64_t num_vars) : num_vars_(num_vars) {}
   TORCH_ARG(int64_t, num_vars);
-  // Full D = L L^T + floor I rather than a diagonal one.
+  // A full D: softplus(d d^T) + floor elementwise (the original's), or
+  // with d_full_cholesky L L^T + floor I.
   TORCH_ARG(bool, d_full) = false;
+  TORCH_ARG(bool, d_full_cholesky) = false;
   // Parameters start uniform in (-1/sqrt(K), 1/sqrt(K)), like a default
   // linear layer, drawn from a generator seeded with this.
   TORCH_ARG(uint64_t, seed) = 0;
@@ -44,8 +50,8 @@ class LearnedQdImpl : public QdParameterization {
  private:
   LearnedQdOptions options_;
   at::Tensor W_;      // [K, K]: Q = W - W^T.
-  at::Tensor d_;      // [K] (diagonal D) ...
-  at::Tensor L_raw_;  // ... or [K, K] whose lower triangle is L (full D).
+  at::Tensor d_;      // [K] (diagonal D) or [K, K] (the original's full D),
+  at::Tensor L_raw_;  // or [K, K] whose lower triangle is L (Cholesky D).
 };
 TORCH_MODULE(LearnedQd);
 

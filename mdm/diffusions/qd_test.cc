@@ -1,4 +1,5 @@
 #include <ATen/ATen.h>
+#include <cmath>
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
 #include <torch/optim/adam.h>
@@ -58,7 +59,11 @@ TEST(LearnedQdTest, InitializationIsReproducibleFromTheSeed) {
 // parameter.
 TEST(LearnedQdTest, ConstraintsSurviveOptimizerSteps) {
   for (bool d_full : {false, true}) {
-    LearnedQd qd(LearnedQdOptions(3).d_full(d_full).seed(1).dtype(at::kDouble));
+    LearnedQd qd(LearnedQdOptions(3)
+                     .d_full(d_full)
+                     .d_full_cholesky(d_full)
+                     .seed(1)
+                     .dtype(at::kDouble));
     torch::optim::Adam optimizer(qd->parameters(),
                                  torch::optim::AdamOptions(0.5));
     at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(2);
@@ -84,6 +89,24 @@ TEST(LearnedQdTest, ConstraintsSurviveOptimizerSteps) {
       EXPECT_GT(MaxAbs(D - at::diag(D.diagonal())), 1e-3);
     }
   }
+}
+
+// The original's d_full: softplus applied to every entry of d d^T, plus
+// 1e-3, from a K x K parameter d; positive definite at initialization.
+TEST(LearnedQdTest, OriginalFullDIsElementwiseSoftplusOfDDt) {
+  LearnedQd qd(LearnedQdOptions(3).d_full(true).seed(4).dtype(at::kDouble));
+  const at::Tensor d = qd->named_parameters()["d"];
+  ASSERT_EQ(d.sizes(), at::IntArrayRef({3, 3}));
+  const at::Tensor D = qd->D();
+  for (int i = 0; i < 3; ++i) {
+    for (int j = 0; j < 3; ++j) {
+      const double dot = (d[i] * d[j]).sum().item<double>();
+      EXPECT_NEAR(D[i][j].item<double>(), std::log1p(std::exp(dot)) + 1e-3,
+                  1e-15);
+    }
+  }
+  EXPECT_GT(MinEigenvalue(D), 0.0);
+  EXPECT_EQ(qd->named_parameters().find("L"), nullptr);
 }
 
 }  // namespace

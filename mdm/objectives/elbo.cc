@@ -148,6 +148,15 @@ absl::StatusOr<ElboTerms> Elbo(const DiffusionImpl& diffusion,
     }
   }
   terms.diffusion = terms.diffusion / options.mc_samples;
+  if (options.original_integral_factor) {
+    // The original's estimate l(t) (1 - t_min) / w(t), where w is the
+    // proposal's density (importance) or 1 (uniform).
+    const double t_max = diffusion.options().t_max();
+    terms.diffusion =
+        terms.diffusion * (options.importance_sampling
+                               ? 1 - options.t_min
+                               : (1 - options.t_min) / (t_max - options.t_min));
+  }
   terms.offset = terms.offset / options.mc_samples;
   terms.elbo = terms.prior + terms.diffusion + terms.entropy_v0;
   terms.elbo_with_offset = terms.elbo + terms.offset;

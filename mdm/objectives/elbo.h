@@ -42,6 +42,9 @@ struct ElboOptions {
   int hutchinson_probes = 1;
   // ISM only: keep the divergence's graph so the bound can be trained.
   bool create_graph = false;
+  // Scale the time integral as the original does: by (1 - t_min) when t is
+  // importance-sampled, by (1 - t_min) / (T - t_min) when uniform.
+  bool original_integral_factor = false;
 };
 
 // Named per-example terms, each [batch] float64 (nats). Averaging and bits

@@ -349,5 +349,31 @@ TEST(ElboTest, LossGradientMatchesFiniteDifferences) {
   }
 }
 
+// original_integral_factor scales only the time integral, by the
+// original's (1 - t_min) for importance-sampled t and (1 - t_min) /
+// (T - t_min) for uniform t; the same draws otherwise.
+TEST(ElboTest, OriginalIntegralFactorScalesTheIntegralAlone) {
+  const Diffusion diffusion = Make("sde_type: CLD t_max: 0.8", 1.0, 1.0);
+  const at::Tensor x = at::randn({16, 3}, Gen(1)).to(at::kDouble);
+  for (bool importance : {true, false}) {
+    ElboOptions options;
+    options.t_min = 0.01;
+    options.importance_sampling = importance;
+    options.parameterization = Parameterization::kScorePred;
+    absl::StatusOr<ElboTerms> exact =
+        DsmElbo(*diffusion, ExactScore(diffusion, 0.9), x, options, Gen(2));
+    options.original_integral_factor = true;
+    absl::StatusOr<ElboTerms> original =
+        DsmElbo(*diffusion, ExactScore(diffusion, 0.9), x, options, Gen(2));
+    ASSERT_TRUE(exact.ok() && original.ok());
+    const double factor = importance ? 0.99 : 0.99 / 0.79;
+    EXPECT_TRUE(at::allclose(original->diffusion, factor * exact->diffusion,
+                             1e-14, 0));
+    EXPECT_TRUE(at::equal(original->prior, exact->prior));
+    EXPECT_GT((original->diffusion - exact->diffusion).abs().min().item<double>(),
+              1e-6);
+  }
+}
+
 }  // namespace
 }  // namespace mdm::objectives

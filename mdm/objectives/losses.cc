@@ -9,26 +9,39 @@ namespace mdm::objectives {
 using diffusions::KernelType;
 using proto::ObjectiveConfig;
 
+bool DataIsNoiseFree(const diffusions::DiffusionImpl& diffusion) {
+  at::NoGradGuard no_grad;
+  return diffusion.D()[0][0].item<double>() == 0.0;
+}
+
 absl::StatusOr<at::Tensor> NoisePredictionLoss(
     const diffusions::DiffusionImpl& diffusion, const ScoreNetwork& network,
-    const at::Tensor& x_0, double t_min, Parameterization parameterization,
-    bool aux_only, c10::optional<at::Generator> gen) {
-  const int64_t K = diffusion.num_vars();
-  TORCH_CHECK(!aux_only || K > 1,
-              "the auxiliary-only noise loss needs auxiliary variables");
+    const at::Tensor& x_0, double t_min, KernelType kernel,
+    Parameterization parameterization, bool noised_only,
+    c10::optional<at::Generator> gen) {
+  if (noised_only && !DataIsNoiseFree(diffusion)) {
+    return absl::InvalidArgumentError(
+        "CLD_NOISE_PRED needs a process whose data variable gets no noise "
+        "(D_00 = 0, as in CLD, ALDA and MALDA)");
+  }
   const UniformTimeSampler sampler(t_min, diffusion.options().t_max());
   const at::Tensor t = sampler.Sample(x_0.size(0), x_0.options(), gen).t;
-  const at::Tensor u_0 = diffusions::DiffusionImpl::JoinState(
-      x_0, at::zeros_like(diffusion.SampleV0(x_0)));
+  const at::Tensor u_0 =
+      diffusions::DiffusionImpl::JoinState(x_0, diffusion.SampleV0(x_0, gen));
   absl::StatusOr<diffusions::TransitionSample> sample =
-      diffusion.SampleTransition(u_0, t, KernelType::kHybrid, gen);
+      diffusion.SampleTransition(u_0, t, kernel, gen);
   if (!sample.ok()) return sample.status();
   const at::Tensor eps_hat =
       NoiseFromOutput(network(sample->u_t, t.to(x_0.dtype())), sample->kernel,
                       parameterization);
-  at::Tensor error = eps_hat - sample->eps;
-  if (aux_only) error = error.narrow(1, 1, K - 1);
-  return error.pow(2).flatten(1).sum(1);
+  at::Tensor error = (eps_hat - sample->eps).pow(2);
+  if (noised_only) {
+    // Variables k with D_kk > 0: a [K] mask broadcast over the data.
+    at::Tensor mask = diffusion.D().diagonal().detach().gt(0).to(error.dtype());
+    for (int64_t i = 2; i < error.dim(); ++i) mask = mask.unsqueeze(-1);
+    error = error * mask;
+  }
+  return error.flatten(1).sum(1);
 }
 
 absl::StatusOr<at::Tensor> TrainingLoss(
@@ -40,30 +53,29 @@ absl::StatusOr<at::Tensor> TrainingLoss(
     case LossType::kDsmElbo:
     case LossType::kIsmElbo: {
       ElboOptions elbo_options = options;
-      elbo_options.with_offset = false;
       elbo_options.create_graph = true;
       absl::StatusOr<ElboTerms> terms =
           type == LossType::kDsmElbo
               ? DsmElbo(diffusion, network, x_0, elbo_options, gen)
               : IsmElbo(diffusion, network, x_0, elbo_options, gen);
       if (!terms.ok()) return terms.status();
-      per_example = -terms->elbo;
+      per_example = -terms->elbo_with_offset;
       break;
     }
     case LossType::kNoisePred:
     case LossType::kCldNoisePred:
-      per_example = NoisePredictionLoss(diffusion, network, x_0, options.t_min,
-                                        options.parameterization,
-                                        type == LossType::kCldNoisePred, gen);
+      per_example = NoisePredictionLoss(
+          diffusion, network, x_0, options.t_min, options.kernel,
+          options.parameterization, type == LossType::kCldNoisePred, gen);
       break;
   }
   if (!per_example.ok()) return per_example.status();
   return per_example->mean();
 }
 
-LossType ToLossType(ObjectiveConfig::LossType type, int epoch,
-                    int switch_epoch) {
-  switch (type) {
+LossType TrainLossForEpoch(const ObjectiveConfig& config, int epoch,
+                           bool data_noise_free) {
+  switch (config.train_loss_type()) {
     case ObjectiveConfig::ISM_ELBO:
       return LossType::kIsmElbo;
     case ObjectiveConfig::NOISE_PRED_LOSS:
@@ -71,15 +83,11 @@ LossType ToLossType(ObjectiveConfig::LossType type, int epoch,
     case ObjectiveConfig::CLD_NOISE_PRED:
       return LossType::kCldNoisePred;
     case ObjectiveConfig::NOISE_PRED_TO_ELBO:
-      return switch_epoch >= 0 && epoch >= switch_epoch ? LossType::kDsmElbo
-                                                        : LossType::kNoisePred;
+      if (epoch >= config.switch_epoch()) return LossType::kDsmElbo;
+      return data_noise_free ? LossType::kCldNoisePred : LossType::kNoisePred;
     default:
       return LossType::kDsmElbo;
   }
-}
-
-LossType TrainLossForEpoch(const ObjectiveConfig& config, int epoch) {
-  return ToLossType(config.train_loss_type(), epoch, config.switch_epoch());
 }
 
 ElboOptions TrainElboOptions(const ObjectiveConfig& objective,
@@ -97,6 +105,7 @@ ElboOptions TrainElboOptions(const ObjectiveConfig& objective,
                                  ? Parameterization::kScorePred
                                  : Parameterization::kNoisePred;
   options.hutchinson_probes = objective.hutch_mc();
+  options.original_integral_factor = objective.original_integral_factor();
   return options;
 }
 

@@ -18,34 +18,42 @@
 namespace mdm::objectives {
 
 enum class LossType {
-  kDsmElbo,       // -DSM ELBO without offset.
-  kIsmElbo,       // -ISM ELBO without offset.
+  kDsmElbo,       // -DSM ELBO (without offset unless configured).
+  kIsmElbo,       // -ISM ELBO (likewise).
   kNoisePred,     // ||eps_hat - eps||^2 over the whole state, t uniform.
-  kCldNoisePred,  // The same over the auxiliary variables only.
+  kCldNoisePred,  // The same over the variables G G^T touches.
 };
 
-// Per-example ||eps_hat - eps||^2 at t ~ U[t_min, T] under the hybrid
-// kernel, summed over the state (or, with `aux_only`, over v only: for
-// processes like CLD whose x receives no noise): [batch].
+// Per-example ||eps_hat - eps||^2 at t ~ U[t_min, T], u_t drawn from
+// `kernel` with v_0 ~ q(v_0), summed over the state or, with
+// `noised_only`, over the variables k with D_kk > 0 (the original's
+// cld_noise_pred: all auxiliary variables of CLD and MALDA, the last of
+// ALDA), which needs D_00 = 0: [batch].
 absl::StatusOr<at::Tensor> NoisePredictionLoss(
     const diffusions::DiffusionImpl& diffusion, const ScoreNetwork& network,
-    const at::Tensor& x_0, double t_min, Parameterization parameterization,
-    bool aux_only, c10::optional<at::Generator> gen = c10::nullopt);
+    const at::Tensor& x_0, double t_min, diffusions::KernelType kernel,
+    Parameterization parameterization, bool noised_only,
+    c10::optional<at::Generator> gen = c10::nullopt);
 
 // The loss of `type` averaged over the batch. `options` configures the
-// ELBO losses (and gives t_min and the parameterization to all).
+// ELBO losses (offset included when options.with_offset) and gives t_min,
+// the kernel and the parameterization to all.
 absl::StatusOr<at::Tensor> TrainingLoss(
     LossType type, const diffusions::DiffusionImpl& diffusion,
     const ScoreNetwork& network, const at::Tensor& x_0,
     const ElboOptions& options,
     c10::optional<at::Generator> gen = c10::nullopt);
 
-// The loss the config asks for at `epoch`: NOISE_PRED_TO_ELBO is noise
-// prediction before switch_epoch and DSM_ELBO from it on (never when
-// switch_epoch < 0).
-LossType TrainLossForEpoch(const proto::ObjectiveConfig& config, int epoch);
-LossType ToLossType(proto::ObjectiveConfig::LossType type, int epoch,
-                    int switch_epoch);
+// Whether the process's data variable receives no noise (D_00 = 0), as in
+// CLD, ALDA and MALDA.
+bool DataIsNoiseFree(const diffusions::DiffusionImpl& diffusion);
+
+// The loss the config asks for at (0-based) `epoch`, as the original
+// decides it: NOISE_PRED_TO_ELBO is DSM_ELBO once epoch >= switch_epoch (so
+// from the start for -1 and 0) and before that CLD_NOISE_PRED when
+// `data_noise_free`, else NOISE_PRED_LOSS.
+LossType TrainLossForEpoch(const proto::ObjectiveConfig& config, int epoch,
+                           bool data_noise_free);
 
 // ELBO options of the training objective from the config blocks.
 ElboOptions TrainElboOptions(const proto::ObjectiveConfig& objective,

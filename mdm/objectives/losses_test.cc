@@ -5,6 +5,8 @@
 
 #include <cmath>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "mdm/diffusions/factory.h"
 #include "mdm/testing/random_matrices.h"
@@ -26,23 +28,35 @@ Diffusion Make(const std::string& config) {
   return *d;
 }
 
-// A network predicting zero noise: E ||0 - eps||^2 = (number of entries).
+// A network predicting zero noise: E ||0 - eps||^2 = (number of entries),
+// over every variable or over those with D_kk > 0: MALDA's two auxiliary
+// variables, ALDA's last one (the original's cld_noise_pred).
 TEST(NoisePredictionLossTest, ZeroPredictorCostsTheNoiseDimension) {
-  const Diffusion diffusion = Make("sde_type: MALDA n_vars: 3");
   const ScoreNetwork zero = [](const at::Tensor& u, const at::Tensor&) {
     return at::zeros_like(u);
   };
   const at::Tensor x = at::rand({20000, 1, 2, 2}, MakeGenerator(1));
-  for (bool aux_only : {false, true}) {
-    absl::StatusOr<at::Tensor> loss = NoisePredictionLoss(
-        *diffusion, zero, x, 1e-3, Parameterization::kNoisePred, aux_only,
-        MakeGenerator(2));
-    ASSERT_TRUE(loss.ok());
-    const double entries = (aux_only ? 2 : 3) * 4;
-    // Each example's loss is chi-squared with `entries` degrees of freedom.
-    const double se = std::sqrt(2 * entries / 20000);
-    EXPECT_NEAR(loss->mean().item<double>(), entries, 4 * se) << aux_only;
+  for (const auto& [config, noised] :
+       std::vector<std::pair<std::string, int>>{{"sde_type: MALDA n_vars: 3", 2},
+                                                {"sde_type: ALDA", 1}}) {
+    const Diffusion diffusion = Make(config);
+    for (bool noised_only : {false, true}) {
+      absl::StatusOr<at::Tensor> loss = NoisePredictionLoss(
+          *diffusion, zero, x, 1e-3, diffusions::KernelType::kHybrid,
+          Parameterization::kNoisePred, noised_only, MakeGenerator(2));
+      ASSERT_TRUE(loss.ok());
+      const double entries = (noised_only ? noised : 3) * 4;
+      // Each example's loss is chi-squared with `entries` degrees of freedom.
+      const double se = std::sqrt(2 * entries / 20000);
+      EXPECT_NEAR(loss->mean().item<double>(), entries, 4 * se)
+          << config << " " << noised_only;
+    }
   }
+  // A process whose data variable is noised has no such loss.
+  EXPECT_FALSE(NoisePredictionLoss(*Make("sde_type: LEARNED"), zero, x, 1e-3,
+                                   diffusions::KernelType::kHybrid,
+                                   Parameterization::kNoisePred, true)
+                   .ok());
 }
 
 // The perfect noise predictor for a point mass at x = 0 with u_t = L eps:
@@ -58,8 +72,8 @@ TEST(NoisePredictionLossTest, PerfectPredictorHasZeroLoss) {
   };
   const at::Tensor x = at::zeros({16, 5});
   absl::StatusOr<at::Tensor> loss = NoisePredictionLoss(
-      *diffusion, oracle, x, 1e-3, Parameterization::kNoisePred, false,
-      MakeGenerator(3));
+      *diffusion, oracle, x, 1e-3, diffusions::KernelType::kHybrid,
+      Parameterization::kNoisePred, false, MakeGenerator(3));
   ASSERT_TRUE(loss.ok());
   EXPECT_LT(loss->max().item<double>(), 1e-6);
 }
@@ -74,8 +88,8 @@ TEST(TrainingLossTest, GradientsReachNetworkAndLearnedDiffusion) {
   const at::Tensor x = at::randn({8, 3}, MakeGenerator(4));
   ElboOptions options;
   options.parameterization = Parameterization::kScorePred;
-  for (LossType type : {LossType::kDsmElbo, LossType::kIsmElbo,
-                        LossType::kNoisePred, LossType::kCldNoisePred}) {
+  for (LossType type :
+       {LossType::kDsmElbo, LossType::kIsmElbo, LossType::kNoisePred}) {
     diffusion->zero_grad();
     weight.mutable_grad() = at::Tensor();
     absl::StatusOr<at::Tensor> loss =
@@ -94,20 +108,50 @@ TEST(TrainingLossTest, GradientsReachNetworkAndLearnedDiffusion) {
   }
 }
 
+// The original's decide_loss: the ELBO once epoch >= switch_epoch (from
+// the start for -1), before that cld_noise_pred for processes with
+// D_00 = 0 and noise_pred otherwise.
 TEST(TrainingLossTest, ConfiguredScheduleSwitchesAtSwitchEpoch) {
   const ObjectiveConfig to_elbo = ParseTextProtoOrDie<ObjectiveConfig>(
       "train_loss_type: NOISE_PRED_TO_ELBO switch_epoch: 3");
-  EXPECT_EQ(TrainLossForEpoch(to_elbo, 0), LossType::kNoisePred);
-  EXPECT_EQ(TrainLossForEpoch(to_elbo, 2), LossType::kNoisePred);
-  EXPECT_EQ(TrainLossForEpoch(to_elbo, 3), LossType::kDsmElbo);
-  const ObjectiveConfig never = ParseTextProtoOrDie<ObjectiveConfig>(
-      "train_loss_type: NOISE_PRED_TO_ELBO");
-  EXPECT_EQ(TrainLossForEpoch(never, 100), LossType::kNoisePred);
-  EXPECT_EQ(TrainLossForEpoch(ObjectiveConfig(), 0), LossType::kDsmElbo);
+  EXPECT_EQ(TrainLossForEpoch(to_elbo, 0, false), LossType::kNoisePred);
+  EXPECT_EQ(TrainLossForEpoch(to_elbo, 2, false), LossType::kNoisePred);
+  EXPECT_EQ(TrainLossForEpoch(to_elbo, 2, true), LossType::kCldNoisePred);
+  EXPECT_EQ(TrainLossForEpoch(to_elbo, 3, true), LossType::kDsmElbo);
+  const ObjectiveConfig from_start = ParseTextProtoOrDie<ObjectiveConfig>(
+      "train_loss_type: NOISE_PRED_TO_ELBO switch_epoch: -1");
+  EXPECT_EQ(TrainLossForEpoch(from_start, 0, true), LossType::kDsmElbo);
+  EXPECT_EQ(TrainLossForEpoch(ObjectiveConfig(), 0, false), LossType::kDsmElbo);
   EXPECT_EQ(TrainLossForEpoch(ParseTextProtoOrDie<ObjectiveConfig>(
                                   "train_loss_type: CLD_NOISE_PRED"),
-                              0),
+                              0, true),
             LossType::kCldNoisePred);
+  EXPECT_TRUE(DataIsNoiseFree(*Make("sde_type: ALDA")));
+  EXPECT_FALSE(DataIsNoiseFree(*Make("sde_type: VPSDE")));
+}
+
+// The training ELBO includes the offset when configured: the loss moves
+// by exactly the batch's mean offset term.
+TEST(TrainingLossTest, OffsetEntersTheTrainingElboWhenConfigured) {
+  Diffusion diffusion = Make("sde_type: CLD");
+  diffusion->to(at::kDouble);
+  const ScoreNetwork network = [](const at::Tensor& u, const at::Tensor&) {
+    return 3 * u;
+  };
+  const at::Tensor x = at::randn({64, 4}, MakeGenerator(6)).to(at::kDouble);
+  ElboOptions options;
+  absl::StatusOr<at::Tensor> without =
+      TrainingLoss(LossType::kDsmElbo, *diffusion, network, x, options,
+                   MakeGenerator(7));
+  options.with_offset = true;
+  absl::StatusOr<at::Tensor> with = TrainingLoss(
+      LossType::kDsmElbo, *diffusion, network, x, options, MakeGenerator(7));
+  absl::StatusOr<ElboTerms> terms =
+      DsmElbo(*diffusion, network, x, options, MakeGenerator(7));
+  ASSERT_TRUE(without.ok() && with.ok() && terms.ok());
+  const double offset = terms->offset.mean().item<double>();
+  EXPECT_GT(std::abs(offset), 0.01);
+  EXPECT_NEAR((*with - *without).item<double>(), -offset, 1e-9);
 }
 
 TEST(TrainingLossTest, ElboOptionsComeFromTheConfig) {

@@ -355,6 +355,14 @@ absl::Status ValidateDiffusionConfig(const DiffusionConfig& config) {
       !s.ok()) {
     return s;
   }
+  if (config.d_full() && config.sde_type() != DiffusionConfig::LEARNED) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "diffusion.d_full is for LEARNED processes, not ", process));
+  }
+  if (config.d_full_cholesky() && !config.d_full()) {
+    return absl::InvalidArgumentError(
+        "diffusion.d_full_cholesky needs diffusion.d_full: true");
+  }
   if (config.beta_fn_type() == DiffusionConfig::INHOM &&
       !(config.beta_1() >= config.beta_0())) {
     return Invalid(
@@ -464,6 +472,48 @@ absl::Status ValidateExperiment(const Experiment& experiment) {
            {"sampling.t_min_sampling", experiment.sampling().t_min_sampling()},
        }) {
     if (s = RequireTimeRange(field, t_min, t_max); !s.ok()) return s;
+  }
+  const OptimizerConfig& optimizer = experiment.optimizer();
+  if (s = RequireSpecified("optimizer.lr_schedule", optimizer.lr_schedule(),
+                           OptimizerConfig::LrSchedule_descriptor());
+      !s.ok()) {
+    return s;
+  }
+  if (optimizer.lr_schedule() == OptimizerConfig::ORIGINAL &&
+      optimizer.lr_scheduling() && optimizer.warmup_iters() < 1) {
+    return Invalid("optimizer.warmup_iters",
+                   "at least 1 with lr_scheduling (the original divides by "
+                   "it)",
+                   optimizer.warmup_iters());
+  }
+  if (experiment.objective().val_loss_type() != ObjectiveConfig::DSM_ELBO) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "objective.val_loss_type must be DSM_ELBO (evaluation reports the "
+        "importance-sampled DSM ELBO, as the original does), got ",
+        EnumName(ObjectiveConfig::LossType_descriptor(),
+                 experiment.objective().val_loss_type())));
+  }
+  if (experiment.objective().train_loss_type() ==
+      ObjectiveConfig::CLD_NOISE_PRED) {
+    const DiffusionConfig& diffusion = experiment.diffusion();
+    const auto type = diffusion.sde_type();
+    const bool noise_free_x =
+        type == DiffusionConfig::CLD || type == DiffusionConfig::ALDA ||
+        type == DiffusionConfig::MALDA ||
+        (type == DiffusionConfig::CUSTOM && diffusion.d_size() > 0 &&
+         diffusion.d(0) == 0.0);
+    if (!noise_free_x) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "objective.train_loss_type CLD_NOISE_PRED needs a process whose "
+          "data variable gets no noise (D_00 = 0: CLD, ALDA, MALDA or such a "
+          "CUSTOM one), not ",
+          EnumName(DiffusionConfig::SdeType_descriptor(), type)));
+    }
+  }
+  if (s = RequireAtLeast("sampling.log_image_step",
+                         experiment.sampling().log_image_step(), 0);
+      !s.ok()) {
+    return s;
   }
   for (int m : experiment.score_model().ch_mult()) {
     if (m <= 0) return Invalid("score_model.ch_mult entries", "positive", m);

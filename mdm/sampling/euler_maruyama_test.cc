@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "mdm/diffusions/factory.h"
 #include "mdm/sampling/time_grid.h"
@@ -26,7 +27,8 @@ Diffusion Make(const std::string& config) {
 }
 
 TEST(TimeGridTest, EndpointsOrderAndSpacing) {
-  for (TimeGridKind kind : {TimeGridKind::kLinear, TimeGridKind::kQuadratic}) {
+  for (TimeGridKind kind :
+       {TimeGridKind::kLinear, TimeGridKind::kQuadratic, TimeGridKind::kSqrt}) {
     const at::Tensor grid = MakeTimeGrid(kind, 10, 1e-3, 1.0);
     ASSERT_EQ(grid.size(0), 11);
     EXPECT_EQ(grid[0].item<double>(), 1.0);
@@ -34,11 +36,28 @@ TEST(TimeGridTest, EndpointsOrderAndSpacing) {
     EXPECT_TRUE(
         (grid.slice(0, 0, 10) > grid.slice(0, 1, 11)).all().item<bool>());
   }
-  const at::Tensor q = MakeTimeGrid(TimeGridKind::kQuadratic, 10, 0.0, 1.0);
+  const at::Tensor s = MakeTimeGrid(TimeGridKind::kSqrt, 10, 0.0, 1.0);
   // Equal steps in sqrt(t): t_i = (1 - i / 10)^2.
-  EXPECT_NEAR(q[5].item<double>(), 0.25, 1e-15);
-  EXPECT_LT(q[9].item<double>() - q[10].item<double>(),
-            q[0].item<double>() - q[1].item<double>());
+  EXPECT_NEAR(s[5].item<double>(), 0.25, 1e-15);
+}
+
+// The original's quadratic grid (its get_sampling_t_arr, mapped to forward
+// times T - t): these are its float32 values for N = 10, t_min = 1e-3, to
+// float32 rounding.
+TEST(TimeGridTest, QuadraticIsTheOriginals) {
+  const at::Tensor q = MakeTimeGrid(TimeGridKind::kQuadratic, 10, 1e-3, 1.0);
+  const std::vector<double> original = {
+      1.0,         0.810189962, 0.640359998, 0.490509987,
+      0.360639989, 0.250750005, 0.160840034, 0.090909958,
+      0.040960014, 0.010989964, 0.000999987};
+  for (int i = 0; i <= 10; ++i)
+    EXPECT_NEAR(q[i].item<double>(), original[i], 1e-7) << i;
+  // Its last step at N = 500 is (T - t_min) / N^2 ~ 4e-6; equal steps in
+  // sqrt(t) end with a step ~30 times longer.
+  const at::Tensor q500 = MakeTimeGrid(TimeGridKind::kQuadratic, 500, 1e-3, 1.0);
+  const at::Tensor s500 = MakeTimeGrid(TimeGridKind::kSqrt, 500, 1e-3, 1.0);
+  EXPECT_NEAR((q500[499] - q500[500]).item<double>(), 0.999 / 250000, 1e-12);
+  EXPECT_GT((s500[499] - s500[500]).item<double>(), 1.2e-4);
 }
 
 // With the exact score of data concentrated at x_0 (the hybrid kernel's

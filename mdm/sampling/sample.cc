@@ -50,9 +50,16 @@ SampleOptions SampleOptionsFor(const proto::Experiment& experiment) {
       options.kind = SamplerKind::kEm;
   }
   options.steps = config.n_fes();
-  options.grid = config.sampling_t_arr_fn() == proto::SamplingConfig::LINEAR
-                     ? TimeGridKind::kLinear
-                     : TimeGridKind::kQuadratic;
+  switch (config.sampling_t_arr_fn()) {
+    case proto::SamplingConfig::LINEAR:
+      options.grid = TimeGridKind::kLinear;
+      break;
+    case proto::SamplingConfig::SQRT:
+      options.grid = TimeGridKind::kSqrt;
+      break;
+    default:
+      options.grid = TimeGridKind::kQuadratic;
+  }
   options.t_min = config.t_min_sampling();
   options.t_max = experiment.diffusion().t_max();
   return options;

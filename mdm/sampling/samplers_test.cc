@@ -108,7 +108,7 @@ Errors Compare(const diffusions::DiffusionImpl& diffusion, int64_t steps,
   };
   const double t_min = 1e-3;
   const at::Tensor grid =
-      MakeTimeGrid(TimeGridKind::kQuadratic, steps, t_min, 1.0);
+      MakeTimeGrid(TimeGridKind::kSqrt, steps, t_min, 1.0);
   auto error = [&](const absl::StatusOr<SamplerResult>& r) {
     TORCH_CHECK(r.ok(), r.status().ToString());
     return Mmd2(r->u.select(1, 0), reference);
@@ -123,7 +123,7 @@ Errors Compare(const diffusions::DiffusionImpl& diffusion, int64_t steps,
                                              {.stochastic = false}));
   ProbabilityFlowOptions rk4;
   rk4.solver = ProbabilityFlowOptions::Solver::kRk4;
-  rk4.time_grid = MakeTimeGrid(TimeGridKind::kQuadratic, steps / 4, t_min, 1.0);
+  rk4.time_grid = MakeTimeGrid(TimeGridKind::kSqrt, steps / 4, t_min, 1.0);
   e.rk4 =
       error(ProbabilityFlowSample(diffusion, score, prior(), 1.0, t_min, rk4));
   return e;

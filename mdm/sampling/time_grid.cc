@@ -10,12 +10,21 @@ at::Tensor MakeTimeGrid(TimeGridKind kind, int64_t n, double t_min,
                         double t_max) {
   TORCH_CHECK(n >= 1, "a time grid needs at least one step");
   TORCH_CHECK(0 <= t_min && t_min < t_max, "need 0 <= t_min < t_max");
-  if (kind == TimeGridKind::kLinear)
-    return at::linspace(t_max, t_min, n + 1, at::kDouble);
-  at::Tensor grid =
-      at::linspace(std::sqrt(t_max), std::sqrt(t_min), n + 1, at::kDouble)
-          .pow(2);
-  // Exact endpoints despite rounding in sqrt and square.
+  at::Tensor grid;
+  switch (kind) {
+    case TimeGridKind::kLinear:
+      return at::linspace(t_max, t_min, n + 1, at::kDouble);
+    case TimeGridKind::kQuadratic:
+      grid = t_min + (t_max - t_min) *
+                         at::linspace(1.0, 0.0, n + 1, at::kDouble).square();
+      break;
+    case TimeGridKind::kSqrt:
+      grid = at::linspace(std::sqrt(t_max), std::sqrt(t_min), n + 1,
+                          at::kDouble)
+                 .square();
+      break;
+  }
+  // Exact endpoints despite rounding.
   grid[0] = t_max;
   grid[n] = t_min;
   return grid;

@@ -122,11 +122,20 @@ absl::StatusOr<std::unique_ptr<torch::optim::Optimizer>> CreateOptimizer(
 double LearningRateAt(const proto::OptimizerConfig& config, int64_t step) {
   const double lr = config.lr();
   const int64_t warmup = config.warmup_iters();
-  if (step < warmup) return lr * static_cast<double>(step + 1) / warmup;
+  const double max_iters = static_cast<double>(config.lr_sched_max_iters());
+  if (config.lr_schedule() == proto::OptimizerConfig::WARMUP_THEN_COSINE) {
+    if (step < warmup) return lr * static_cast<double>(step + 1) / warmup;
+    if (!config.lr_scheduling()) return lr;
+    const double progress =
+        std::min(1.0, static_cast<double>(step - warmup) / max_iters);
+    return 0.5 * lr * (1 + std::cos(M_PI * progress));
+  }
+  // The original's CosineWarmupScheduler, stepped once at construction
+  // and after every optimizer step: step k runs at its factor(k).
   if (!config.lr_scheduling()) return lr;
-  const double progress = std::min(
-      1.0, static_cast<double>(step - warmup) / config.lr_sched_max_iters());
-  return 0.5 * lr * (1 + std::cos(M_PI * progress));
+  double factor = 0.5 * (1 + std::cos(M_PI * static_cast<double>(step) / max_iters));
+  if (step <= warmup) factor *= static_cast<double>(step) / warmup;
+  return lr * factor;
 }
 
 void SetLearningRate(torch::optim::Optimizer& optimizer, double lr) {

@@ -59,9 +59,8 @@ class Adamax : public torch::optim::Optimizer {
 absl::StatusOr<std::unique_ptr<torch::optim::Optimizer>> CreateOptimizer(
     const proto::OptimizerConfig& config, std::vector<at::Tensor> params);
 
-// The learning rate at optimizer step `step` (0-based): linear warm-up over
-// warmup_iters steps to lr, then constant, or with lr_scheduling a cosine
-// decay to 0 over the following lr_sched_max_iters steps.
+// The learning rate at optimizer step `step` (0-based) under
+// optimizer.lr_schedule (experiment.proto says what each schedule does).
 double LearningRateAt(const proto::OptimizerConfig& config, int64_t step);
 
 // Sets every parameter group's learning rate.

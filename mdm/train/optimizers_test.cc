@@ -8,6 +8,8 @@
 
 #include <cmath>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include "mdm/testing/textproto.h"
 
@@ -82,22 +84,50 @@ TEST(OptimizersTest, CreatesTheConfiguredType) {
   EXPECT_EQ((*adamax)->param_groups()[0].options().get_lr(), 0.25);
 }
 
-TEST(OptimizersTest, WarmupThenCosineOrConstant) {
+// The original's schedule: constant without lr_scheduling (warmup_iters
+// ignored); with it, the learning rates its CosineWarmupScheduler gave
+// Debian's PyTorch at these optimizer steps (lr 0.01, warm-up 100, cosine
+// over 1000 steps): zero at step 0, cosine times warm-up, not clamped.
+TEST(OptimizersTest, OriginalScheduleMatchesItsScheduler) {
   const OptimizerConfig constant =
       ParseTextProtoOrDie<OptimizerConfig>("lr: 0.01 warmup_iters: 100");
+  EXPECT_EQ(LearningRateAt(constant, 0), 0.01);
+  EXPECT_EQ(LearningRateAt(constant, 5000), 0.01);
+  const OptimizerConfig cosine = ParseTextProtoOrDie<OptimizerConfig>(
+      "lr: 0.01 warmup_iters: 100 lr_scheduling: true lr_sched_max_iters: "
+      "1000");
+  for (const auto& [step, lr] : std::vector<std::pair<int64_t, double>>{
+           {0, 0.0},
+           {1, 9.999975326009292e-05},
+           {50, 0.0049692208514878445},
+           {100, 0.009755282581475769},
+           {101, 0.009750405095503858},
+           {600, 0.0034549150281252628},
+           {1000, 0.0},
+           {1500, 0.004999999999999999},
+           {2000, 0.01}}) {
+    EXPECT_NEAR(LearningRateAt(cosine, step), lr, 1e-17) << "step " << step;
+  }
+}
+
+// Our explicit alternative: warm-up always, then constant or a cosine
+// decay held at zero.
+TEST(OptimizersTest, WarmupThenCosineOrConstant) {
+  const OptimizerConfig constant = ParseTextProtoOrDie<OptimizerConfig>(
+      "lr: 0.01 warmup_iters: 100 lr_schedule: WARMUP_THEN_COSINE");
   EXPECT_DOUBLE_EQ(LearningRateAt(constant, 0), 0.0001);
   EXPECT_DOUBLE_EQ(LearningRateAt(constant, 49), 0.005);
   EXPECT_DOUBLE_EQ(LearningRateAt(constant, 99), 0.01);
   EXPECT_DOUBLE_EQ(LearningRateAt(constant, 5000), 0.01);
   const OptimizerConfig cosine = ParseTextProtoOrDie<OptimizerConfig>(
       "lr: 0.01 warmup_iters: 100 lr_scheduling: true lr_sched_max_iters: "
-      "1000");
+      "1000 lr_schedule: WARMUP_THEN_COSINE");
   EXPECT_DOUBLE_EQ(LearningRateAt(cosine, 100), 0.01);
   EXPECT_NEAR(LearningRateAt(cosine, 600), 0.005, 1e-15);
   EXPECT_NEAR(LearningRateAt(cosine, 1100), 0.0, 1e-15);
   EXPECT_NEAR(LearningRateAt(cosine, 5000), 0.0, 1e-15);
-  const OptimizerConfig no_warmup =
-      ParseTextProtoOrDie<OptimizerConfig>("lr: 0.5 warmup_iters: 0");
+  const OptimizerConfig no_warmup = ParseTextProtoOrDie<OptimizerConfig>(
+      "lr: 0.5 warmup_iters: 0 lr_schedule: WARMUP_THEN_COSINE");
   EXPECT_DOUBLE_EQ(LearningRateAt(no_warmup, 0), 0.5);
 }
 

@@ -258,44 +258,52 @@ objectives::ScoreNetwork Trainer::Score() const {
   };
 }
 
-absl::Status Trainer::TrainStep(const at::Tensor& x, double* loss_value,
-                                double* grad_norm) {
+absl::Status Trainer::TrainMicroBatch(const at::Tensor& x) {
   const int64_t accumulate = experiment_.training().accumulate_grad_batches();
   SeedMicroBatch(rank() * accumulate + micro_batches_);
   const objectives::ElboOptions elbo_options = objectives::TrainElboOptions(
       experiment_.objective(), experiment_.diffusion(),
       experiment_.score_model());
-  const objectives::LossType type = objectives::TrainLossForEpoch(
-      experiment_.objective(), static_cast<int>(epoch_));
+  loss_type_ = objectives::TrainLossForEpoch(
+      experiment_.objective(), static_cast<int>(epoch_),
+      objectives::DataIsNoiseFree(*diffusion_));
   const objectives::ScoreNetwork score = Score();
   at::Tensor log_det;
   const at::Tensor y = Prepare(x, &log_det, c10::nullopt);
   absl::StatusOr<at::Tensor> loss =
-      objectives::TrainingLoss(type, *diffusion_, score, y, elbo_options);
+      objectives::TrainingLoss(loss_type_, *diffusion_, score, y, elbo_options);
   if (!loss.ok()) return loss.status();
   log_det_sum_ += log_det.mean().item<double>();
+  data_dim_ = y[0].numel();
   // A non-finite loss is reported at the step's end, when every rank
   // knows of it, so no rank is left waiting for the others.
   loss_sum_ += loss->item<double>();
+  // Divided by accumulate_grad_batches even in an epoch's last, shorter
+  // accumulation, as Lightning does.
   (*loss / accumulate).backward();
-  if (++micro_batches_ < accumulate) return absl::OkStatus();
+  ++micro_batches_;
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::OptimizerStep(double* loss_value, double* grad_norm) {
+  const int64_t micro_batches = micro_batches_;
   micro_batches_ = 0;
   stop_signal_ = util::StopSignal();
   if (world_size() > 1) {
     if (absl::Status s = AllReduceStep(); !s.ok()) return s;
   }
-  *loss_value = loss_sum_ / static_cast<double>(accumulate * world_size());
+  *loss_value = loss_sum_ / static_cast<double>(micro_batches * world_size());
   loss_sum_ = 0;
   // An ELBO loss is the batch's negative ELBO of the transformed data:
   // with the transform's log-det it is a training bits/dim (this rank's
   // log-det; the ranks' batches are alike in distribution).
-  const bool elbo_loss = type == objectives::LossType::kDsmElbo ||
-                         type == objectives::LossType::kIsmElbo;
+  const bool elbo_loss = loss_type_ == objectives::LossType::kDsmElbo ||
+                         loss_type_ == objectives::LossType::kIsmElbo;
   train_bpd_ =
       elbo_loss ? eval::LogLikelihoodToBitsPerDim(
-                      at::full({1}, -(*loss_value - log_det_sum_ / accumulate),
+                      at::full({1}, -(*loss_value - log_det_sum_ / micro_batches),
                                at::kDouble),
-                      at::zeros({1}, at::kDouble), y[0].numel(),
+                      at::zeros({1}, at::kDouble), data_dim_,
                       train_data_->is_8bit())
                       .item<double>()
                 : std::nan("");
@@ -484,9 +492,12 @@ absl::StatusOr<EvalResult> Trainer::Evaluate(int64_t max_batches) {
 }
 
 absl::StatusOr<std::string> Trainer::WriteSamples() {
-  // --debug_mode: a 2x2 grid in a few steps.
+  // log_image_size samples (the original's count), on a near-square grid;
+  // --debug_mode: 4 in a few steps.
   const bool debug = experiment_.training().debug_mode();
-  const int64_t side = debug ? 2 : experiment_.sampling().log_image_size();
+  const int64_t n = debug ? 4 : experiment_.sampling().log_image_size();
+  const int64_t columns =
+      static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(n))));
   sampling::SampleOptions options = sampling::SampleOptionsFor(experiment_);
   if (debug) {
     options.steps = std::min<int64_t>(options.steps, 4);
@@ -505,7 +516,7 @@ absl::StatusOr<std::string> Trainer::WriteSamples() {
           .parameterization);
   absl::StatusOr<sampling::SamplerResult> result = sampling::Sample(
       *diffusion_, score,
-      {side * side, diffusion_->num_vars(), data.in_channels(), data.height(),
+      {n, diffusion_->num_vars(), data.in_channels(), data.height(),
        data.width()},
       at::TensorOptions(device_).dtype(at::kFloat), options, gen);
   if (!result.ok()) return result.status();
@@ -513,7 +524,7 @@ absl::StatusOr<std::string> Trainer::WriteSamples() {
   const at::Tensor x = transform_->Inverse(result->u.select(1, 0)).clamp(0, 1);
   const std::string path =
       absl::StrCat(options_.output_dir, "/samples/step_", step_, ".png");
-  absl::StatusOr<util::EncodedImage> png = util::EncodePngGrid(x, side);
+  absl::StatusOr<util::EncodedImage> png = util::EncodePngGrid(x, columns);
   if (!png.ok()) return png.status();
   if (absl::Status s = util::WriteFileAtomically(path, png->png); !s.ok())
     return s;
@@ -623,10 +634,12 @@ absl::Status Trainer::Run() {
   const int64_t n_epochs = debug ? 1 : training.n_epochs();
   const int64_t max_steps = training.max_steps();
   network_->train();
+  const int64_t accumulate = training.accumulate_grad_batches();
   const int64_t steps_per_epoch =
-      (debug ? std::min(kDebugBatches, train_loader_->batches_per_epoch())
-             : train_loader_->batches_per_epoch()) /
-      training.accumulate_grad_batches();
+      ((debug ? std::min(kDebugBatches, train_loader_->batches_per_epoch())
+              : train_loader_->batches_per_epoch()) +
+       accumulate - 1) /
+      accumulate;
   int64_t total_steps = n_epochs * steps_per_epoch;
   if (max_steps > 0) total_steps = std::min(total_steps, max_steps);
   util::ProgressReporter progress(total_steps, options_.log_interval_seconds);
@@ -644,7 +657,19 @@ absl::Status Trainer::Run() {
       if (!batch->has_value()) break;
       ++batches;
       const int64_t step_before = step_;
-      if (absl::Status s = TrainStep((*batch)->x, &loss, &grad_norm); !s.ok()) {
+      absl::Status s = TrainMicroBatch((*batch)->x);
+      // An optimizer step after accumulate_grad_batches micro-batches, or
+      // at the epoch's last batch (Lightning's behaviour).
+      const bool last_batch =
+          debug ? batches >= std::min(kDebugBatches,
+                                      train_loader_->batches_per_epoch())
+                : train_loader_->position().step >=
+                      train_loader_->batches_per_epoch();
+      if (s.ok() && (micro_batches_ == training.accumulate_grad_batches() ||
+                     last_batch)) {
+        s = OptimizerStep(&loss, &grad_norm);
+      }
+      if (!s.ok()) {
         if (s.code() != absl::StatusCode::kInternal || !chief()) return s;
         const std::string diagnostic =
             CheckpointPath(options_.output_dir, "nonfinite");
@@ -676,6 +701,12 @@ absl::Status Trainer::Run() {
       }
       if (!chief()) continue;
       progress.Update(step_, loss, examples_trained);
+      const int64_t image_step = experiment_.sampling().log_image_step();
+      if (image_step > 0 && step_ % image_step == 0 &&
+          train_data_->example_shape().size() == 3) {
+        absl::StatusOr<std::string> samples = WriteSamples();
+        if (!samples.ok()) return samples.status();
+      }
       if (step_ % options_.log_every_n_steps == 0) {
         const auto now = std::chrono::steady_clock::now();
         const double rate =

@@ -20,8 +20,8 @@
 //                         (torch::pickle_save), which Python's torch.load
 //                         opens: "network.<name>", "diffusion.<name>",
 //                         "Q", "D" (EMA weights when enabled)
-//   samples/step_N.png    log_image_size^2 samples (image data), drawn
-//                         with Euler-Maruyama at every evaluation
+//   samples/step_N.png    log_image_size samples (image data), drawn
+//                         with the configured sampler at every evaluation
 //
 // Data-parallel: with a Communicator of W ranks, training.batch_size is the
 // global batch (each rank takes its 1/W slice), gradients of every trained
@@ -49,6 +49,7 @@
 #include "mdm/data/loader.h"
 #include "mdm/diffusions/diffusion.h"
 #include "mdm/nets/score_model.h"
+#include "mdm/objectives/losses.h"
 #include "mdm/objectives/score_parameterization.h"
 #include "mdm/objectives/transforms.h"
 #include "mdm/proto/experiment.pb.h"
@@ -97,7 +98,7 @@ class Trainer {
   // with the EMA weights when enabled.
   absl::StatusOr<EvalResult> Evaluate(int64_t max_batches = 0);
 
-  // Draws log_image_size^2 samples (EMA weights when enabled) and writes
+  // Draws log_image_size samples (EMA weights when enabled) and writes
   // them to samples/step_N.png; returns the path.
   absl::StatusOr<std::string> WriteSamples();
 
@@ -116,10 +117,13 @@ class Trainer {
   bool chief() const { return rank() == 0; }
   // Seeds the default generators for micro-batch `shard` of this step.
   void SeedMicroBatch(int64_t shard) const;
-  // One micro-batch; after the last of accumulate_grad_batches, averages
-  // the gradients across ranks and takes an optimizer step. `loss` is the
-  // step's mean loss over micro-batches and ranks.
-  absl::Status TrainStep(const at::Tensor& x, double* loss, double* grad_norm);
+  // One micro-batch: the loss and its backward pass, divided by
+  // accumulate_grad_batches.
+  absl::Status TrainMicroBatch(const at::Tensor& x);
+  // Averages the accumulated gradients across ranks, clips them and takes
+  // an optimizer step. `loss` is the step's mean loss over micro-batches
+  // and ranks.
+  absl::Status OptimizerStep(double* loss, double* grad_norm);
   // Sums the gradients, the accumulated loss and the stop flag over ranks.
   absl::Status AllReduceStep();
   // Makes every rank start from rank 0's parameters.
@@ -150,6 +154,8 @@ class Trainer {
   int64_t step_ = 0;
   int64_t epoch_ = 0;
   int64_t micro_batches_ = 0;  // Since the last optimizer step.
+  objectives::LossType loss_type_ = objectives::LossType::kDsmElbo;
+  int64_t data_dim_ = 0;       // Of a transformed example.
   double loss_sum_ = 0;        // Over those micro-batches.
   double log_det_sum_ = 0;     // The transform's, over the same.
   double train_bpd_ = 0;       // The last step's, for ELBO losses.
