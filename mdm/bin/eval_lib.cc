@@ -1,7 +1,6 @@
 #include "mdm/bin/eval_lib.h"
 
 #include <ATen/ATen.h>
-#include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Parallel.h>
 #include <glog/logging.h>
 
@@ -18,7 +17,11 @@
 #include "mdm/data/loader.h"
 #include "mdm/eval/fid.h"
 #include "mdm/eval/likelihood.h"
-#include "mdm/eval/model_checkpoint.h"
+#include "mdm/eval/elbo_evaluation.h"
+#include "mdm/model/saved_run.h"
+#include "mdm/objectives/divergence.h"
+#include "mdm/objectives/transforms.h"
+#include "mdm/util/seed_streams.h"
 #include "mdm/objectives/losses.h"
 #include "mdm/sampling/sample.h"
 #include "mdm/util/atomic_file.h"
@@ -41,20 +44,18 @@ json Matrix(const at::Tensor& m) {
   return rows;
 }
 
-// Mean and 1.96 standard errors of per-example values.
+// Mean and 1.96 standard errors.
 void AddEstimate(json& out, const std::string& name,
-                 const std::vector<at::Tensor>& values) {
-  const at::Tensor all = at::cat(values).to(at::kDouble);
-  const int64_t n = all.size(0);
-  out[name] = all.mean().item<double>();
-  out[name + "_ci95"] =
-      n > 1 ? 1.96 * all.std().item<double>() / std::sqrt(n) : 0.0;
+                 const eval::Estimate& estimate) {
+  out[name] = estimate.mean;
+  out[name + "_ci95"] = 1.96 * estimate.standard_error;
 }
 
-absl::StatusOr<eval::DivergenceMethod> ParseDivergence(const std::string& s) {
-  if (s == "rademacher") return eval::DivergenceMethod::kRademacher;
-  if (s == "gaussian") return eval::DivergenceMethod::kGaussian;
-  if (s == "exact") return eval::DivergenceMethod::kExact;
+absl::StatusOr<objectives::DivergenceEstimator> ParseDivergence(
+    const std::string& s) {
+  if (s == "rademacher") return objectives::DivergenceEstimator::kRademacher;
+  if (s == "gaussian") return objectives::DivergenceEstimator::kGaussian;
+  if (s == "exact") return objectives::DivergenceEstimator::kExact;
   return absl::InvalidArgumentError(absl::StrCat(
       "--divergence: '", s, "' is not rademacher, gaussian or exact"));
 }
@@ -67,22 +68,23 @@ absl::StatusOr<std::string> RunEvaluation(const EvalFlags& flags) {
     return absl::InvalidArgumentError(
         absl::StrCat("--metric: '", flags.metric, "' is not elbo, ode or fid"));
   }
-  if (flags.split != "train" && flags.split != "test") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--split: '", flags.split, "' is not train or test"));
+  if (flags.split != "train" && flags.split != "test" &&
+      flags.split != "validation") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--split: '", flags.split, "' is not train, validation or test"));
   }
   if (flags.limit_examples < 0 || flags.batch_size < 0 || flags.v0_draws < 1) {
     return absl::InvalidArgumentError(
         "--limit_examples and --batch_size must be >= 0, --v0_draws >= 1");
   }
-  absl::StatusOr<eval::DivergenceMethod> divergence =
+  absl::StatusOr<objectives::DivergenceEstimator> divergence =
       ParseDivergence(flags.divergence);
   if (!divergence.ok()) return divergence.status();
   if (flags.num_threads < 0) {
     return absl::InvalidArgumentError("--num_threads must be >= 0");
   }
   if (flags.num_threads > 0) at::set_num_threads(flags.num_threads);
-  absl::StatusOr<eval::LoadedModel> model = eval::LoadModel(
+  absl::StatusOr<model::SavedRun> model = model::OpenRun(
       flags.checkpoint, {.device = flags.device, .config_path = flags.config});
   if (!model.ok()) return model.status();
   proto::Experiment experiment = model->experiment;
@@ -98,13 +100,14 @@ absl::StatusOr<std::string> RunEvaluation(const EvalFlags& flags) {
   data::LoaderOptions loader_options = data::LoaderOptionsFor(
       experiment.data(), "test", batch_size, experiment.seed());
   data::DataLoader loader(*dataset, loader_options);
-  const at::Device device(flags.device);
+  const at::Device device = model->model.device();
   const bool is_8bit = (*dataset)->is_8bit();
   const objectives::DataTransform transform(
-      eval::TransformKindFor(experiment.data()));
-  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(flags.seed);
-  const c10::optional<at::Generator> device_gen =
-      device.is_cpu() ? c10::optional<at::Generator>(gen) : c10::nullopt;
+      objectives::TransformKindFor(experiment.data()));
+  // The run's evaluation stream unless --seed names another.
+  const uint64_t seed = flags.seed.value_or(experiment.seed());
+  at::Generator gen =
+      util::StreamGenerator(seed, util::Stream::kEvaluation, 0, 0, device);
 
   json out;
   out["checkpoint"] = model->checkpoint_path;
@@ -112,20 +115,24 @@ absl::StatusOr<std::string> RunEvaluation(const EvalFlags& flags) {
   out["ema_weights"] = model->ema_weights;
   out["metric"] = flags.metric;
   out["split"] = flags.split;
-  out["seed"] = flags.seed;
-  out["Q"] = Matrix(model->diffusion->Q());
-  out["D"] = Matrix(model->diffusion->D());
+  out["seed"] = seed;
+  out["Q"] = Matrix(model->model.diffusion().Q());
+  out["D"] = Matrix(model->model.diffusion().D());
   const auto start = std::chrono::steady_clock::now();
   int64_t examples = 0;
 
-  if (flags.metric == "elbo" || flags.metric == "ode") {
-    objectives::ElboOptions elbo = objectives::TrainElboOptions(
-        experiment.objective(), experiment.diffusion(),
-        experiment.score_model());
-    elbo.t_min = experiment.eval().t_min_eval();
-    elbo.importance_sampling = true;
-    elbo.mc_samples = experiment.eval().elbo_mc_samples_eval();
-    elbo.with_offset = true;
+  if (flags.metric == "elbo") {
+    absl::StatusOr<eval::ElboEvaluation> elbo = eval::EvaluateElbo(
+        model->model, experiment, *dataset,
+        {.batch_size = batch_size, .seed = seed});
+    if (!elbo.ok()) return elbo.status();
+    AddEstimate(out, "bpd", elbo->bpd);
+    if (elbo->bpd_with_offset)
+      AddEstimate(out, "bpd_with_offset", *elbo->bpd_with_offset);
+    out["elbo_mc_samples"] = experiment.eval().elbo_mc_samples_eval();
+    examples = elbo->examples;
+  } else if (flags.metric == "ode") {
+    at::NoGradGuard no_grad;
     eval::OdeLikelihoodOptions ode;
     ode.t_min = experiment.eval().t_min_eval();
     ode.t_max = experiment.diffusion().t_max();
@@ -133,49 +140,38 @@ absl::StatusOr<std::string> RunEvaluation(const EvalFlags& flags) {
     ode.adaptive.atol = flags.atol;
     ode.divergence = *divergence;
     ode.v0_draws = flags.v0_draws;
-    at::NoGradGuard no_grad;
-    std::vector<at::Tensor> bpd, bpd_offset;
+    const int quantization = is_8bit ? objectives::kEightBitQuantization
+                                     : objectives::kContinuous;
+    std::vector<at::Tensor> bpd;
     int64_t evaluations = 0, batches = 0;
     while (true) {
       absl::StatusOr<std::optional<data::Examples>> batch = loader.Next();
       if (!batch.ok()) return batch.status();
       if (!batch->has_value()) break;
       at::Tensor log_det;
-      const at::Tensor y = eval::PrepareData((*batch)->x.to(device), is_8bit,
-                                             experiment.data().dequantize(),
-                                             transform, &log_det, device_gen);
-      if (flags.metric == "elbo") {
-        absl::StatusOr<eval::ElboBitsPerDim> b =
-            eval::ElboBpd(*model->diffusion, model->Network(), y, log_det,
-                          is_8bit, elbo, device_gen);
-        if (!b.ok()) return b.status();
-        bpd.push_back(b->bpd);
-        bpd_offset.push_back(b->bpd_with_offset);
-      } else {
-        absl::StatusOr<eval::OdeLikelihood> l = eval::OdeDataLogLikelihood(
-            *model->diffusion, model->Score(), y, ode, gen);
-        if (!l.ok()) return l.status();
-        bpd.push_back(eval::LogLikelihoodToBitsPerDim(
-            l->log_p.to(log_det.device()), log_det, y[0].numel(), is_8bit));
-        evaluations += l->function_evaluations;
-      }
+      const at::Tensor y = objectives::PrepareData(
+          (*batch)->x.to(device), is_8bit && experiment.data().dequantize(),
+          transform, &log_det, gen);
+      absl::StatusOr<eval::OdeLikelihood> l = eval::OdeDataLogLikelihood(
+          model->model.diffusion(), model->model.Score(), y, ode, gen);
+      if (!l.ok()) return l.status();
+      bpd.push_back(objectives::BitsPerDim(l->log_p.to(log_det.device()),
+                                           log_det, y[0].numel(),
+                                           quantization)
+                        .cpu());
+      evaluations += l->function_evaluations;
       examples += y.size(0);
       ++batches;
       LOG_EVERY_N(INFO, 10) << examples << " examples";
     }
     if (bpd.empty()) return absl::InvalidArgumentError("the split is empty");
-    AddEstimate(out, "bpd", bpd);
-    if (flags.metric == "elbo") {
-      AddEstimate(out, "bpd_with_offset", bpd_offset);
-      out["elbo_mc_samples"] = elbo.mc_samples;
-    } else {
-      out["function_evaluations_per_batch"] =
-          static_cast<double>(evaluations) / batches;
-      out["v0_draws"] = flags.v0_draws;
-      out["divergence"] = flags.divergence;
-      out["rtol"] = flags.rtol;
-      out["atol"] = flags.atol;
-    }
+    AddEstimate(out, "bpd", eval::EstimateOf(at::cat(bpd)));
+    out["function_evaluations_per_batch"] =
+        static_cast<double>(evaluations) / batches;
+    out["v0_draws"] = flags.v0_draws;
+    out["divergence"] = flags.divergence;
+    out["rtol"] = flags.rtol;
+    out["atol"] = flags.atol;
   } else {
     if (!experiment.data().is_image()) {
       return absl::InvalidArgumentError("--metric=fid needs image data");
@@ -216,9 +212,9 @@ absl::StatusOr<std::string> RunEvaluation(const EvalFlags& flags) {
       if (generated >= flags.fid_samples) return std::nullopt;
       const int64_t n = std::min(batch_size, flags.fid_samples - generated);
       absl::StatusOr<sampling::SamplerResult> r = sampling::Sample(
-          *model->diffusion, model->Score(),
-          {n, model->diffusion->num_vars(), data.in_channels(), data.height(),
-           data.width()},
+          model->model.diffusion(), model->model.Score(),
+          {n, model->model.diffusion().num_vars(), data.in_channels(),
+           data.height(), data.width()},
           at::TensorOptions(device).dtype(at::kFloat), options, gen);
       if (!r.ok()) return r.status();
       generated += n;

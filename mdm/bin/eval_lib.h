@@ -1,7 +1,8 @@
 // The eval binary's logic: load a run's checkpoint and measure it on a
 // data split:
-//   elbo  bits/dim from the DSM ELBO, with and without the offset, mean
-//         +- 1.96 standard errors over examples
+//   elbo  bits/dim from the DSM ELBO (eval/elbo_evaluation.h: the
+//         trainer's evaluation), without and, with eval.elbo_offset_eval,
+//         with the offset, mean +- 1.96 standard errors over examples
 //   ode   bits/dim from the probability-flow ODE's exact likelihood
 //         (importance-weighted over v_0 for K > 1)
 //   fid   Frechet distance of generated samples' features to the split's,
@@ -11,6 +12,7 @@
 #define MDM_BIN_EVAL_LIB_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -24,7 +26,9 @@ struct EvalFlags {
   std::string metric = "elbo";  // elbo, ode, fid.
   int64_t limit_examples = 0;   // 0: the whole split.
   int64_t batch_size = 0;       // 0: eval.test_batch_size.
-  uint64_t seed = 0;
+  // Seeds the Monte Carlo draws; unset: the run's evaluation stream, so
+  // --metric=elbo reproduces the trainer's evaluation of the same weights.
+  std::optional<uint64_t> seed;
   // ode.
   double rtol = 1e-5, atol = 1e-5;
   int64_t v0_draws = 1;

@@ -8,18 +8,23 @@
 #include <gflags/gflags.h>
 #include <glog/logging.h>
 
+#include <optional>
+
 #include "mdm/bin/eval_lib.h"
 #include "mdm/util/command_line.h"
 
 DEFINE_string(checkpoint, "",
               "A run directory (its best, else last, checkpoint) or a "
               "checkpoint file.");
-DEFINE_string(config, "", "Another config than the run's config.textproto.");
-DEFINE_string(split, "test", "test or train.");
+DEFINE_string(config, "",
+              "Another config than the checkpoint's (same shapes).");
+DEFINE_string(split, "test", "test, validation or train.");
 DEFINE_string(metric, "elbo", "elbo, ode or fid.");
 DEFINE_int64(limit_examples, 0, "Use the split's first N examples; 0: all.");
 DEFINE_int64(batch_size, 0, "Examples per batch; 0: eval.test_batch_size.");
-DEFINE_uint64(seed, 0, "Seed of the Monte Carlo draws.");
+DEFINE_int64(seed, -1,
+             "Seed of the Monte Carlo draws; -1: the run's own evaluation "
+             "stream (what its eval.csv reports for the same weights).");
 DEFINE_double(rtol, 1e-5, "ode: relative tolerance.");
 DEFINE_double(atol, 1e-5, "ode: absolute tolerance.");
 DEFINE_int64(v0_draws, 1, "ode: importance samples of v_0 per example.");
@@ -51,7 +56,8 @@ int main(int argc, char** argv) {
                    .metric = FLAGS_metric,
                    .limit_examples = FLAGS_limit_examples,
                    .batch_size = FLAGS_batch_size,
-                   .seed = FLAGS_seed,
+                   .seed = FLAGS_seed < 0 ? std::nullopt
+                                          : std::optional<uint64_t>(FLAGS_seed),
                    .rtol = FLAGS_rtol,
                    .atol = FLAGS_atol,
                    .v0_draws = FLAGS_v0_draws,

@@ -149,16 +149,20 @@ absl::StatusOr<std::string> RunGrid(const GridFlags& flags) {
                                      grid->base_overrides().end());
   overrides.insert(overrides.end(), point->overrides.begin(),
                    point->overrides.end());
-  if (absl::Status s =
-          RunTraining({.config_path = BaseConfigPath(*grid, flags.grid_path),
-                       .overrides = overrides,
-                       .output_dir = point->output_dir,
-                       .resume = flags.resume == "auto",
-                       .debug_mode = flags.debug_mode,
-                       .num_threads = flags.num_threads,
-                       .device = flags.device});
-      !s.ok()) {
-    return s;
+  absl::StatusOr<TrainOutcome> outcome =
+      RunTraining({.config_path = BaseConfigPath(*grid, flags.grid_path),
+                   .overrides = overrides,
+                   .output_dir = point->output_dir,
+                   .resume = flags.resume == "auto",
+                   .debug_mode = flags.debug_mode,
+                   .num_threads = flags.num_threads,
+                   .device = flags.device});
+  if (!outcome.ok()) return outcome.status();
+  if (outcome->stopped_by_signal != 0) {
+    return absl::StrCat("point ", *index, " stopped by signal ",
+                        outcome->stopped_by_signal, " at step ", outcome->step,
+                        "; running it again continues: ", point->output_dir,
+                        "\n");
   }
   return absl::StrCat("point ", *index, " done: ", point->output_dir, "\n");
 }

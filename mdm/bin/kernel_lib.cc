@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -15,7 +16,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "mdm/diffusions/factory.h"
-#include "mdm/eval/model_checkpoint.h"
+#include "mdm/model/saved_run.h"
 #include "mdm/proto/experiment_config.h"
 
 namespace mdm::bin {
@@ -198,13 +199,15 @@ absl::StatusOr<std::string> RunKernelTool(const KernelToolOptions& options) {
         "pass exactly one of --config and --checkpoint");
   }
   proto::Experiment experiment;
-  diffusions::Diffusion diffusion{nullptr};
+  std::optional<model::SavedRun> run;
+  diffusions::Diffusion created_diffusion{nullptr};
+  const diffusions::DiffusionImpl* diffusion = nullptr;
   if (!options.checkpoint.empty()) {
-    absl::StatusOr<eval::LoadedModel> model =
-        eval::LoadModel(options.checkpoint);
-    if (!model.ok()) return model.status();
-    experiment = model->experiment;
-    diffusion = model->diffusion;
+    absl::StatusOr<model::SavedRun> opened = model::OpenRun(options.checkpoint);
+    if (!opened.ok()) return opened.status();
+    run.emplace(*std::move(opened));
+    experiment = run->experiment;
+    diffusion = &run->model.diffusion();
   } else {
     absl::StatusOr<proto::Experiment> loaded =
         proto::LoadExperiment(options.config_path, options.overrides);
@@ -213,7 +216,8 @@ absl::StatusOr<std::string> RunKernelTool(const KernelToolOptions& options) {
     absl::StatusOr<diffusions::Diffusion> created =
         diffusions::CreateDiffusion(experiment.diffusion(), experiment.seed());
     if (!created.ok()) return created.status();
-    diffusion = *created;
+    created_diffusion = *created;
+    diffusion = created_diffusion.get();
   }
   const proto::DiffusionConfig& config = experiment.diffusion();
   absl::StatusOr<std::vector<double>> times =

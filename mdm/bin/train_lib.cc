@@ -14,7 +14,7 @@
 
 namespace mdm::bin {
 
-absl::Status RunTraining(const TrainFlags& flags) {
+absl::StatusOr<TrainOutcome> RunTraining(const TrainFlags& flags) {
   util::InstallStopSignalHandlers();
   absl::StatusOr<proto::Experiment> experiment =
       proto::LoadExperiment(flags.config_path, flags.overrides);
@@ -56,9 +56,12 @@ absl::Status RunTraining(const TrainFlags& flags) {
       train::Trainer::Create(*experiment, options);
   if (!trainer.ok()) return trainer.status();
   if (absl::Status s = (*trainer)->Run(); !s.ok()) return s;
-  LOG(INFO) << "done: " << (*trainer)->step() << " steps; checkpoints in "
-            << output_dir << "/checkpoints";
-  return absl::OkStatus();
+  const TrainOutcome outcome{(*trainer)->step(),
+                             (*trainer)->stopped_by_signal()};
+  LOG(INFO) << (outcome.stopped_by_signal ? "stopped" : "done") << ": "
+            << outcome.step << " steps; checkpoints in " << output_dir
+            << "/checkpoints";
+  return outcome;
 }
 
 }  // namespace mdm::bin

@@ -3,10 +3,11 @@
 #ifndef MDM_BIN_TRAIN_LIB_H_
 #define MDM_BIN_TRAIN_LIB_H_
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
-#include "absl/status/status.h"
+#include "absl/status/statusor.h"
 
 namespace mdm::bin {
 
@@ -28,8 +29,14 @@ struct TrainFlags {
   int dist_timeout_s = 1800;
 };
 
-// Trains as configured; every failure is one status naming its cause.
-absl::Status RunTraining(const TrainFlags& flags);
+struct TrainOutcome {
+  int64_t step = 0;           // Optimizer steps done.
+  int stopped_by_signal = 0;  // The stop signal that ended the run early.
+};
+
+// Trains as configured; every failure is one status naming its cause. A
+// run stopped by a signal after saving its checkpoint is not a failure.
+absl::StatusOr<TrainOutcome> RunTraining(const TrainFlags& flags);
 
 }  // namespace mdm::bin
 

@@ -14,6 +14,7 @@
 #include <utility>
 #include <vector>
 
+#include "mdm/eval/elbo_evaluation.h"
 #include "mdm/proto/experiment_config.h"
 #include "mdm/train/trainer.h"
 #include "mdm/util/event_writer.h"
@@ -53,8 +54,10 @@ TEST(TrainTest, ToyRunLowersTheLossAndWritesItsOutputs) {
                            .overrides = {"training.max_steps=120"},
                            .output_dir = out})
                   .ok());
-  for (const char* file : {"config.textproto", "metrics.csv",
-                           "checkpoints/last.pt", "checkpoints/best.pt"}) {
+  // The 2-D run draws its samples as a histogram at the evaluation.
+  for (const char* file :
+       {"config.textproto", "metrics.csv", "eval.csv", "checkpoints/last.pt",
+        "checkpoints/best.pt", "samples/step_120.png"}) {
     EXPECT_TRUE(std::filesystem::exists(out + "/" + file)) << file;
   }
   const std::vector<double> losses = LossColumn(out + "/metrics.csv");
@@ -78,7 +81,7 @@ TEST(TrainTest, ToyRunLowersTheLossAndWritesItsOutputs) {
     ASSERT_TRUE(event.ParseFromString(record));
     for (const auto& value : event.summary().value()) {
       losses_logged += value.tag() == "train/loss";
-      bpd_logged += value.tag() == "eval/bpd";
+      bpd_logged += value.tag() == "eval/test/bpd";
       histograms += value.has_histo();
     }
   }
@@ -89,16 +92,16 @@ TEST(TrainTest, ToyRunLowersTheLossAndWritesItsOutputs) {
   EXPECT_TRUE(proto::LoadExperiment(out + "/config.textproto").ok());
 }
 
-// The weights-only export loads back as a dict of tensors (what Python's
-// torch.load returns) holding the network, the diffusion and Q, D.
-TEST(TrainTest, ExportsWeightsAsAPickledDict) {
+// The checkpoint is a dict of tensors that Python's torch.load opens:
+// the network, the diffusion, Q and D, and the run's state.
+TEST(TrainTest, CheckpointsOpenAsAPickledDict) {
   at::set_num_threads(1);
   const std::string out = Fresh("export");
   ASSERT_TRUE(RunTraining({.config_path = kToy,
                            .overrides = {"training.max_steps=5"},
                            .output_dir = out})
                   .ok());
-  std::ifstream file(out + "/checkpoints/last_weights.pt", std::ios::binary);
+  std::ifstream file(out + "/checkpoints/last.pt", std::ios::binary);
   const std::vector<char> bytes((std::istreambuf_iterator<char>(file)),
                                 std::istreambuf_iterator<char>());
   ASSERT_FALSE(bytes.empty());
@@ -107,7 +110,9 @@ TEST(TrainTest, ExportsWeightsAsAPickledDict) {
   const c10::impl::GenericDict dict = value.toGenericDict();
   EXPECT_TRUE(dict.contains("Q"));
   EXPECT_TRUE(dict.contains("diffusion.qd.W"));
-  EXPECT_TRUE(dict.contains("network.layers.0.weight"));
+  EXPECT_TRUE(dict.contains("network.net.0.weight"));
+  EXPECT_TRUE(dict.contains("optimizer.network.net.0.weight.exp_avg"));
+  EXPECT_EQ(dict.at("run.step").toTensor().item<double>(), 5.0);
   const at::Tensor Q = dict.at("Q").toTensor();
   EXPECT_EQ(Q.sizes(), at::IntArrayRef({2, 2}));
   EXPECT_TRUE(at::allclose(Q, -Q.t()));
@@ -115,7 +120,7 @@ TEST(TrainTest, ExportsWeightsAsAPickledDict) {
   if (std::system("/usr/bin/python3 -c 'import torch' 2>/dev/null") == 0) {
     const std::string check =
         "/usr/bin/python3 -c \"import torch; d = torch.load('" + out +
-        "/checkpoints/last_weights.pt'); assert d['Q'].shape == (2, 2)\"";
+        "/checkpoints/last.pt'); assert d['Q'].shape == (2, 2)\"";
     EXPECT_EQ(std::system(check.c_str()), 0);
   }
 }
@@ -138,16 +143,24 @@ TEST(TrainTest, ResumeIsBitIdentical) {
       auto trainer =
           train::Trainer::Create(e, {.output_dir = out, .resume = i > 0});
       EXPECT_TRUE(trainer.ok()) << trainer.status();
+      if (!trainer.ok()) return std::make_pair(params, bpd);
+      // A resumed trainer starts where the previous one stopped.
+      EXPECT_EQ((*trainer)->step(), i == 0 ? 0 : stops[i - 1]);
       EXPECT_TRUE((*trainer)->Run().ok());
+      EXPECT_EQ((*trainer)->step(), stops[i]);
       params = (*trainer)->Parameters();
       for (at::Tensor& p : params) p = p.detach().clone();
-      bpd = (*trainer)->Evaluate(2)->bpd;
+      absl::StatusOr<eval::ElboEvaluation> evaluation =
+          (*trainer)->Evaluate("test", 2);
+      EXPECT_TRUE(evaluation.ok());
+      if (evaluation.ok()) bpd = evaluation->bpd.mean;
     }
     return std::make_pair(params, bpd);
   };
   const auto [straight, straight_bpd] = train(Fresh("straight"), {20});
   const auto [resumed, resumed_bpd] = train(Fresh("resumed"), {10, 20});
   ASSERT_EQ(straight.size(), resumed.size());
+  ASSERT_FALSE(straight.empty());
   for (size_t i = 0; i < straight.size(); ++i) {
     EXPECT_TRUE(at::equal(straight[i], resumed[i])) << "parameter " << i;
   }
@@ -180,9 +193,8 @@ TEST(TrainTest, FashionMnistEndToEnd) {
   ASSERT_EQ(losses.size(), 3u);
   EXPECT_LT(losses.back(), 0.7 * losses.front())
       << losses.front() << " -> " << losses.back();
-  for (const char* file :
-       {"config.textproto", "checkpoints/last.pt", "checkpoints/best.pt",
-        "checkpoints/last_weights.pt", "samples/step_30.png"}) {
+  for (const char* file : {"config.textproto", "checkpoints/last.pt",
+                           "checkpoints/best.pt", "samples/step_30.png"}) {
     EXPECT_TRUE(std::filesystem::exists(out + "/" + file)) << file;
   }
   std::vector<std::string> second = overrides;
@@ -193,8 +205,11 @@ TEST(TrainTest, FashionMnistEndToEnd) {
                    .output_dir = out,
                    .resume = true})
           .ok());
-  // Resumed at step 30: one more metrics row (step 40), not a fresh file.
-  EXPECT_EQ(LossColumn(out + "/metrics.csv").size(), 4u);
+  // Resumed at step 30: the rows of steps 10-30 kept, one more for step 40
+  // (a fresh run would have written rows 10-40, a fresh file 10 only).
+  const std::vector<double> resumed = LossColumn(out + "/metrics.csv");
+  ASSERT_EQ(resumed.size(), 4u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(resumed[i], losses[i]) << i;
   EXPECT_TRUE(std::filesystem::exists(out + "/samples/step_40.png"));
 }
 
@@ -218,7 +233,7 @@ TEST(TrainTest, DebugModeRunsEverythingOnImages) {
 
 TEST(TrainTest, BadInputGivesOneClearError) {
   auto error = [](const TrainFlags& flags) {
-    const absl::Status status = RunTraining(flags);
+    const absl::Status status = RunTraining(flags).status();
     EXPECT_FALSE(status.ok());
     return std::string(status.message());
   };
@@ -237,7 +252,7 @@ TEST(TrainTest, BadInputGivesOneClearError) {
   std::ofstream(out + "/checkpoints/last.pt") << "not a checkpoint";
   EXPECT_THAT(
       error({.config_path = kToy, .output_dir = out, .resume = true}),
-      HasSubstr("checkpoint " + out + "/checkpoints/last.pt cannot be used"));
+      HasSubstr("checkpoint " + out + "/checkpoints/last.pt is corrupt"));
   EXPECT_THAT(error({.config_path = kToy, .device = "tpu"}),
               HasSubstr("--device"));
 }

@@ -38,7 +38,7 @@ int main(int argc, char** argv) {
   gflags::ParseCommandLineFlags(&argc, &argv, /*remove_flags=*/true);
   google::InitGoogleLogging(argv[0]);
   FLAGS_logtostderr = true;
-  return mdm::util::RunAndReport("train", [&] {
+  return mdm::util::RunAndReport("train", [&]() -> absl::Status {
     return mdm::bin::RunTraining({
         .config_path = FLAGS_config.empty()
                            ? mdm::bin::kQuickstartConfig
@@ -50,6 +50,6 @@ int main(int argc, char** argv) {
         .num_threads = FLAGS_num_threads,
         .device = FLAGS_device,
         .dist_timeout_s = FLAGS_dist_timeout_s,
-    });
+    }).status();
   });
 }

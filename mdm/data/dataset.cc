@@ -67,4 +67,23 @@ InMemoryImages Truncate(const InMemoryImages& images, int64_t limit) {
                         images.labels().narrow(0, 0, limit));
 }
 
+Subset::Subset(std::string name, std::shared_ptr<const Dataset> parent,
+               std::vector<int64_t> indices)
+    : name_(std::move(name)),
+      parent_(std::move(parent)),
+      indices_(std::move(indices)) {}
+
+absl::StatusOr<Examples> Subset::Get(absl::Span<const int64_t> indices) const {
+  std::vector<int64_t> mapped;
+  mapped.reserve(indices.size());
+  for (int64_t i : indices) {
+    if (i < 0 || i >= size()) {
+      return absl::OutOfRangeError(
+          absl::StrCat(name_, ": example ", i, " of ", size()));
+    }
+    mapped.push_back(indices_[i]);
+  }
+  return parent_->Get(mapped);
+}
+
 }  // namespace mdm::data

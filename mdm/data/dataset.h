@@ -8,6 +8,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -77,6 +78,30 @@ class InMemoryVectors : public Dataset {
 
 // The first `limit` examples of `images` (all when limit <= 0 or larger).
 InMemoryImages Truncate(const InMemoryImages& images, int64_t limit);
+
+// The examples of `parent` at `indices`, in that order (a held-out
+// validation split and the training examples left).
+class Subset : public Dataset {
+ public:
+  Subset(std::string name, std::shared_ptr<const Dataset> parent,
+         std::vector<int64_t> indices);
+
+  int64_t size() const override {
+    return static_cast<int64_t>(indices_.size());
+  }
+  std::vector<int64_t> example_shape() const override {
+    return parent_->example_shape();
+  }
+  bool is_8bit() const override { return parent_->is_8bit(); }
+  absl::StatusOr<Examples> Get(
+      absl::Span<const int64_t> indices) const override;
+  std::string name() const override { return name_; }
+
+ private:
+  std::string name_;
+  std::shared_ptr<const Dataset> parent_;
+  std::vector<int64_t> indices_;
+};
 
 }  // namespace mdm::data
 

@@ -13,6 +13,7 @@
 #include "mdm/data/image_folder.h"
 #include "mdm/data/npz.h"
 #include "mdm/data/toy.h"
+#include "mdm/util/seed_streams.h"
 
 namespace mdm::data {
 namespace {
@@ -88,13 +89,42 @@ absl::StatusOr<std::shared_ptr<const Dataset>> Load(const DataConfig& config,
 
 absl::StatusOr<std::shared_ptr<const Dataset>> CreateDataset(
     const DataConfig& config, const std::string& split, uint64_t seed) {
-  if (split != "train" && split != "test") {
+  if (split != "train" && split != "test" && split != "validation") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "unknown split '", split, "': expected train, validation or test"));
+  }
+  const int64_t held_out = config.validation_examples();
+  if (split == "validation" && held_out <= 0) {
     return absl::InvalidArgumentError(
-        absl::StrCat("unknown split '", split, "': expected train or test"));
+        "the validation split needs data.validation_examples > 0");
   }
   absl::StatusOr<std::shared_ptr<const Dataset>> dataset =
-      Load(config, split, seed);
+      Load(config, split == "test" ? "test" : "train", seed);
   if (!dataset.ok()) return dataset.status();
+  if (split != "test" && held_out > 0) {
+    // A seeded choice of held_out training examples; both parts keep file
+    // order.
+    const int64_t n = (*dataset)->size();
+    if (held_out >= n) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "data.validation_examples = ", held_out, " leaves no training "
+          "examples of the ", n, " in ", (*dataset)->name()));
+    }
+    at::Generator gen =
+        util::StreamGenerator(seed, util::Stream::kValidationSplit);
+    const at::Tensor order = at::randperm(n, gen, at::kLong);
+    at::Tensor chosen = std::get<0>(
+        (split == "validation" ? order.narrow(0, 0, held_out)
+                               : order.narrow(0, held_out, n - held_out))
+            .sort());
+    std::vector<int64_t> indices(chosen.data_ptr<int64_t>(),
+                                 chosen.data_ptr<int64_t>() + chosen.numel());
+    dataset = std::shared_ptr<const Dataset>(std::make_shared<Subset>(
+        absl::StrCat((*dataset)->name(), split == "validation"
+                                             ? " (validation part)"
+                                             : " (without validation)"),
+        *dataset, std::move(indices)));
+  }
   if ((*dataset)->size() == 0) {
     return absl::InvalidArgumentError(
         absl::StrCat((*dataset)->name(), " has no examples"));

@@ -14,9 +14,11 @@
 
 namespace mdm::data {
 
-// Reads `split` ("train" or "test") of the configured data set from
-// data_dir (toy sets are generated from `seed`), keeps the first
-// limit_examples, and checks that examples have the configured shape.
+// Reads `split` ("train", "validation" or "test") of the configured data
+// set from data_dir (toy sets are generated from `seed`), keeps the first
+// limit_examples, and checks that examples have the configured shape. With
+// data.validation_examples = n > 0, "validation" is n training examples
+// chosen by a seeded permutation and "train" the rest, both in file order.
 // Every failure is one clear status naming the file or field.
 absl::StatusOr<std::shared_ptr<const Dataset>> CreateDataset(
     const proto::DataConfig& config, const std::string& split, uint64_t seed);

@@ -1,26 +1,13 @@
 #include "mdm/data/loader.h"
 
 #include <ATen/ATen.h>
-#include <ATen/CPUGeneratorImpl.h>
 
 #include <algorithm>
 #include <utility>
 
+#include "mdm/util/seed_streams.h"
+
 namespace mdm::data {
-namespace {
-
-// A generator for (seed, stream, a, b): distinct streams never collide.
-at::Generator StreamGenerator(uint64_t seed, uint64_t stream, uint64_t a,
-                              uint64_t b) {
-  uint64_t h = seed * 0x9E3779B97F4A7C15ULL + stream;
-  for (uint64_t v : {a, b}) {
-    h ^= v + 0x9E3779B97F4A7C15ULL + (h << 6) + (h >> 2);
-  }
-  return at::make_generator<at::CPUGeneratorImpl>(h);
-}
-
-}  // namespace
-
 DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset,
                        const LoaderOptions& options)
     : dataset_(std::move(dataset)), options_(options) {
@@ -53,7 +40,8 @@ std::vector<int64_t> DataLoader::EpochIndices(int64_t epoch) const {
   const int64_t n = dataset_->size();
   std::vector<int64_t> order(n);
   if (options_.shuffle) {
-    at::Generator gen = StreamGenerator(options_.seed, /*stream=*/1, epoch, 0);
+    at::Generator gen =
+        util::StreamGenerator(options_.seed, util::Stream::kDataOrder, epoch);
     const at::Tensor perm = at::randperm(n, gen, at::kLong);
     std::copy(perm.data_ptr<int64_t>(), perm.data_ptr<int64_t>() + n,
               order.begin());
@@ -89,8 +77,8 @@ absl::StatusOr<Examples> DataLoader::LoadBatch(
   absl::StatusOr<Examples> batch = dataset_->Get(indices);
   if (!batch.ok() || !options_.random_flip || batch->x.dim() != 4) return batch;
   at::Generator gen =
-      StreamGenerator(options_.seed, /*stream=*/2, epoch,
-                      step * options_.world_size + options_.rank);
+      util::StreamGenerator(options_.seed, util::Stream::kDataFlips, epoch,
+                            step * options_.world_size + options_.rank);
   const at::Tensor flip =
       at::rand({batch->x.size(0)}, gen).lt(0.5).view({-1, 1, 1, 1});
   batch->x = at::where(flip, batch->x.flip({3}), batch->x);

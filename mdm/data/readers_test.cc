@@ -291,5 +291,42 @@ TEST(FactoryTest, ChecksShapesLimitsAndDirectories) {
   EXPECT_FALSE((*moons)->is_8bit());
 }
 
+// A held-out validation split: a seeded choice of training examples,
+// disjoint from what training then reads, together all of them.
+TEST(FactoryTest, ValidationSplitIsHeldOutOfTraining) {
+  const proto::DataConfig config = ParseTextProtoOrDie<proto::DataConfig>(
+      "dataset: TWO_MOONS is_image: false vector_dim: 2 limit_examples: 300 "
+      "validation_examples: 50");
+  absl::StatusOr<std::shared_ptr<const Dataset>> train =
+      CreateDataset(config, "train", 5);
+  absl::StatusOr<std::shared_ptr<const Dataset>> validation =
+      CreateDataset(config, "validation", 5);
+  ASSERT_TRUE(train.ok() && validation.ok());
+  ASSERT_EQ((*train)->size(), 250);
+  ASSERT_EQ((*validation)->size(), 50);
+  proto::DataConfig whole_config = config;
+  whole_config.set_validation_examples(0);
+  const std::shared_ptr<const Dataset> whole =
+      *CreateDataset(whole_config, "train", 5);
+  auto all = [](const Dataset& d) {
+    std::vector<int64_t> indices(d.size());
+    for (int64_t i = 0; i < d.size(); ++i) indices[i] = i;
+    return d.Get(indices)->x;
+  };
+  const at::Tensor parts = at::cat({all(**train), all(**validation)});
+  // Same examples as the whole split, each exactly once.
+  EXPECT_TRUE(at::allclose(std::get<0>(parts.sum(1).sort()),
+                           std::get<0>(all(*whole).sum(1).sort())));
+  // Another seed holds out other examples.
+  const std::shared_ptr<const Dataset> other =
+      *CreateDataset(config, "validation", 6);
+  EXPECT_FALSE(at::equal(all(*other), all(**validation)));
+  whole_config.set_validation_examples(300);
+  EXPECT_THAT(Message(CreateDataset(whole_config, "train", 5).status()),
+              HasSubstr("leaves no training examples"));
+  EXPECT_THAT(Message(CreateDataset(whole_config, "val", 5).status()),
+              HasSubstr("unknown split 'val'"));
+}
+
 }  // namespace
 }  // namespace mdm::data

@@ -1,7 +1,6 @@
 #include "mdm/eval/likelihood.h"
 
 #include <ATen/ATen.h>
-#include <torch/csrc/autograd/autograd.h>
 
 #include <cmath>
 #include <vector>
@@ -10,49 +9,6 @@
 #include "mdm/sde/block_ops.h"
 
 namespace mdm::eval {
-
-objectives::TransformKind TransformKindFor(const proto::DataConfig& data) {
-  if (!data.is_image()) return objectives::TransformKind::kNone;
-  switch (data.transform()) {
-    case proto::DataConfig::CENTER:
-      return objectives::TransformKind::kCenter;
-    case proto::DataConfig::NONE:
-      return objectives::TransformKind::kNone;
-    default:
-      return objectives::TransformKind::kLogit;
-  }
-}
-
-at::Tensor PrepareData(const at::Tensor& x, bool is_8bit, bool dequantize,
-                       const objectives::DataTransform& transform,
-                       at::Tensor* log_det, c10::optional<at::Generator> gen) {
-  at::Tensor y = x;
-  if (is_8bit && dequantize) y = objectives::Dequantize(y, gen);
-  if (log_det != nullptr) *log_det = transform.LogDetJacobian(y);
-  return transform.Forward(y);
-}
-
-at::Tensor LogLikelihoodToBitsPerDim(const at::Tensor& log_p_y,
-                                     const at::Tensor& log_det, int64_t d,
-                                     bool is_8bit) {
-  // BitsPerDim's +8 is the 8-bit quantization.
-  return objectives::BitsPerDim(log_p_y, log_det, d).cpu() -
-         (is_8bit ? 0.0 : 8.0);
-}
-
-absl::StatusOr<ElboBitsPerDim> ElboBpd(
-    const diffusions::DiffusionImpl& diffusion,
-    const objectives::ScoreNetwork& network, const at::Tensor& y,
-    const at::Tensor& log_det, bool is_8bit,
-    const objectives::ElboOptions& options, c10::optional<at::Generator> gen) {
-  absl::StatusOr<objectives::ElboTerms> terms =
-      objectives::DsmElbo(diffusion, network, y, options, gen);
-  if (!terms.ok()) return terms.status();
-  const int64_t d = y[0].numel();
-  return ElboBitsPerDim{
-      LogLikelihoodToBitsPerDim(terms->elbo, log_det, d, is_8bit),
-      LogLikelihoodToBitsPerDim(terms->elbo_with_offset, log_det, d, is_8bit)};
-}
 
 absl::StatusOr<OdeLikelihood> OdeLogLikelihood(
     const diffusions::DiffusionImpl& diffusion,
@@ -63,17 +19,9 @@ absl::StatusOr<OdeLikelihood> OdeLogLikelihood(
   const int64_t d = n / diffusion.num_vars();
   const at::IntArrayRef shape = u_0.sizes();
   const at::ScalarType model_dtype = u_0.scalar_type();
-  // Probes, fixed along the trajectory so the ODE stays deterministic.
-  at::Tensor probes;
-  if (options.divergence == DivergenceMethod::kGaussian) {
-    probes =
-        at::randn(shape, gen, u_0.options().device(at::kCPU)).to(u_0.device());
-  } else if (options.divergence == DivergenceMethod::kRademacher) {
-    probes = at::randint(0, 2, shape, gen, u_0.options().device(at::kCPU))
-                 .mul_(2)
-                 .sub_(1)
-                 .to(u_0.device());
-  }
+  // One probe, fixed along the trajectory so the ODE stays deterministic.
+  const std::vector<at::Tensor> probes =
+      objectives::DivergenceProbes(options.divergence, u_0, 1, gen);
   // The state: u flattened, then the accumulated divergence; float64.
   const sampling::OdeFunction field =
       [&](double t, const at::Tensor& state) -> absl::StatusOr<at::Tensor> {
@@ -87,20 +35,8 @@ absl::StatusOr<OdeLikelihood> OdeLogLikelihood(
       absl::StatusOr<at::Tensor> s = score(u, t);
       if (!s.ok()) return s.status();
       score_term = sde::ApplyMatrix(half_GGt, *s);
-      if (options.divergence == DivergenceMethod::kExact) {
-        const at::Tensor flat = score_term.reshape({batch, n});
-        std::vector<at::Tensor> diagonal;
-        for (int64_t i = 0; i < n; ++i) {
-          const at::Tensor g = torch::autograd::grad(
-              {flat.select(1, i).sum()}, {u}, {}, /*retain_graph=*/true)[0];
-          diagonal.push_back(g.reshape({batch, n}).select(1, i));
-        }
-        divergence = at::stack(diagonal, 1).sum(1);
-      } else {
-        const at::Tensor g =
-            torch::autograd::grad({(score_term * probes).sum()}, {u})[0];
-        divergence = (g * probes).reshape({batch, -1}).sum(1);
-      }
+      divergence = objectives::Divergence(score_term, u, options.divergence,
+                                          probes, /*create_graph=*/false);
     }
     const at::Tensor t_batch = at::full({batch}, t, at::kDouble);
     const at::Tensor velocity =

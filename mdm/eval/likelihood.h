@@ -22,48 +22,19 @@
 
 #include "absl/status/statusor.h"
 #include "mdm/diffusions/diffusion.h"
+#include "mdm/objectives/divergence.h"
 #include "mdm/objectives/elbo.h"
-#include "mdm/objectives/transforms.h"
-#include "mdm/proto/experiment.pb.h"
 #include "mdm/sampling/ode_solvers.h"
 #include "mdm/sampling/score_function.h"
 
 namespace mdm::eval {
 
-// The transform a data config asks for (none for vector data).
-objectives::TransformKind TransformKindFor(const proto::DataConfig& data);
-
-// Data as the model sees it: 8-bit images dequantized (when `dequantize`)
-// and transformed, with the transform's log |det J| per example.
-at::Tensor PrepareData(const at::Tensor& x, bool is_8bit, bool dequantize,
-                       const objectives::DataTransform& transform,
-                       at::Tensor* log_det, c10::optional<at::Generator> gen);
-
-// Bits/dim of prepared data from a log-likelihood (or bound) of y, d data
-// dimensions; 8-bit data add the quantization's 8 bits, continuous data
-// (toy sets) report their density's bits/dim.
-at::Tensor LogLikelihoodToBitsPerDim(const at::Tensor& log_p_y,
-                                     const at::Tensor& log_det, int64_t d,
-                                     bool is_8bit);
-
-struct ElboBitsPerDim {
-  at::Tensor bpd;              // [batch], without the offset.
-  at::Tensor bpd_with_offset;  // [batch].
-};
-
-absl::StatusOr<ElboBitsPerDim> ElboBpd(
-    const diffusions::DiffusionImpl& diffusion,
-    const objectives::ScoreNetwork& network, const at::Tensor& y,
-    const at::Tensor& log_det, bool is_8bit,
-    const objectives::ElboOptions& options, c10::optional<at::Generator> gen);
-
-enum class DivergenceMethod { kExact, kRademacher, kGaussian };
-
 struct OdeLikelihoodOptions {
   double t_min = 1e-3;  // The ODE starts at t_min (the data's time).
   double t_max = 1.0;
   sampling::AdaptiveOptions adaptive;
-  DivergenceMethod divergence = DivergenceMethod::kRademacher;
+  objectives::DivergenceEstimator divergence =
+      objectives::DivergenceEstimator::kRademacher;
   int64_t v0_draws = 1;  // Importance samples of the auxiliary variables.
 };
 

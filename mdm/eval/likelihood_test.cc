@@ -71,7 +71,7 @@ TEST(OdeLikelihoodTest, EqualsTheExactDensityOfGaussianData) {
     // precision (B(3) = 45), so the only error left is the solver's.
     options.t_max = 3.0;
     options.adaptive.rtol = options.adaptive.atol = 1e-8;
-    options.divergence = DivergenceMethod::kExact;
+    options.divergence = objectives::DivergenceEstimator::kExact;
     absl::StatusOr<OdeLikelihood> ode = OdeLogLikelihood(
         *diffusion, GaussianScore(*diffusion), u_0, options, gen);
     ASSERT_TRUE(ode.ok()) << ode.status();
@@ -83,7 +83,7 @@ TEST(OdeLikelihoodTest, EqualsTheExactDensityOfGaussianData) {
     // Hutchinson probes are unbiased: many examples average to the same.
     const at::Tensor many = sde::ApplyMatrix(
         at::linalg_cholesky(cov), at::randn({400, K, 3}, gen, at::kDouble));
-    options.divergence = DivergenceMethod::kRademacher;
+    options.divergence = objectives::DivergenceEstimator::kRademacher;
     options.adaptive.rtol = options.adaptive.atol = 1e-6;
     absl::StatusOr<OdeLikelihood> hutchinson = OdeLogLikelihood(
         *diffusion, GaussianScore(*diffusion), many, options, gen);

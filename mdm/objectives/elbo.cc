@@ -1,7 +1,6 @@
 #include "mdm/objectives/elbo.h"
 
 #include <ATen/ATen.h>
-#include <torch/csrc/autograd/autograd.h>
 
 #include <cmath>
 #include <memory>
@@ -197,35 +196,6 @@ at::Tensor Score(const ScoreNetwork& network, const at::Tensor& u_t,
                          options.parameterization);
 }
 
-// div_u v(u) per example by vector-Jacobian products with `u`.
-at::Tensor Divergence(const at::Tensor& v, const at::Tensor& u,
-                      const ElboOptions& options,
-                      c10::optional<at::Generator> gen) {
-  at::Tensor divergence =
-      at::zeros({u.size(0)}, u.options().dtype(at::kDouble));
-  if (options.divergence == DivergenceEstimator::kExact) {
-    const at::Tensor v_flat = v.flatten(1);
-    const int64_t n = v_flat.size(1);
-    for (int64_t i = 0; i < n; ++i) {
-      const at::Tensor grad =
-          torch::autograd::grad({v_flat.select(1, i).sum()}, {u}, {},
-                                /*retain_graph=*/true, options.create_graph)[0];
-      divergence = divergence + grad.flatten(1).select(1, i).to(at::kDouble);
-    }
-    return divergence;
-  }
-  TORCH_CHECK(options.hutchinson_probes >= 1, "hutchinson_probes must be >= 1");
-  for (int i = 0; i < options.hutchinson_probes; ++i) {
-    at::Tensor z = at::randn(u.sizes(), gen, u.options());
-    if (options.divergence == DivergenceEstimator::kRademacher) z = at::sign(z);
-    const at::Tensor vjp =
-        torch::autograd::grad({(v * z).sum()}, {u}, {},
-                              /*retain_graph=*/true, options.create_graph)[0];
-    divergence = divergence + SumPerExample(vjp * z);
-  }
-  return divergence / options.hutchinson_probes;
-}
-
 }  // namespace
 
 absl::StatusOr<ElboTerms> DsmElbo(const DiffusionImpl& diffusion,
@@ -273,7 +243,10 @@ absl::StatusOr<ElboTerms> IsmElbo(const DiffusionImpl& diffusion,
     const at::Tensor GGt_score =
         sde::ApplyMatrix(diffusion.DiffusionMatrix(t), score);
     return -0.5 * SumPerExample(score * GGt_score) -
-           Divergence(GGt_score, u_t, options, g) +
+           Divergence(GGt_score, u_t, options.divergence,
+                      DivergenceProbes(options.divergence, u_t,
+                                       options.hutchinson_probes, g),
+                      options.create_graph) +
            diffusion.DriftDivergence(t, sde::DataDim(u_0));
   };
   return Elbo(diffusion, network, x_0, options, gen, integrand);

@@ -14,15 +14,10 @@
 
 #include "absl/status/statusor.h"
 #include "mdm/diffusions/diffusion.h"
+#include "mdm/objectives/divergence.h"
 #include "mdm/objectives/score_parameterization.h"
 
 namespace mdm::objectives {
-
-enum class DivergenceEstimator {
-  kRademacher,  // Hutchinson with +-1 probes.
-  kGaussian,    // Hutchinson with N(0, I) probes.
-  kExact,       // One vector-Jacobian product per coordinate: small d only.
-};
 
 struct ElboOptions {
   // The time integral runs over [t_min, T]; [0, t_min] is the offset.

@@ -109,4 +109,14 @@ ElboOptions TrainElboOptions(const ObjectiveConfig& objective,
   return options;
 }
 
+ElboOptions EvalElboOptions(const proto::Experiment& experiment) {
+  ElboOptions options = TrainElboOptions(
+      experiment.objective(), experiment.diffusion(), experiment.score_model());
+  options.t_min = experiment.eval().t_min_eval();
+  options.importance_sampling = true;
+  options.mc_samples = experiment.eval().elbo_mc_samples_eval();
+  options.with_offset = experiment.eval().elbo_offset_eval();
+  return options;
+}
+
 }  // namespace mdm::objectives

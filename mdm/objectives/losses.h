@@ -60,6 +60,10 @@ ElboOptions TrainElboOptions(const proto::ObjectiveConfig& objective,
                              const proto::DiffusionConfig& diffusion,
                              const proto::ScoreModelConfig& score_model);
 
+// ELBO options of evaluation: importance-sampled t from eval.t_min_eval,
+// eval.elbo_mc_samples_eval repeats, the offset when eval.elbo_offset_eval.
+ElboOptions EvalElboOptions(const proto::Experiment& experiment);
+
 }  // namespace mdm::objectives
 
 #endif  // MDM_OBJECTIVES_LOSSES_H_

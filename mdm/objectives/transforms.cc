@@ -57,11 +57,30 @@ at::Tensor DataTransform::LogDetJacobian(const at::Tensor& x) const {
   TORCH_CHECK(false, "unknown transform");
 }
 
-at::Tensor BitsPerDim(const at::Tensor& elbo, const at::Tensor& log_det,
-                      int64_t data_dim) {
-  return -(elbo.to(at::kDouble) + log_det.to(at::kDouble)) /
+TransformKind TransformKindFor(const proto::DataConfig& data) {
+  switch (data.transform()) {
+    case proto::DataConfig::CENTER:
+      return TransformKind::kCenter;
+    case proto::DataConfig::NONE:
+      return TransformKind::kNone;
+    default:
+      return TransformKind::kLogit;
+  }
+}
+
+at::Tensor PrepareData(const at::Tensor& x, bool dequantize,
+                       const DataTransform& transform, at::Tensor* log_det,
+                       c10::optional<at::Generator> gen) {
+  const at::Tensor y = dequantize ? Dequantize(x, gen) : x;
+  if (log_det != nullptr) *log_det = transform.LogDetJacobian(y);
+  return transform.Forward(y);
+}
+
+at::Tensor BitsPerDim(const at::Tensor& log_p, const at::Tensor& log_det,
+                      int64_t data_dim, int quantization_bits) {
+  return -(log_p.to(at::kDouble) + log_det.to(at::kDouble)) /
              (static_cast<double>(data_dim) * std::log(2.0)) +
-         8.0;
+         quantization_bits;
 }
 
 }  // namespace mdm::objectives

@@ -1,6 +1,7 @@
-// Data transforms with exact log-determinants, uniform dequantization and
-// bits per dimension (mdm_math.md section 6). Images arrive in [0, 1] as
-// k/255; dequantization spreads each level over a 1/256-wide bin.
+// Data as the diffusion sees it: uniform dequantization, transforms with
+// exact log-determinants, the transform a config asks for, and bits per
+// dimension (mdm_math.md section 6). Images arrive in [0, 1] as k/255;
+// dequantization spreads each level over a 1/256-wide bin.
 #ifndef MDM_OBJECTIVES_TRANSFORMS_H_
 #define MDM_OBJECTIVES_TRANSFORMS_H_
 
@@ -9,6 +10,8 @@
 #include <c10/util/Optional.h>
 
 #include <cstdint>
+
+#include "mdm/proto/experiment.pb.h"
 
 namespace mdm::objectives {
 
@@ -38,10 +41,27 @@ class DataTransform {
   double alpha_;
 };
 
-// bpd = -(elbo + log|det J|) / (d ln 2) + 8: the bits per dimension of the
-// 8-bit data when `elbo` bounds log p(y) of transformed dequantized data.
-at::Tensor BitsPerDim(const at::Tensor& elbo, const at::Tensor& log_det,
-                      int64_t data_dim);
+// The transform data.transform names (validation keeps LOGIT and CENTER
+// to image data).
+TransformKind TransformKindFor(const proto::DataConfig& data);
+
+// Data x [batch, ...data] as the model sees it: dequantized when
+// `dequantize` (8-bit data with data.dequantize), then transformed; the
+// transform's log |det J| per example goes to `log_det` when given.
+at::Tensor PrepareData(const at::Tensor& x, bool dequantize,
+                       const DataTransform& transform, at::Tensor* log_det,
+                       c10::optional<at::Generator> gen = c10::nullopt);
+
+// The number of bits the data's quantization adds: 8 for 8-bit images
+// whose dequantized density is modelled, 0 for continuous data.
+inline constexpr int kEightBitQuantization = 8;
+inline constexpr int kContinuous = 0;
+
+// bpd = -(log_p + log|det J|) / (d ln 2) + quantization_bits, where log_p
+// (or a bound on it) is of the transformed data y and d counts data
+// dimensions: [batch] float64.
+at::Tensor BitsPerDim(const at::Tensor& log_p, const at::Tensor& log_det,
+                      int64_t data_dim, int quantization_bits);
 
 }  // namespace mdm::objectives
 

@@ -67,13 +67,22 @@ TEST(TransformsTest, BitsPerDimOfAKnownDensity) {
   const double log_dydx = std::log(0.9 / (s * (1 - s)));
   const double bpd_expected = -(log_py + log_dydx) / std::log(2.0) + 8;
   const at::Tensor elbo = at::full({2}, d * log_py, at::kDouble);
-  const at::Tensor bpd = BitsPerDim(elbo, transform.LogDetJacobian(x), d);
+  const at::Tensor bpd = BitsPerDim(elbo, transform.LogDetJacobian(x), d,
+                                    kEightBitQuantization);
   EXPECT_NEAR(bpd[0].item<double>(), bpd_expected, 1e-12);
   // Uniform 8-bit noise: density 1 on [0, 1)^d is exactly 8 bits per dim.
-  EXPECT_DOUBLE_EQ(
-      BitsPerDim(at::zeros({1}, at::kDouble), at::zeros({1}, at::kDouble), d)
-          .item<double>(),
-      8.0);
+  EXPECT_DOUBLE_EQ(BitsPerDim(at::zeros({1}, at::kDouble),
+                              at::zeros({1}, at::kDouble), d,
+                              kEightBitQuantization)
+                       .item<double>(),
+                   8.0);
+  // A continuous density reports its own bits/dim: N(0, 1) at 0 is
+  // log2(2 pi) / 2 bits per dimension.
+  EXPECT_NEAR(BitsPerDim(at::full({1}, -0.5 * d * std::log(2 * M_PI),
+                                  at::kDouble),
+                         at::zeros({1}, at::kDouble), d, kContinuous)
+                  .item<double>(),
+              0.5 * std::log2(2 * M_PI), 1e-12);
 }
 
 }  // namespace

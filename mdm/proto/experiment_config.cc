@@ -389,6 +389,12 @@ absl::Status ValidateExperiment(const Experiment& experiment) {
       !s.ok()) {
     return s;
   }
+  if (!data.is_image() && data.transform() != DataConfig::NONE) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "data.transform must be NONE for vector data (data.is_image: false), "
+        "got ",
+        EnumName(DataConfig::Transform_descriptor(), data.transform())));
+  }
   for (const auto& [field, value] : std::vector<std::pair<const char*, double>>{
            {"data.in_channels", data.in_channels()},
            {"data.out_channels", data.out_channels()},

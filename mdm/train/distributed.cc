@@ -181,4 +181,36 @@ absl::StatusOr<std::unique_ptr<Communicator>> Connect(
   }
 }
 
+absl::Status AllReduceGradients(Communicator& communicator,
+                                const std::vector<at::Tensor>& params,
+                                std::vector<double>& scalars) {
+  at::NoGradGuard no_grad;
+  std::vector<at::Tensor> grads;
+  for (const at::Tensor& p : params) {
+    if (p.grad().defined()) grads.push_back(p.grad());
+  }
+  // The gradients' own precision halves the traffic of a double buffer.
+  const at::ScalarType dtype =
+      grads.empty() ? at::kDouble : grads[0].scalar_type();
+  const at::Device device =
+      grads.empty() ? at::Device(at::kCPU) : grads[0].device();
+  std::vector<at::Tensor> pieces;
+  for (const at::Tensor& g : grads) pieces.push_back(g.reshape({-1}).to(dtype));
+  pieces.push_back(
+      at::tensor(scalars, at::kDouble).to(at::TensorOptions(device).dtype(dtype)));
+  at::Tensor flat = at::cat(pieces);
+  if (absl::Status s = communicator.AllReduceSum(flat); !s.ok()) return s;
+  const double world = communicator.world_size();
+  int64_t offset = 0;
+  for (at::Tensor& g : grads) {
+    const int64_t n = g.numel();
+    g.copy_(flat.slice(0, offset, offset + n).view(g.sizes()) / world);
+    offset += n;
+  }
+  const at::Tensor tail = flat.slice(0, offset).to(at::kCPU, at::kDouble);
+  for (size_t i = 0; i < scalars.size(); ++i)
+    scalars[i] = tail[static_cast<int64_t>(i)].item<double>();
+  return absl::OkStatus();
+}
+
 }  // namespace mdm::train

@@ -17,6 +17,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -51,6 +52,14 @@ class Communicator {
   // Replaces `tensor` on every rank by rank `root`'s.
   virtual absl::Status Broadcast(at::Tensor& tensor, int root) = 0;
 };
+
+// Averages the gradients of `params` over the ranks and sums `scalars`
+// (e.g. a loss sum and a stop flag) in the same single all-reduce, in the
+// gradients' precision. Parameters without a gradient have none on every
+// rank alike and are skipped.
+absl::Status AllReduceGradients(Communicator& communicator,
+                                const std::vector<at::Tensor>& params,
+                                std::vector<double>& scalars);
 
 // Joins the process group described by `env`, waiting at most `timeout`
 // for the other ranks and for any later collective.

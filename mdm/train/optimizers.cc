@@ -10,6 +10,8 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 
 namespace mdm::train {
 
@@ -140,6 +142,173 @@ double LearningRateAt(const proto::OptimizerConfig& config, int64_t step) {
 
 void SetLearningRate(torch::optim::Optimizer& optimizer, double lr) {
   for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
+}
+
+namespace {
+
+std::string StateKey(const at::Tensor& p) {
+  return c10::guts::to_string(p.unsafeGetTensorImpl());
+}
+
+// The tensor slots of each optimizer's parameter state.
+enum class Kind { kAdam, kAdamW, kAdamax, kOther };
+
+Kind KindOf(const torch::optim::Optimizer& optimizer) {
+  if (dynamic_cast<const torch::optim::Adam*>(&optimizer)) return Kind::kAdam;
+  if (dynamic_cast<const torch::optim::AdamW*>(&optimizer)) return Kind::kAdamW;
+  if (dynamic_cast<const Adamax*>(&optimizer)) return Kind::kAdamax;
+  return Kind::kOther;
+}
+
+// Reads (`save`) or writes the slots of one parameter's state.
+template <typename State>
+void AdamSlots(State& state, bool amsgrad, util::TensorDict& slots,
+               bool save) {
+  if (save) {
+    slots["step"] = at::full({1}, static_cast<double>(state.step()), at::kDouble);
+    slots["exp_avg"] = state.exp_avg();
+    slots["exp_avg_sq"] = state.exp_avg_sq();
+    if (amsgrad) slots["max_exp_avg_sq"] = state.max_exp_avg_sq();
+    return;
+  }
+  state.step(static_cast<int64_t>(slots.at("step").template item<double>()));
+  state.exp_avg(slots.at("exp_avg"));
+  state.exp_avg_sq(slots.at("exp_avg_sq"));
+  if (amsgrad) state.max_exp_avg_sq(slots.at("max_exp_avg_sq"));
+}
+
+std::vector<std::string> SlotNames(Kind kind, bool amsgrad) {
+  if (kind == Kind::kAdamax) return {"step", "exp_avg", "exp_inf"};
+  std::vector<std::string> names = {"step", "exp_avg", "exp_avg_sq"};
+  if (amsgrad) names.push_back("max_exp_avg_sq");
+  return names;
+}
+
+bool Amsgrad(const torch::optim::Optimizer& optimizer, Kind kind) {
+  const auto& options = optimizer.param_groups().at(0).options();
+  if (kind == Kind::kAdam)
+    return static_cast<const torch::optim::AdamOptions&>(options).amsgrad();
+  if (kind == Kind::kAdamW)
+    return static_cast<const torch::optim::AdamWOptions&>(options).amsgrad();
+  return false;
+}
+
+}  // namespace
+
+util::TensorDict OptimizerState(const torch::optim::Optimizer& optimizer,
+                                const model::NamedTensors& params) {
+  const Kind kind = KindOf(optimizer);
+  TORCH_CHECK(kind != Kind::kOther, "unsupported optimizer");
+  const bool amsgrad = Amsgrad(optimizer, kind);
+  util::TensorDict out;
+  for (const auto& [name, p] : params) {
+    const auto it = optimizer.state().find(StateKey(p));
+    if (it == optimizer.state().end()) continue;
+    util::TensorDict slots;
+    switch (kind) {
+      case Kind::kAdam:
+        AdamSlots(static_cast<torch::optim::AdamParamState&>(*it->second),
+                  amsgrad, slots, /*save=*/true);
+        break;
+      case Kind::kAdamW:
+        AdamSlots(static_cast<torch::optim::AdamWParamState&>(*it->second),
+                  amsgrad, slots, /*save=*/true);
+        break;
+      case Kind::kAdamax: {
+        auto& state = static_cast<AdamaxParamState&>(*it->second);
+        slots["step"] =
+            at::full({1}, static_cast<double>(state.step()), at::kDouble);
+        slots["exp_avg"] = state.exp_avg();
+        slots["exp_inf"] = state.exp_inf();
+        break;
+      }
+      case Kind::kOther:
+        break;
+    }
+    for (auto& [slot, tensor] : slots) out.emplace(name + "." + slot, tensor);
+  }
+  return out;
+}
+
+absl::Status LoadOptimizerState(torch::optim::Optimizer& optimizer,
+                                const model::NamedTensors& params,
+                                const util::TensorDict& state,
+                                const std::string& what) {
+  const Kind kind = KindOf(optimizer);
+  if (kind == Kind::kOther) {
+    return absl::InvalidArgumentError("unsupported optimizer");
+  }
+  const bool amsgrad = Amsgrad(optimizer, kind);
+  const std::vector<std::string> slot_names = SlotNames(kind, amsgrad);
+  // Every entry must belong to a parameter and a slot of this optimizer.
+  size_t matched = 0;
+  for (const auto& [name, p] : params) {
+    util::TensorDict slots;
+    for (const std::string& slot : slot_names) {
+      const auto it = state.find(name + "." + slot);
+      if (it != state.end()) slots.emplace(slot, it->second);
+    }
+    if (slots.empty()) continue;
+    for (const std::string& slot : slot_names) {
+      if (!slots.count(slot)) {
+        return absl::NotFoundError(absl::StrCat(
+            "optimizer state ", name, ".", slot, " is missing from ", what));
+      }
+      if (slot != "step" && slots.at(slot).sizes() != p.sizes()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "optimizer state ", name, ".", slot, " has shape [",
+            absl::StrJoin(slots.at(slot).sizes(), ", "), "] in ", what,
+            " but the parameter has [", absl::StrJoin(p.sizes(), ", "), "]"));
+      }
+      // Copies: the optimizer must own its state.
+      slots[slot] = slot == "step"
+                        ? slots.at(slot).to(at::kDouble)
+                        : slots.at(slot).to(p.options(), /*non_blocking=*/false,
+                                            /*copy=*/true);
+    }
+    matched += slots.size();
+    std::unique_ptr<torch::optim::OptimizerParamState> param_state;
+    switch (kind) {
+      case Kind::kAdam: {
+        auto s = std::make_unique<torch::optim::AdamParamState>();
+        AdamSlots(*s, amsgrad, slots, /*save=*/false);
+        param_state = std::move(s);
+        break;
+      }
+      case Kind::kAdamW: {
+        auto s = std::make_unique<torch::optim::AdamWParamState>();
+        AdamSlots(*s, amsgrad, slots, /*save=*/false);
+        param_state = std::move(s);
+        break;
+      }
+      case Kind::kAdamax: {
+        auto s = std::make_unique<AdamaxParamState>();
+        s->step(static_cast<int64_t>(slots.at("step").item<double>()));
+        s->exp_avg(slots.at("exp_avg"));
+        s->exp_inf(slots.at("exp_inf"));
+        param_state = std::move(s);
+        break;
+      }
+      case Kind::kOther:
+        break;
+    }
+    optimizer.state()[StateKey(p)] = std::move(param_state);
+  }
+  if (matched != state.size()) {
+    for (const auto& [key, tensor] : state) {
+      bool known = false;
+      for (const auto& [name, p] : params) {
+        for (const std::string& slot : slot_names)
+          known = known || key == name + "." + slot;
+      }
+      if (!known) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            what, " has optimizer state ", key,
+            ", which belongs to no parameter or slot of this optimizer"));
+      }
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace mdm::train

@@ -11,11 +11,14 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <tuple>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "mdm/model/model.h"
 #include "mdm/proto/experiment.pb.h"
+#include "mdm/util/state_dict.h"
 
 namespace mdm::train {
 
@@ -65,6 +68,24 @@ double LearningRateAt(const proto::OptimizerConfig& config, int64_t step);
 
 // Sets every parameter group's learning rate.
 void SetLearningRate(torch::optim::Optimizer& optimizer, double lr);
+
+// The optimizer's per-parameter state as named tensors
+// "<parameter name>.<slot>": for Adam and AdamW the slots step (float64
+// [1]), exp_avg, exp_avg_sq (and max_exp_avg_sq with amsgrad); for Adamax
+// step, exp_avg, exp_inf. `params` names the optimizer's parameters
+// (model::Model::NamedParameters()); parameters without state yet (no
+// step taken) have no entries. The tensors are the optimizer's own (copy
+// them to keep a snapshot).
+util::TensorDict OptimizerState(const torch::optim::Optimizer& optimizer,
+                                const model::NamedTensors& params);
+
+// Restores state saved by OptimizerState: every parameter with an entry
+// gets its slots back (shapes checked); an entry naming no parameter, a
+// missing slot or a slot of another optimizer is an error naming it.
+absl::Status LoadOptimizerState(torch::optim::Optimizer& optimizer,
+                                const model::NamedTensors& params,
+                                const util::TensorDict& state,
+                                const std::string& what);
 
 }  // namespace mdm::train
 

@@ -8,6 +8,7 @@
 
 #include <cmath>
 #include <sstream>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -129,6 +130,58 @@ TEST(OptimizersTest, WarmupThenCosineOrConstant) {
   const OptimizerConfig no_warmup = ParseTextProtoOrDie<OptimizerConfig>(
       "lr: 0.5 warmup_iters: 0 lr_schedule: WARMUP_THEN_COSINE");
   EXPECT_DOUBLE_EQ(LearningRateAt(no_warmup, 0), 0.5);
+}
+
+// The state saved by name restores each optimizer exactly: two more
+// steps from the restored state equal two more steps of the original.
+TEST(OptimizersTest, StateRoundTripsByName) {
+  for (const char* type : {"ADAM", "ADAMW", "ADAMAX"}) {
+    const OptimizerConfig config = ParseTextProtoOrDie<OptimizerConfig>(
+        std::string("lr: 0.1 weight_decay: 0.01 optim_type: ") + type);
+    auto make = [] {
+      return std::vector<at::Tensor>{
+          at::tensor({1.0, -2.0}, at::kDouble).requires_grad_(),
+          at::tensor({0.5}, at::kDouble).requires_grad_()};
+    };
+    auto step = [](torch::optim::Optimizer& optimizer,
+                   const std::vector<at::Tensor>& params, double scale) {
+      optimizer.zero_grad();
+      (params[0].pow(3).sum() * scale + params[1].exp().sum()).backward();
+      optimizer.step();
+    };
+    std::vector<at::Tensor> a = make();
+    auto optimizer_a = CreateOptimizer(config, a);
+    ASSERT_TRUE(optimizer_a.ok());
+    step(**optimizer_a, a, 1.0);
+    step(**optimizer_a, a, 0.3);
+    const model::NamedTensors named_a = {{"network.w", a[0]}, {"diffusion.d", a[1]}};
+    const util::TensorDict state = OptimizerState(**optimizer_a, named_a);
+    EXPECT_EQ(state.at("network.w.step").item<double>(), 2.0) << type;
+
+    std::vector<at::Tensor> b = make();
+    {
+      at::NoGradGuard no_grad;
+      b[0].copy_(a[0]);
+      b[1].copy_(a[1]);
+    }
+    auto optimizer_b = CreateOptimizer(config, b);
+    ASSERT_TRUE(optimizer_b.ok());
+    ASSERT_TRUE(LoadOptimizerState(**optimizer_b,
+                                   {{"network.w", b[0]}, {"diffusion.d", b[1]}},
+                                   state, "test")
+                    .ok())
+        << type;
+    for (double scale : {2.0, -1.0}) {
+      step(**optimizer_a, a, scale);
+      step(**optimizer_b, b, scale);
+    }
+    EXPECT_TRUE(at::equal(a[0], b[0])) << type;
+    EXPECT_TRUE(at::equal(a[1], b[1])) << type;
+    // A fresh optimizer would have moved differently.
+    util::TensorDict wrong = state;
+    wrong["network.x.step"] = at::ones({1});
+    EXPECT_FALSE(LoadOptimizerState(**optimizer_b, named_a, wrong, "test").ok());
+  }
 }
 
 }  // namespace

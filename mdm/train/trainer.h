@@ -1,39 +1,34 @@
-// The training loop behind //mdm/bin:train: builds the configured
-// diffusion, score network, data pipeline and optimizer from an
-// Experiment; trains with gradient accumulation, clipping, the learning-
-// rate schedule, EMA and the objective switch; evaluates test-set bits/dim
-// every eval_every_n_epoch; writes metrics.csv and atomic checkpoints
-// (last and best) that resume bit-identically on CPU.
+// The training loop behind //mdm/bin:train. Create() builds the configured
+// model (mdm/model), data, optimizer and EMA from an Experiment and, when
+// resuming, restores them from the run's checkpoint before anything is
+// written; Run() trains with gradient accumulation, clipping, the
+// learning-rate schedule and the objective schedule, and every
+// eval_every_n_epoch epochs writes the checkpoint, evaluates the ELBO
+// bits/dim (eval/elbo_evaluation.h) and draws samples.
 //
-// Output directory:
-//   config.textproto      the resolved config
-//   metrics.csv           one row per logged step (ending with the
-//                         training bits/dim of ELBO losses)
-//   eval.csv              one row per evaluation: step, epoch, test
-//                         bits/dim, its 95% interval, with offset
-//   events.out.tfevents.* TensorBoard scalars (train/*, eval/*), sample
-//                         images and histograms of Q and D
-//   checkpoints/last.pt   written at every evaluation and at the end
-//   checkpoints/best.pt   the lowest test bits/dim so far
-//   checkpoints/{last,best}_weights.pt
-//                         the weights alone as a dict of tensors
-//                         (torch::pickle_save), which Python's torch.load
-//                         opens: "network.<name>", "diffusion.<name>",
-//                         "Q", "D" (EMA weights when enabled)
-//   samples/step_N.png    log_image_size samples (image data), drawn
-//                         with the configured sampler at every evaluation
+// The output directory (README "Outputs of a run" says the same):
+//   config.textproto     the resolved config (written once Create succeeded)
+//   metrics.csv, eval.csv, events.out.tfevents.*   see run_logger.h
+//   checkpoints/last.pt  at every evaluation, at preemption and at the end,
+//                        written before the evaluation (model/checkpoint.h)
+//   checkpoints/best.pt  the best evaluation so far (validation split when
+//                        configured, else test)
+//   checkpoints/nonfinite.pt  the weights whose loss or gradient was not
+//                        finite, when a run stops for that
+//   samples/step_N.png   log_image_size samples (image data) or a 2-D
+//                        histogram of kToySamples points (2-D data), at every
+//                        evaluation and every sampling.log_image_step steps
 //
 // Data-parallel: with a Communicator of W ranks, training.batch_size is the
 // global batch (each rank takes its 1/W slice), gradients of every trained
-// parameter (Q and D included) are averaged across ranks each step, test
-// bits/dim is computed on 1/W of the test set per rank and combined, and
-// rank 0 alone writes the files above. All ranks share the output
-// directory (it holds the checkpoint they resume from).
+// parameter (Q and D included) are averaged across ranks each step,
+// evaluation is sharded and combined, and rank 0 alone writes files.
 //
-// Randomness: micro-batch m of rank r at step s draws its noise from the
-// default generators seeded by (seed, s, r * accumulate_grad_batches + m).
-// So a run is reproducible on CPU, a resumed run continues exactly, and W
-// ranks reproduce one process with accumulate_grad_batches = W.
+// Randomness (util/seed_streams.h): micro-batch m of rank r at step s
+// draws its noise from the training stream (s, r * accumulate_grad_batches
+// + m); evaluation and sample grids have streams of their own. So a run is
+// reproducible on CPU, a resumed run continues exactly, and W ranks
+// reproduce one process with accumulate_grad_batches = W.
 #ifndef MDM_TRAIN_TRAINER_H_
 #define MDM_TRAIN_TRAINER_H_
 
@@ -41,21 +36,22 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "mdm/data/dataset.h"
 #include "mdm/data/loader.h"
-#include "mdm/diffusions/diffusion.h"
-#include "mdm/nets/score_model.h"
+#include "mdm/eval/elbo_evaluation.h"
+#include "mdm/model/ema.h"
+#include "mdm/model/model.h"
 #include "mdm/objectives/losses.h"
-#include "mdm/objectives/score_parameterization.h"
 #include "mdm/objectives/transforms.h"
 #include "mdm/proto/experiment.pb.h"
 #include "mdm/train/distributed.h"
-#include "mdm/train/ema.h"
-#include "mdm/util/event_writer.h"
+#include "mdm/train/run_logger.h"
+#include "mdm/util/state_dict.h"
 
 namespace torch::optim {
 class Optimizer;
@@ -63,10 +59,13 @@ class Optimizer;
 
 namespace mdm::train {
 
+// Points drawn for the histogram of a 2-D run's sample picture.
+inline constexpr int64_t kToySamples = 4096;
+
 struct TrainerOptions {
   std::string output_dir;  // Where everything above is written.
   // Continue from training.checkpoint_path, or else from
-  // output_dir/checkpoints/last.pt when it exists.
+  // output_dir/checkpoints/last.pt.
   bool resume = false;
   std::string device = "cpu";
   int64_t log_every_n_steps = 10;  // metrics.csv rows.
@@ -76,92 +75,94 @@ struct TrainerOptions {
   std::shared_ptr<Communicator> communicator;
 };
 
-// Test-set bits per dimension, mean and standard error over examples.
-struct EvalResult {
-  double bpd = 0;
-  double bpd_standard_error = 0;
-  double bpd_with_offset = 0;
-  int64_t examples = 0;
+// What one optimizer step did.
+struct StepStats {
+  double loss = 0;  // Mean over micro-batches and ranks.
+  double grad_norm = 0;  // Before clipping.
+  // Training bits/dim of an ELBO loss (NaN for noise prediction).
+  double train_bpd = 0;
+  // The loss or the gradient norm was not finite; no step was taken.
+  bool nonfinite = false;
 };
 
 class Trainer {
  public:
-  // Fails with a clear status for a config the components reject, missing
-  // data, an unwritable output directory or an unusable checkpoint.
+  // Fails with one clear status for a config the components reject,
+  // missing data, an unwritable output directory or a checkpoint that
+  // cannot be resumed; writes nothing until everything was built and
+  // restored.
   static absl::StatusOr<std::unique_ptr<Trainer>> Create(
       const proto::Experiment& experiment, const TrainerOptions& options);
   ~Trainer();
 
-  // Trains until n_epochs (or training.max_steps) and evaluates at the end.
+  // Trains until n_epochs (or training.max_steps), evaluates at the end.
+  // A stop signal (SIGTERM, SIGUSR1, SIGINT) saves last.pt and returns OK
+  // with stopped_by_signal() set.
   absl::Status Run();
-  // Bits/dim on the test split (at most `max_batches` batches if > 0),
-  // with the EMA weights when enabled.
-  absl::StatusOr<EvalResult> Evaluate(int64_t max_batches = 0);
 
-  // Draws log_image_size samples (EMA weights when enabled) and writes
-  // them to samples/step_N.png; returns the path.
+  // ELBO bits/dim of a split ("test", "validation", "train") with the
+  // evaluation weights (EMA when kept), at most `max_batches` if > 0.
+  absl::StatusOr<eval::ElboEvaluation> Evaluate(const std::string& split,
+                                                int64_t max_batches = 0);
+  // Draws the sample picture for the current step into samples/; returns
+  // its path.
   absl::StatusOr<std::string> WriteSamples();
 
   int64_t step() const { return step_; }
   int64_t epoch() const { return epoch_; }
-  // The network's and the diffusion's trained parameters, in order.
-  std::vector<at::Tensor> Parameters() const;
+  int stopped_by_signal() const { return stopped_by_signal_; }
+  const model::Model& model() const { return *model_; }
+  // The trained parameters, in the optimizer's order.
+  std::vector<at::Tensor> Parameters() const { return model_->Parameters(); }
 
  private:
   Trainer() = default;
-  // The network as the objectives and samplers call it.
-  objectives::ScoreNetwork Score() const;
   int rank() const;
   int world_size() const;
-  // Rank 0 writes every file.
-  bool chief() const { return rank() == 0; }
-  // Seeds the default generators for micro-batch `shard` of this step.
-  void SeedMicroBatch(int64_t shard) const;
+  bool chief() const { return rank() == 0; }  // Rank 0 writes every file.
+  std::string Path(const std::string& name) const;
+
+  // Restores the model, optimizer, EMA and position from `path`.
+  absl::Status Restore(const std::string& path);
   // One micro-batch: the loss and its backward pass, divided by
   // accumulate_grad_batches.
   absl::Status TrainMicroBatch(const at::Tensor& x);
-  // Averages the accumulated gradients across ranks, clips them and takes
-  // an optimizer step. `loss` is the step's mean loss over micro-batches
-  // and ranks.
-  absl::Status OptimizerStep(double* loss, double* grad_norm);
-  // Sums the gradients, the accumulated loss and the stop flag over ranks.
-  absl::Status AllReduceStep();
-  // Makes every rank start from rank 0's parameters.
-  absl::Status BroadcastParameters();
-  absl::Status SaveCheckpoint(const std::string& path) const;
-  // The weights-only export next to a checkpoint.
-  absl::Status ExportWeights(const std::string& path);
-  absl::Status LoadCheckpoint(const std::string& path);
-  // eval.csv: one row per evaluation.
-  absl::Status AppendEvalRow(const EvalResult& eval) const;
-  absl::Status AppendMetrics(double loss, double lr, double grad_norm,
-                             double examples_per_s) const;
-  // Dequantized (8-bit data) and transformed data, with log|det J|.
-  at::Tensor Prepare(const at::Tensor& x, at::Tensor* log_det,
-                     c10::optional<at::Generator> gen) const;
+  // Averages the accumulated gradients across ranks, clips them and steps.
+  absl::StatusOr<StepStats> OptimizerStep();
+  // The checkpoint of the current state under checkpoints/<name>.pt.
+  absl::Status SaveCheckpoint(const std::string& name) const;
+  // After an epoch (or at the end): last.pt, the evaluation, best.pt, the
+  // sample picture.
+  absl::Status Checkpoint(bool final);
+  absl::StatusOr<std::shared_ptr<const data::Dataset>> Split(
+      const std::string& split);
+  // This rank's share of an evaluation (a few batches under --debug_mode).
+  eval::ElboEvaluationOptions EvaluationOptions(bool debug) const;
 
   proto::Experiment experiment_;
   TrainerOptions options_;
-  at::Device device_{at::kCPU};
-  diffusions::Diffusion diffusion_{nullptr};
-  std::shared_ptr<nets::ScoreModel> network_;
+  std::optional<model::Model> model_;
   std::unique_ptr<torch::optim::Optimizer> optimizer_;
-  std::unique_ptr<Ema> ema_;
-  std::shared_ptr<const data::Dataset> train_data_, test_data_;
+  std::unique_ptr<model::Ema> ema_;
+  std::shared_ptr<const data::Dataset> train_data_;
   std::unique_ptr<data::DataLoader> train_loader_;
   std::unique_ptr<objectives::DataTransform> transform_;
-  std::unique_ptr<util::EventWriter> events_;
+  std::unique_ptr<RunLogger> logger_;  // Rank 0 only.
+  std::string eval_split_;  // "validation" when held out, else "test".
   int64_t step_ = 0;
   int64_t epoch_ = 0;
-  int64_t micro_batches_ = 0;  // Since the last optimizer step.
+  std::optional<double> best_bpd_;
+  // With a validation split: the evaluation weights of the best step.
+  util::TensorDict best_weights_;
+  int64_t best_step_ = 0;
+  // The optimizer step being accumulated.
+  int64_t micro_batches_ = 0;
+  double loss_sum_ = 0;
+  double log_det_sum_ = 0;
+  int64_t data_dim_ = 0;
   objectives::LossType loss_type_ = objectives::LossType::kDsmElbo;
-  int64_t data_dim_ = 0;       // Of a transformed example.
-  double loss_sum_ = 0;        // Over those micro-batches.
-  double log_det_sum_ = 0;     // The transform's, over the same.
-  double train_bpd_ = 0;       // The last step's, for ELBO losses.
-  int stop_signal_ = 0;        // A rank was asked to stop (e.g. SIGTERM).
-  double best_bpd_ = 0;
-  bool has_best_ = false;
+  int stop_signal_ = 0;  // A rank was asked to stop (-1: another rank).
+  int stopped_by_signal_ = 0;
 };
 
 }  // namespace mdm::train

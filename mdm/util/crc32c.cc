@@ -23,12 +23,14 @@ constexpr std::array<uint32_t, 256> kTable = MakeTable();
 
 }  // namespace
 
-uint32_t Crc32c(absl::string_view data) {
-  uint32_t crc = 0xFFFFFFFFu;
+uint32_t Crc32cExtend(uint32_t crc, absl::string_view data) {
+  crc ^= 0xFFFFFFFFu;
   for (unsigned char byte : data)
     crc = (crc >> 8) ^ kTable[(crc ^ byte) & 0xFF];
   return crc ^ 0xFFFFFFFFu;
 }
+
+uint32_t Crc32c(absl::string_view data) { return Crc32cExtend(0, data); }
 
 uint32_t MaskedCrc32c(absl::string_view data) {
   const uint32_t crc = Crc32c(data);

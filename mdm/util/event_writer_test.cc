@@ -15,6 +15,7 @@ namespace {
 TEST(Crc32cTest, StandardCheckValues) {
   EXPECT_EQ(Crc32c("123456789"), 0xe3069283u);
   EXPECT_EQ(Crc32c(""), 0u);
+  EXPECT_EQ(Crc32cExtend(Crc32c("1234"), "56789"), 0xe3069283u);
   // RFC 3720 B.4: 32 bytes of zeros.
   EXPECT_EQ(Crc32c(std::string(32, '\0')), 0x8a9136aau);
   const uint32_t crc = Crc32c("123456789");

@@ -1,0 +1,165 @@
+#include "mdm/train/run_logger.h"
+
+#include <ATen/ATen.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "mdm/util/atomic_file.h"
+
+namespace mdm::train {
+namespace {
+
+constexpr char kMetrics[] = "metrics.csv";
+constexpr char kEval[] = "eval.csv";
+constexpr char kEvalHeader[] =
+    "step,epoch,split,bpd,bpd_ci95,bpd_with_offset,examples";
+
+std::string MetricsHeader(int64_t K) {
+  std::vector<std::string> header = {"step", "epoch",     "loss",
+                                     "lr",   "grad_norm", "examples_per_s"};
+  for (const char* m : {"Q", "D"}) {
+    for (int64_t i = 0; i < K; ++i)
+      for (int64_t j = 0; j < K; ++j) header.push_back(absl::StrCat(m, "_", i, j));
+  }
+  header.push_back("train_bpd");
+  return absl::StrJoin(header, ",");
+}
+
+std::vector<double> Entries(const at::Tensor& m) {
+  const at::Tensor cpu = m.detach().to(at::kCPU, at::kDouble).contiguous();
+  return std::vector<double>(cpu.data_ptr<double>(),
+                             cpu.data_ptr<double>() + cpu.numel());
+}
+
+// Rewrites `path` (atomically) with its header and the rows whose first
+// column, the step, is at most `step`; a missing file gets the header.
+absl::Status CutBack(const std::string& path, const std::string& header,
+                     int64_t step) {
+  std::ifstream in(path);
+  std::string kept = header + "\n";
+  if (in) {
+    std::string line;
+    std::getline(in, line);  // The old header.
+    while (std::getline(in, line)) {
+      int64_t row_step = 0;
+      const std::string first = line.substr(0, line.find(','));
+      if (absl::SimpleAtoi(first, &row_step) && row_step <= step)
+        kept += line + "\n";
+    }
+  }
+  return util::WriteFileAtomically(path, kept);
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<RunLogger>> RunLogger::Open(
+    const std::string& output_dir, int64_t num_vars,
+    std::optional<int64_t> resume_step) {
+  const std::string metrics = output_dir + "/" + kMetrics;
+  const std::string eval = output_dir + "/" + kEval;
+  for (const auto& [path, header] :
+       std::vector<std::pair<std::string, std::string>>{
+           {metrics, MetricsHeader(num_vars)}, {eval, kEvalHeader}}) {
+    const absl::Status s =
+        resume_step ? CutBack(path, header, *resume_step)
+                    : util::WriteFileAtomically(path, header + "\n");
+    if (!s.ok()) return s;
+  }
+  absl::StatusOr<std::unique_ptr<util::EventWriter>> events =
+      util::EventWriter::Create(output_dir);
+  if (!events.ok()) return events.status();
+  return std::unique_ptr<RunLogger>(
+      new RunLogger(output_dir, *std::move(events)));
+}
+
+absl::Status RunLogger::AppendRow(const std::string& file,
+                                  const std::string& row) {
+  const std::string path = output_dir_ + "/" + file;
+  std::ofstream out(path, std::ios::app);
+  out << row << "\n";
+  out.flush();
+  if (!out) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot append to ", path, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunLogger::LogStep(const StepRecord& r) {
+  std::vector<std::string> row = {
+      absl::StrCat(r.step),      absl::StrCat(r.epoch),
+      absl::StrCat(r.loss),      absl::StrCat(r.lr),
+      absl::StrCat(r.grad_norm), absl::StrCat(r.examples_per_s)};
+  for (const at::Tensor& m : {r.Q, r.D}) {
+    for (double x : Entries(m)) row.push_back(absl::StrCat(x));
+  }
+  row.push_back(absl::StrCat(r.train_bpd));
+  if (absl::Status s = AppendRow(kMetrics, absl::StrJoin(row, ",")); !s.ok())
+    return s;
+  std::vector<std::pair<const char*, double>> scalars = {
+      {"train/loss", r.loss},
+      {"train/lr", r.lr},
+      {"train/grad_norm", r.grad_norm},
+      {"train/examples_per_s", r.examples_per_s}};
+  if (std::isfinite(r.train_bpd)) scalars.push_back({"train/bpd", r.train_bpd});
+  for (const auto& [tag, value] : scalars) {
+    if (absl::Status s = events_->AddScalar(tag, value, r.step); !s.ok())
+      return s;
+  }
+  for (const auto& [tag, m] :
+       std::vector<std::pair<const char*, at::Tensor>>{{"diffusion/Q", r.Q},
+                                                       {"diffusion/D", r.D}}) {
+    if (absl::Status s = events_->AddHistogram(tag, Entries(m), r.step);
+        !s.ok()) {
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunLogger::LogEvaluation(int64_t step, int64_t epoch,
+                                      const std::string& split,
+                                      const eval::ElboEvaluation& evaluation) {
+  const double with_offset = evaluation.bpd_with_offset
+                                 ? evaluation.bpd_with_offset->mean
+                                 : std::nan("");
+  if (absl::Status s = AppendRow(
+          kEval, absl::StrJoin(
+                     std::vector<std::string>{
+                         absl::StrCat(step), absl::StrCat(epoch), split,
+                         absl::StrCat(evaluation.bpd.mean),
+                         absl::StrCat(1.96 * evaluation.bpd.standard_error),
+                         absl::StrCat(with_offset),
+                         absl::StrCat(evaluation.examples)},
+                     ","));
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = events_->AddScalar(absl::StrCat("eval/", split, "/bpd"),
+                                          evaluation.bpd.mean, step);
+      !s.ok()) {
+    return s;
+  }
+  if (evaluation.bpd_with_offset) {
+    return events_->AddScalar(absl::StrCat("eval/", split, "/bpd_with_offset"),
+                              with_offset, step);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunLogger::LogSamples(const util::EncodedImage& image,
+                                   int64_t step) {
+  return events_->AddImage("samples", image.png, image.height, image.width,
+                           image.channels, step);
+}
+
+}  // namespace mdm::train

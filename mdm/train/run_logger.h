@@ -1,0 +1,72 @@
+// The logs of a training run, written by rank 0 into its output directory:
+//   metrics.csv            one row per logged step: step, epoch, loss, lr,
+//                          grad_norm, examples_per_s, Q_ij and D_ij (row
+//                          major), train_bpd (ELBO losses; nan otherwise)
+//   eval.csv               one row per evaluation: step, epoch, split
+//                          (test, or validation when a held-out split is
+//                          configured), bpd, bpd_ci95, bpd_with_offset
+//                          (nan without eval.elbo_offset_eval), examples
+//   events.out.tfevents.*  TensorBoard: train/loss, train/lr,
+//                          train/grad_norm, train/examples_per_s,
+//                          train/bpd, eval/<split>/bpd,
+//                          eval/<split>/bpd_with_offset, histograms
+//                          diffusion/Q and diffusion/D, images `samples`
+// A resumed run keeps the rows up to its checkpoint's step and drops any
+// written after it (by a run that stopped before its next checkpoint), so
+// no step appears twice.
+#ifndef MDM_TRAIN_RUN_LOGGER_H_
+#define MDM_TRAIN_RUN_LOGGER_H_
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "mdm/eval/elbo_evaluation.h"
+#include "mdm/util/event_writer.h"
+#include "mdm/util/image_grid.h"
+
+namespace mdm::train {
+
+struct StepRecord {
+  int64_t step = 0;
+  int64_t epoch = 0;
+  double loss = 0;
+  double lr = 0;
+  double grad_norm = 0;
+  double examples_per_s = 0;
+  double train_bpd = 0;  // NaN for noise-prediction losses.
+  at::Tensor Q, D;       // [K, K].
+};
+
+class RunLogger {
+ public:
+  // Opens the logs of a run with K variables in `output_dir` (which exists):
+  // new files, or with `resume_step` the existing ones cut back to the rows
+  // of steps <= resume_step.
+  static absl::StatusOr<std::unique_ptr<RunLogger>> Open(
+      const std::string& output_dir, int64_t num_vars,
+      std::optional<int64_t> resume_step);
+
+  absl::Status LogStep(const StepRecord& record);
+  absl::Status LogEvaluation(int64_t step, int64_t epoch,
+                             const std::string& split,
+                             const eval::ElboEvaluation& evaluation);
+  absl::Status LogSamples(const util::EncodedImage& image, int64_t step);
+
+ private:
+  RunLogger(std::string output_dir, std::unique_ptr<util::EventWriter> events)
+      : output_dir_(std::move(output_dir)), events_(std::move(events)) {}
+  absl::Status AppendRow(const std::string& file, const std::string& row);
+
+  std::string output_dir_;
+  std::unique_ptr<util::EventWriter> events_;
+};
+
+}  // namespace mdm::train
+
+#endif  // MDM_TRAIN_RUN_LOGGER_H_

@@ -1,0 +1,73 @@
+#include "mdm/train/run_logger.h"
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace mdm::train {
+namespace {
+
+std::vector<std::string> Lines(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  std::string line;
+  while (std::getline(in, line)) lines.push_back(line);
+  return lines;
+}
+
+StepRecord Step(int64_t step) {
+  return {.step = step,
+          .epoch = 0,
+          .loss = 1.5,
+          .lr = 1e-3,
+          .grad_norm = 0.5,
+          .examples_per_s = 100,
+          .train_bpd = std::nan(""),
+          .Q = at::zeros({2, 2}),
+          .D = at::eye(2)};
+}
+
+// Columns as documented, and a resumed run's logs cut back to the
+// checkpoint's step: rows written after it by a run that then stopped are
+// dropped, so no step appears twice.
+TEST(RunLoggerTest, WritesRowsAndCutsBackOnResume) {
+  const std::string dir = ::testing::TempDir() + "/logger";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  {
+    absl::StatusOr<std::unique_ptr<RunLogger>> logger =
+        RunLogger::Open(dir, 2, std::nullopt);
+    ASSERT_TRUE(logger.ok()) << logger.status();
+    for (int64_t step : {10, 20, 30}) ASSERT_TRUE((*logger)->LogStep(Step(step)).ok());
+    eval::ElboEvaluation evaluation{.bpd = {3.0, 0.1}, .examples = 100};
+    ASSERT_TRUE((*logger)->LogEvaluation(20, 1, "test", evaluation).ok());
+    ASSERT_TRUE((*logger)->LogEvaluation(30, 1, "test", evaluation).ok());
+  }
+  std::vector<std::string> metrics = Lines(dir + "/metrics.csv");
+  ASSERT_EQ(metrics.size(), 4u);
+  EXPECT_EQ(metrics[0],
+            "step,epoch,loss,lr,grad_norm,examples_per_s,Q_00,Q_01,Q_10,Q_11,"
+            "D_00,D_01,D_10,D_11,train_bpd");
+  EXPECT_EQ(metrics[1], "10,0,1.5,0.001,0.5,100,0,0,0,0,1,0,0,1,nan");
+  std::vector<std::string> evals = Lines(dir + "/eval.csv");
+  ASSERT_EQ(evals.size(), 3u);
+  EXPECT_EQ(evals[0], "step,epoch,split,bpd,bpd_ci95,bpd_with_offset,examples");
+  EXPECT_EQ(evals[1], "20,1,test,3,0.196,nan,100");
+
+  absl::StatusOr<std::unique_ptr<RunLogger>> resumed =
+      RunLogger::Open(dir, 2, 20);
+  ASSERT_TRUE(resumed.ok());
+  ASSERT_TRUE((*resumed)->LogStep(Step(30)).ok());
+  metrics = Lines(dir + "/metrics.csv");
+  ASSERT_EQ(metrics.size(), 4u);
+  EXPECT_EQ(metrics[2].substr(0, 3), "20,");
+  EXPECT_EQ(metrics[3].substr(0, 3), "30,");
+  EXPECT_EQ(Lines(dir + "/eval.csv").size(), 2u);
+}
+
+}  // namespace
+}  // namespace mdm::train
