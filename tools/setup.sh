@@ -10,7 +10,7 @@ packages=(
   # Libraries wrapped under third_party/.
   libtorch-dev libabsl-dev libprotobuf-dev protobuf-compiler
   libgoogle-glog-dev libgflags-dev libgtest-dev libgmock-dev libbenchmark-dev
-  nlohmann-json3-dev zlib1g-dev libzip-dev libstb-dev
+  nlohmann-json3-dev zlib1g-dev libzip-dev libstb-dev libyaml-cpp-dev
   # A fast BLAS: Debian's LibTorch calls whatever libblas.so.3 points to,
   # and the reference BLAS is ~40x slower on matmul and convolution.
   libopenblas0-pthread

@@ -1,0 +1,162 @@
+#include "mdm/bin/import_original_lib.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "mdm/bin/eval_lib.h"
+#include "mdm/bin/sample_lib.h"
+#include "mdm/bin/train_lib.h"
+#include "mdm/model/checkpoint.h"
+#include "mdm/model/saved_run.h"
+#include "mdm/util/state_dict.h"
+#include "nlohmann/json.hpp"
+
+namespace mdm::bin {
+namespace {
+
+constexpr char kFixture[] = "testdata/original/tiny_unet_k3_28x28x1.pt";
+constexpr char kYaml[] = "testdata/original/yaml/mnist/learned_3.yaml";
+
+std::string Fresh(const std::string& name) {
+  const std::string dir = ::testing::TempDir() + "/" + name;
+  std::filesystem::remove_all(dir);
+  return dir;
+}
+
+class ImportOriginalTest : public ::testing::Test {
+ protected:
+  // A checkpoint shaped like the original's Lightning ones, made with
+  // Debian's python3-torch: the TinyUNet fixture's weights as deep_model,
+  // learned Q and D, Adam state, and hyper_parameters holding the YAML as
+  // an argparse.Namespace inside a class Python cannot import here.
+  static void SetUpTestSuite() {
+    if (std::system("/usr/bin/python3 -c 'import torch' 2>/dev/null") != 0) {
+      return;
+    }
+    checkpoint_ = new std::string(::testing::TempDir() + "/original.ckpt");
+    const std::string command =
+        std::string("/usr/bin/python3 testdata/make_lightning_checkpoint.py ") +
+        kFixture + " " + kYaml + " " + *checkpoint_;
+    ASSERT_EQ(std::system(command.c_str()), 0);
+  }
+  void SetUp() override {
+    if (checkpoint_ == nullptr) {
+      GTEST_SKIP() << "Debian's python3-torch is not installed";
+    }
+    at::set_num_threads(1);
+  }
+  static std::string* checkpoint_;
+};
+
+std::string* ImportOriginalTest::checkpoint_ = nullptr;
+
+// The imported run holds the original's weights under our names: its
+// network reproduces the fixture's outputs, Q and D are the learned
+// parameters' matrices, and the Adam state and step came along.
+TEST_F(ImportOriginalTest, CheckpointImportsWithItsWeightsAndState) {
+  const std::string out = Fresh("imported");
+  absl::StatusOr<std::string> summary =
+      RunImport({.checkpoint = *checkpoint_,
+                 .output_dir = out,
+                 .overrides = {"data.data_dir=testdata/data/mnist"}});
+  ASSERT_TRUE(summary.ok()) << summary.status();
+  EXPECT_NE(summary->find("step 1407"), std::string::npos) << *summary;
+  absl::StatusOr<model::SavedRun> run = model::OpenRun(out);
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->step, 1407);
+  // The config came from the checkpoint's hyper_parameters.
+  EXPECT_EQ(run->experiment.diffusion().n_vars(), 3);
+  EXPECT_EQ(run->experiment.training().eval_every_n_epoch(), 10);
+
+  absl::StatusOr<util::TensorDict> fixture = util::ReadTensorDict(kFixture);
+  ASSERT_TRUE(fixture.ok());
+  const at::Tensor output = [&] {
+    at::NoGradGuard no_grad;
+    return run->model.network()
+        .forward(fixture->at("u").view({-1, 3, 1, 28, 28}), fixture->at("t"))
+        .flatten(1);
+  }();
+  const at::Tensor expected = fixture->at("out");
+  EXPECT_LT(((output - expected).abs().max() / expected.abs().max())
+                .item<double>(),
+            2e-6);
+  const util::TensorDict weights = run->model.StateDict();
+  const at::Tensor W = weights.at("diffusion.qd.W");
+  EXPECT_TRUE(at::allclose(run->model.diffusion().Q(), W - W.t()));
+
+  absl::StatusOr<model::Checkpoint> checkpoint =
+      model::ReadCheckpoint(out + "/checkpoints/last.pt");
+  ASSERT_TRUE(checkpoint.ok());
+  EXPECT_EQ(checkpoint->optimizer.at("network.conv1.weight.step").item<double>(),
+            1407);
+  EXPECT_EQ(checkpoint->optimizer.at("diffusion.qd.W.exp_avg").sizes(),
+            at::IntArrayRef({3, 3}));
+  EXPECT_EQ(checkpoint->optimizer.count("network.embed.0.W.step"), 0u);
+
+  // eval, sample and train --resume take it.
+  absl::StatusOr<std::string> elbo = RunEvaluation(
+      {.checkpoint = out, .metric = "elbo", .limit_examples = 4, .batch_size = 4});
+  ASSERT_TRUE(elbo.ok()) << elbo.status();
+  EXPECT_TRUE(std::isfinite(nlohmann::json::parse(*elbo)["bpd"].get<double>()));
+  ASSERT_TRUE(RunSampling({.checkpoint = out,
+                           .n = 2,
+                           .steps = 3,
+                           .out = out + "/samples.png"})
+                  .ok());
+  absl::StatusOr<TrainOutcome> resumed = RunTraining(
+      {.config_path = out + "/config.textproto",
+       .overrides = {"training.max_steps=1408", "training.batch_size=2",
+                     "eval.test_batch_size=2"},
+       .output_dir = out,
+       .resume = true});
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(resumed->step, 1408);
+}
+
+// With the YAML the same weights import; an existing run directory, a file
+// that is no checkpoint and a wrong process are refused with one line.
+TEST_F(ImportOriginalTest, YamlAndClearErrors) {
+  const std::string out = Fresh("with_yaml");
+  ASSERT_TRUE(RunImport({.yaml = kYaml,
+                         .checkpoint = *checkpoint_,
+                         .output_dir = out})
+                  .ok());
+  absl::StatusOr<std::string> again =
+      RunImport({.yaml = kYaml, .output_dir = out});
+  ASSERT_FALSE(again.ok());
+  EXPECT_NE(again.status().message().find("already holds a run"),
+            std::string::npos);
+  const std::string text = ::testing::TempDir() + "/not_a_checkpoint.ckpt";
+  std::ofstream(text) << "hello";
+  absl::StatusOr<std::string> bad =
+      RunImport({.yaml = kYaml, .checkpoint = text, .output_dir = Fresh("bad")});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("is neither a dict of tensors nor"),
+            std::string::npos)
+      << bad.status();
+  // The checkpoint's learned K = 3 process is not CLD's fixed one.
+  absl::StatusOr<std::string> wrong =
+      RunImport({.yaml = "testdata/original/yaml/mnist/cld.yaml",
+                 .checkpoint = *checkpoint_,
+                 .output_dir = Fresh("wrong")});
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_NE(wrong.status().message().find("is not the configured process's"),
+            std::string::npos)
+      << wrong.status();
+  // The config alone.
+  const std::string config_only = Fresh("config_only");
+  ASSERT_TRUE(RunImport({.yaml = "testdata/original/yaml/cifar/cld.yaml",
+                         .output_dir = config_only})
+                  .ok());
+  EXPECT_TRUE(std::filesystem::exists(config_only + "/config.textproto"));
+  EXPECT_FALSE(std::filesystem::exists(config_only + "/checkpoints"));
+}
+
+}  // namespace
+}  // namespace mdm::bin

@@ -1,0 +1,128 @@
+#include "mdm/proto/original_config.h"
+
+#include <google/protobuf/util/message_differencer.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <string>
+
+#include "mdm/proto/experiment_config.h"
+
+namespace mdm::proto {
+namespace {
+
+std::string Write(const std::string& name, const std::string& text) {
+  const std::string path = ::testing::TempDir() + "/" + name;
+  std::ofstream(path) << text;
+  return path;
+}
+
+absl::StatusOr<ImportedConfig> Import(const std::string& yaml) {
+  absl::StatusOr<OriginalConfig> config =
+      ReadOriginalYaml(Write("config.yaml", yaml));
+  if (!config.ok()) return config.status();
+  return ExperimentFromOriginal(*config);
+}
+
+// Paths are the user's: where their data and runs live.
+void ClearPaths(Experiment& e) {
+  e.mutable_data()->clear_data_dir();
+  e.mutable_output()->clear_output_dir();
+  e.mutable_training()->clear_checkpoint_path();
+}
+
+// The original's own YAML files import to our shipped configs, field for
+// field (paths aside): configs/mnist and configs/cifar10 are the
+// original's settings.
+TEST(OriginalConfigTest, ShippedConfigsAreTheOriginalsYaml) {
+  for (const auto& [yaml_dir, ours] :
+       std::vector<std::pair<std::string, std::string>>{{"mnist", "mnist"},
+                                                        {"cifar", "cifar10"}}) {
+    for (const char* name : {"vpsde", "cld", "malda", "learned_2", "learned_3"}) {
+      const std::string yaml =
+          "testdata/original/yaml/" + yaml_dir + "/" + name + ".yaml";
+      absl::StatusOr<OriginalConfig> original = ReadOriginalYaml(yaml);
+      ASSERT_TRUE(original.ok()) << original.status();
+      absl::StatusOr<ImportedConfig> imported = ExperimentFromOriginal(*original);
+      ASSERT_TRUE(imported.ok()) << yaml << ": " << imported.status();
+      const std::string shipped_path =
+          "configs/" + ours + "/" + name + ".textproto";
+      absl::StatusOr<Experiment> shipped = LoadExperiment(shipped_path);
+      ASSERT_TRUE(shipped.ok()) << shipped.status();
+      Experiment a = imported->experiment, b = *shipped;
+      ClearPaths(a);
+      ClearPaths(b);
+      std::string differences;
+      google::protobuf::util::MessageDifferencer differ;
+      differ.set_message_field_comparison(
+          google::protobuf::util::MessageDifferencer::EQUIVALENT);
+      differ.ReportDifferencesToString(&differences);
+      EXPECT_TRUE(differ.Compare(a, b))
+          << yaml << " vs " << shipped_path << ":\n" << differences;
+    }
+  }
+}
+
+// What the original does rather than what a key says.
+TEST(OriginalConfigTest, FollowsWhatTheOriginalDoes) {
+  absl::StatusOr<ImportedConfig> imported = Import(
+      "dataset: mnist\nsde_type: learned\nn_vars: 3\n"
+      "score_model_type: HoUNet\ndropout: 0.1\nuse_ema: True\n"
+      "elbo_offset_train: 1\nlog_image_step: 50\ntransform: logit\n"
+      "checkpoint_path: None\nlr: 2.\n");
+  ASSERT_TRUE(imported.ok()) << imported.status();
+  const Experiment& e = imported->experiment;
+  // The original's MNIST HoUNet, without dropout, EMA or a training offset.
+  EXPECT_EQ(e.score_model().ch(), 32);
+  EXPECT_EQ(e.score_model().ch_mult_size(), 3);
+  EXPECT_EQ(e.score_model().dropout(), 0.0);
+  EXPECT_FALSE(e.optimizer().use_ema());
+  EXPECT_FALSE(e.objective().elbo_offset_train());
+  EXPECT_TRUE(e.eval().elbo_offset_eval());
+  EXPECT_EQ(e.sampling().log_image_step(), 0);
+  EXPECT_FALSE(e.training().has_checkpoint_path());
+  EXPECT_EQ(e.optimizer().lr(), 2.0);
+  EXPECT_EQ(e.diffusion().sde_type(), DiffusionConfig::LEARNED);
+  EXPECT_EQ(imported->notes.size(), 4u);
+}
+
+TEST(OriginalConfigTest, UnknownKeysAndValuesAreNamed) {
+  absl::StatusOr<ImportedConfig> imported = Import("seed: 0\nlearning_rate: 1\n");
+  ASSERT_FALSE(imported.ok());
+  EXPECT_NE(imported.status().message().find(
+                "config.yaml:2: learning_rate: unknown key"),
+            std::string::npos)
+      << imported.status();
+  imported = Import("sde_type: vp\n");
+  ASSERT_FALSE(imported.ok());
+  EXPECT_NE(imported.status().message().find(
+                "sde_type = 'vp' is not a value the original knows"),
+            std::string::npos)
+      << imported.status();
+  // PyYAML reads 1e-3 (no dot) as a string.
+  imported = Import("lr: 1e-3\n");
+  ASSERT_FALSE(imported.ok());
+  EXPECT_NE(imported.status().message().find("YAML 1.1 floats need a dot"),
+            std::string::npos)
+      << imported.status();
+  imported = Import("lr: [1, 2]\n");
+  EXPECT_FALSE(imported.ok());
+  EXPECT_EQ(ReadOriginalYaml("/nonexistent.yaml").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST(OriginalConfigTest, JsonFromACheckpointImportsLikeYaml) {
+  absl::StatusOr<OriginalConfig> json = OriginalConfigFromJson(
+      R"({"dataset": "mnist", "sde_type": "cld", "n_vars": 2, "lr": 0.0002,
+          "lr_scheduling": false, "checkpoint_path": "None", "d_full": false})",
+      "hyper_parameters");
+  ASSERT_TRUE(json.ok()) << json.status();
+  absl::StatusOr<ImportedConfig> imported = ExperimentFromOriginal(*json);
+  ASSERT_TRUE(imported.ok()) << imported.status();
+  EXPECT_EQ(imported->experiment.diffusion().sde_type(), DiffusionConfig::CLD);
+  EXPECT_EQ(imported->experiment.optimizer().lr(), 0.0002);
+  EXPECT_FALSE(OriginalConfigFromJson("[1]", "x").ok());
+}
+
+}  // namespace
+}  // namespace mdm::proto
