@@ -15,16 +15,17 @@
 #include "absl/strings/str_format.h"
 #include "mdm/data/factory.h"
 #include "mdm/data/loader.h"
+#include "mdm/eval/elbo_evaluation.h"
 #include "mdm/eval/fid.h"
 #include "mdm/eval/likelihood.h"
-#include "mdm/eval/elbo_evaluation.h"
 #include "mdm/model/saved_run.h"
 #include "mdm/objectives/divergence.h"
-#include "mdm/objectives/transforms.h"
-#include "mdm/util/seed_streams.h"
 #include "mdm/objectives/losses.h"
+#include "mdm/objectives/transforms.h"
 #include "mdm/sampling/sample.h"
 #include "mdm/util/atomic_file.h"
+#include "mdm/util/runtime_info.h"
+#include "mdm/util/seed_streams.h"
 #include "nlohmann/json.hpp"
 
 namespace mdm::bin {
@@ -83,7 +84,7 @@ absl::StatusOr<std::string> RunEvaluation(const EvalFlags& flags) {
   if (flags.num_threads < 0) {
     return absl::InvalidArgumentError("--num_threads must be >= 0");
   }
-  if (flags.num_threads > 0) at::set_num_threads(flags.num_threads);
+  util::SetComputeThreads(flags.num_threads);
   absl::StatusOr<model::SavedRun> model = model::OpenRun(
       flags.checkpoint, {.device = flags.device, .config_path = flags.config});
   if (!model.ok()) return model.status();
@@ -122,9 +123,9 @@ absl::StatusOr<std::string> RunEvaluation(const EvalFlags& flags) {
   int64_t examples = 0;
 
   if (flags.metric == "elbo") {
-    absl::StatusOr<eval::ElboEvaluation> elbo = eval::EvaluateElbo(
-        model->model, experiment, *dataset,
-        {.batch_size = batch_size, .seed = seed});
+    absl::StatusOr<eval::ElboEvaluation> elbo =
+        eval::EvaluateElbo(model->model, experiment, *dataset,
+                           {.batch_size = batch_size, .seed = seed});
     if (!elbo.ok()) return elbo.status();
     AddEstimate(out, "bpd", elbo->bpd);
     if (elbo->bpd_with_offset)
@@ -140,8 +141,8 @@ absl::StatusOr<std::string> RunEvaluation(const EvalFlags& flags) {
     ode.adaptive.atol = flags.atol;
     ode.divergence = *divergence;
     ode.v0_draws = flags.v0_draws;
-    const int quantization = is_8bit ? objectives::kEightBitQuantization
-                                     : objectives::kContinuous;
+    const int quantization =
+        is_8bit ? objectives::kEightBitQuantization : objectives::kContinuous;
     std::vector<at::Tensor> bpd;
     int64_t evaluations = 0, batches = 0;
     while (true) {
@@ -156,8 +157,7 @@ absl::StatusOr<std::string> RunEvaluation(const EvalFlags& flags) {
           model->model.diffusion(), model->model.Score(), y, ode, gen);
       if (!l.ok()) return l.status();
       bpd.push_back(objectives::BitsPerDim(l->log_p.to(log_det.device()),
-                                           log_det, y[0].numel(),
-                                           quantization)
+                                           log_det, y[0].numel(), quantization)
                         .cpu());
       evaluations += l->function_evaluations;
       examples += y.size(0);

@@ -38,7 +38,8 @@ DEFINE_string(sampler, "em", "fid: em, expint, expint_ode, ode or rk4.");
 DEFINE_int64(steps, 0, "fid: score evaluations per sample; 0: n_fes.");
 DEFINE_string(json, "", "Where to write the JSON; default RUN/eval/.");
 DEFINE_int32(num_threads, 0,
-             "LibTorch intra-op threads; 0 keeps LibTorch's default.");
+             "Threads to compute with (LibTorch's pool; BLAS runs in its "
+             "callers' threads); 0: one per core.");
 DEFINE_string(device, "cpu", "cpu, cuda or cuda:N.");
 
 int main(int argc, char** argv) {

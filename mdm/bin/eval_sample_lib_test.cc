@@ -120,9 +120,10 @@ TEST_F(EvalSampleTest, EvalReproducesTheTrainersLastEvaluation) {
   ASSERT_TRUE(elbo.ok()) << elbo.status();
   EXPECT_EQ(absl::StrCat(json::parse(*elbo)["bpd"].get<double>()), cells[3]);
   // Another seed draws other times and noise.
-  absl::StatusOr<std::string> other = RunEvaluation(
-      {.checkpoint = *toy_ + "/checkpoints/last.pt", .metric = "elbo",
-       .seed = 12345});
+  absl::StatusOr<std::string> other =
+      RunEvaluation({.checkpoint = *toy_ + "/checkpoints/last.pt",
+                     .metric = "elbo",
+                     .seed = 12345});
   ASSERT_TRUE(other.ok());
   EXPECT_NE(absl::StrCat(json::parse(*other)["bpd"].get<double>()), cells[3]);
 }

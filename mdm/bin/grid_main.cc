@@ -25,7 +25,8 @@ DEFINE_string(
     "never: start over.");
 DEFINE_bool(debug_mode, false, "Run a couple of batches of everything.");
 DEFINE_int32(num_threads, 0,
-             "LibTorch intra-op threads; 0 keeps LibTorch's default.");
+             "Threads to compute with (LibTorch's pool; BLAS runs in its "
+             "callers' threads); 0: one per core.");
 DEFINE_string(device, "cpu", "cpu, cuda or cuda:N.");
 
 int main(int argc, char** argv) {

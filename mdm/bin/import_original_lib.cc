@@ -61,17 +61,16 @@ absl::StatusOr<util::TensorDict> ReadOriginalCheckpoint(
     return out;
   }
   // Lightning's pickle: the Python step.
-  const fs::path dir = fs::temp_directory_path() /
-                       absl::StrCat("mdm_import_", ::getpid());
+  const fs::path dir =
+      fs::temp_directory_path() / absl::StrCat("mdm_import_", ::getpid());
   fs::create_directories(dir, error);
   const std::string script = (dir / "lightning_checkpoint.py").string();
   const std::string converted = (dir / "converted.pt").string();
   const std::string log = (dir / "python.log").string();
   std::ofstream(script) << kLightningCheckpointPy;
-  const std::string command =
-      absl::StrCat(ShellQuote(python), " ", ShellQuote(script), " ",
-                   ShellQuote(path), " ", ShellQuote(converted), " > ",
-                   ShellQuote(log), " 2>&1");
+  const std::string command = absl::StrCat(
+      ShellQuote(python), " ", ShellQuote(script), " ", ShellQuote(path), " ",
+      ShellQuote(converted), " > ", ShellQuote(log), " 2>&1");
   const int rc = std::system(command.c_str());
   absl::StatusOr<util::TensorDict> read =
       rc == 0 ? util::ReadTensorDict(converted)
@@ -102,9 +101,12 @@ absl::StatusOr<std::string> OurName(const std::string& name,
     return "network." + name.substr(std::string("deep_model.").size());
   }
   const util::TensorDict ours = model.StateDict();
-  if (name == "qmodule.q" && ours.count("diffusion.qd.W")) return "diffusion.qd.W";
-  if (name == "dmodule.d" && ours.count("diffusion.qd.d")) return "diffusion.qd.d";
-  if (name == "qmodule.q" || name == "dmodule.d") return std::string();  // Fixed.
+  if (name == "qmodule.q" && ours.count("diffusion.qd.W"))
+    return "diffusion.qd.W";
+  if (name == "dmodule.d" && ours.count("diffusion.qd.d"))
+    return "diffusion.qd.d";
+  if (name == "qmodule.q" || name == "dmodule.d")
+    return std::string();  // Fixed.
   return absl::InvalidArgumentError(absl::StrCat(
       "the checkpoint has ", name, ", which the original's model has not"));
 }
@@ -122,23 +124,23 @@ absl::Status LoadWeights(const util::TensorDict& original,
     if (ours->empty()) {
       // A fixed process's Q or D: it must be the configured one.
       at::NoGradGuard no_grad;
-      const at::Tensor configured = name == "qmodule.q"
-                                        ? model.diffusion().Q()
-                                        : model.diffusion().D();
+      const at::Tensor configured =
+          name == "qmodule.q" ? model.diffusion().Q() : model.diffusion().D();
       const at::Tensor saved = tensor.to(configured.dtype());
       if (saved.sizes() != configured.sizes() ||
           !at::allclose(saved, configured, 1e-5, 1e-6)) {
         return absl::InvalidArgumentError(absl::StrCat(
-            "checkpoint ", path, ": its fixed ", name == "qmodule.q" ? "Q" : "D",
+            "checkpoint ", path, ": its fixed ",
+            name == "qmodule.q" ? "Q" : "D",
             " is not the configured process's (is the YAML the one it was "
             "trained with?)"));
       }
       continue;
     }
     if (!weights.count(*ours)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "checkpoint ", path, " has ", name, " (our ", *ours,
-          "), which the configured model has not"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("checkpoint ", path, " has ", name, " (our ", *ours,
+                       "), which the configured model has not"));
     }
     weights[*ours] = tensor;
   }
@@ -147,8 +149,8 @@ absl::Status LoadWeights(const util::TensorDict& original,
 
 // Adam/AdamW/Adamax state by our parameter names: the original's optimizer
 // indexes its parameters in state_dict order (no buffers in its models).
-absl::StatusOr<util::TensorDict> OptimizerState(const util::TensorDict& original,
-                                                const model::Model& model) {
+absl::StatusOr<util::TensorDict> OptimizerState(
+    const util::TensorDict& original, const model::Model& model) {
   util::TensorDict out;
   const auto order_it = original.find("param_order");
   if (order_it == original.end()) return out;
@@ -157,7 +159,8 @@ absl::StatusOr<util::TensorDict> OptimizerState(const util::TensorDict& original
     order = nlohmann::json::parse(Text(order_it->second))
                 .get<std::vector<std::string>>();
   } catch (const nlohmann::json::exception& e) {
-    return absl::DataLossError("the checkpoint's parameter order is unreadable");
+    return absl::DataLossError(
+        "the checkpoint's parameter order is unreadable");
   }
   std::map<std::string, at::Tensor> trained;
   for (const auto& [name, tensor] : model.NamedParameters())
@@ -171,9 +174,8 @@ absl::StatusOr<util::TensorDict> OptimizerState(const util::TensorDict& original
     if (dot == std::string::npos ||
         !absl::SimpleAtoi(rest.substr(0, dot), &index) || index < 0 ||
         index >= static_cast<int64_t>(order.size())) {
-      return absl::DataLossError(
-          absl::StrCat("the checkpoint's optimizer state ", key,
-                       " names no parameter"));
+      return absl::DataLossError(absl::StrCat(
+          "the checkpoint's optimizer state ", key, " names no parameter"));
     }
     absl::StatusOr<std::string> ours = OurName(order[index], model);
     if (!ours.ok()) return ours.status();
@@ -197,8 +199,8 @@ absl::StatusOr<std::string> RunImport(const ImportFlags& flags) {
   for (const char* existing : {"config.textproto", "checkpoints/last.pt"}) {
     if (fs::exists(fs::path(flags.output_dir) / existing, error)) {
       return absl::AlreadyExistsError(absl::StrCat(
-          "--output_dir ", flags.output_dir, " already holds a run (",
-          existing, "); choose another directory"));
+          "--output_dir ", flags.output_dir, " already holds a run (", existing,
+          "); choose another directory"));
     }
   }
   util::TensorDict original;
@@ -208,8 +210,7 @@ absl::StatusOr<std::string> RunImport(const ImportFlags& flags) {
     if (!read.ok()) return read.status();
     original = *std::move(read);
   }
-  absl::StatusOr<proto::OriginalConfig> config =
-      absl::InvalidArgumentError("");
+  absl::StatusOr<proto::OriginalConfig> config = absl::InvalidArgumentError("");
   if (!flags.yaml.empty()) {
     config = proto::ReadOriginalYaml(flags.yaml);
   } else if (original.count("hyper_parameters")) {
@@ -268,8 +269,8 @@ absl::StatusOr<std::string> RunImport(const ImportFlags& flags) {
         !s.ok()) {
       return s;
     }
-    absl::StrAppend(&summary, "wrote ", path, " (step ", state.step,
-                    ", epoch ", state.epoch, ")\n");
+    absl::StrAppend(&summary, "wrote ", path, " (step ", state.step, ", epoch ",
+                    state.epoch, ")\n");
   }
   const std::string config_path = flags.output_dir + "/config.textproto";
   if (absl::Status s = util::WriteFileAtomically(

@@ -83,9 +83,9 @@ TEST_F(ImportOriginalTest, CheckpointImportsWithItsWeightsAndState) {
         .flatten(1);
   }();
   const at::Tensor expected = fixture->at("out");
-  EXPECT_LT(((output - expected).abs().max() / expected.abs().max())
-                .item<double>(),
-            2e-6);
+  EXPECT_LT(
+      ((output - expected).abs().max() / expected.abs().max()).item<double>(),
+      2e-6);
   const util::TensorDict weights = run->model.StateDict();
   const at::Tensor W = weights.at("diffusion.qd.W");
   EXPECT_TRUE(at::allclose(run->model.diffusion().Q(), W - W.t()));
@@ -93,22 +93,24 @@ TEST_F(ImportOriginalTest, CheckpointImportsWithItsWeightsAndState) {
   absl::StatusOr<model::Checkpoint> checkpoint =
       model::ReadCheckpoint(out + "/checkpoints/last.pt");
   ASSERT_TRUE(checkpoint.ok());
-  EXPECT_EQ(checkpoint->optimizer.at("network.conv1.weight.step").item<double>(),
-            1407);
+  EXPECT_EQ(
+      checkpoint->optimizer.at("network.conv1.weight.step").item<double>(),
+      1407);
   EXPECT_EQ(checkpoint->optimizer.at("diffusion.qd.W.exp_avg").sizes(),
             at::IntArrayRef({3, 3}));
   EXPECT_EQ(checkpoint->optimizer.count("network.embed.0.W.step"), 0u);
 
   // eval, sample and train --resume take it.
-  absl::StatusOr<std::string> elbo = RunEvaluation(
-      {.checkpoint = out, .metric = "elbo", .limit_examples = 4, .batch_size = 4});
+  absl::StatusOr<std::string> elbo = RunEvaluation({.checkpoint = out,
+                                                    .metric = "elbo",
+                                                    .limit_examples = 4,
+                                                    .batch_size = 4});
   ASSERT_TRUE(elbo.ok()) << elbo.status();
   EXPECT_TRUE(std::isfinite(nlohmann::json::parse(*elbo)["bpd"].get<double>()));
-  ASSERT_TRUE(RunSampling({.checkpoint = out,
-                           .n = 2,
-                           .steps = 3,
-                           .out = out + "/samples.png"})
-                  .ok());
+  ASSERT_TRUE(
+      RunSampling(
+          {.checkpoint = out, .n = 2, .steps = 3, .out = out + "/samples.png"})
+          .ok());
   absl::StatusOr<TrainOutcome> resumed = RunTraining(
       {.config_path = out + "/config.textproto",
        .overrides = {"training.max_steps=1408", "training.batch_size=2",
@@ -123,10 +125,9 @@ TEST_F(ImportOriginalTest, CheckpointImportsWithItsWeightsAndState) {
 // that is no checkpoint and a wrong process are refused with one line.
 TEST_F(ImportOriginalTest, YamlAndClearErrors) {
   const std::string out = Fresh("with_yaml");
-  ASSERT_TRUE(RunImport({.yaml = kYaml,
-                         .checkpoint = *checkpoint_,
-                         .output_dir = out})
-                  .ok());
+  ASSERT_TRUE(
+      RunImport({.yaml = kYaml, .checkpoint = *checkpoint_, .output_dir = out})
+          .ok());
   absl::StatusOr<std::string> again =
       RunImport({.yaml = kYaml, .output_dir = out});
   ASSERT_FALSE(again.ok());
@@ -134,8 +135,8 @@ TEST_F(ImportOriginalTest, YamlAndClearErrors) {
             std::string::npos);
   const std::string text = ::testing::TempDir() + "/not_a_checkpoint.ckpt";
   std::ofstream(text) << "hello";
-  absl::StatusOr<std::string> bad =
-      RunImport({.yaml = kYaml, .checkpoint = text, .output_dir = Fresh("bad")});
+  absl::StatusOr<std::string> bad = RunImport(
+      {.yaml = kYaml, .checkpoint = text, .output_dir = Fresh("bad")});
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("is neither a dict of tensors nor"),
             std::string::npos)

@@ -16,6 +16,7 @@
 #include "mdm/sampling/sample.h"
 #include "mdm/util/atomic_file.h"
 #include "mdm/util/image_grid.h"
+#include "mdm/util/runtime_info.h"
 
 namespace mdm::bin {
 absl::Status RunSampling(const SampleFlags& flags) {
@@ -24,7 +25,7 @@ absl::Status RunSampling(const SampleFlags& flags) {
   if (flags.num_threads < 0) {
     return absl::InvalidArgumentError("--num_threads must be >= 0");
   }
-  if (flags.num_threads > 0) at::set_num_threads(flags.num_threads);
+  util::SetComputeThreads(flags.num_threads);
   absl::StatusOr<sampling::SamplerKind> kind =
       sampling::ParseSamplerKind(flags.sampler);
   if (!kind.ok()) return kind.status();
@@ -74,10 +75,11 @@ absl::Status RunSampling(const SampleFlags& flags) {
   const at::Tensor x = at::cat(chunks);
   c10::Dict<std::string, at::Tensor> raw;
   // As the data came: 8-bit images, or the vectors themselves.
-  raw.insert("samples",
-             data.is_image()
-                 ? (sampling::SamplesToImages(x, data) * 255).round().to(at::kByte)
-                 : x);
+  raw.insert(
+      "samples",
+      data.is_image()
+          ? (sampling::SamplesToImages(x, data) * 255).round().to(at::kByte)
+          : x);
   absl::StatusOr<util::EncodedImage> picture = sampling::DrawSamples(x, data);
   if (!picture.ok() && flags.raw.empty()) return picture.status();
   if (picture.ok()) {

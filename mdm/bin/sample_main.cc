@@ -26,7 +26,8 @@ DEFINE_string(raw, "",
               "Also write the samples (uint8 images, or float vectors) as a "
               "pickled dict that Python's torch.load opens.");
 DEFINE_int32(num_threads, 0,
-             "LibTorch intra-op threads; 0 keeps LibTorch's default.");
+             "Threads to compute with (LibTorch's pool; BLAS runs in its "
+             "callers' threads); 0: one per core.");
 DEFINE_string(device, "cpu", "cpu, cuda or cuda:N.");
 
 int main(int argc, char** argv) {

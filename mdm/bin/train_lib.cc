@@ -23,7 +23,7 @@ absl::StatusOr<TrainOutcome> RunTraining(const TrainFlags& flags) {
   if (flags.num_threads < 0) {
     return absl::InvalidArgumentError("--num_threads must be >= 0");
   }
-  if (flags.num_threads > 0) at::set_num_threads(flags.num_threads);
+  util::SetComputeThreads(flags.num_threads);
   const std::string output_dir = util::ResolveUserPath(
       flags.output_dir.empty() ? experiment->output().output_dir()
                                : flags.output_dir);

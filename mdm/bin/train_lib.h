@@ -22,7 +22,7 @@ struct TrainFlags {
   std::string output_dir;  // Empty: output.output_dir of the config.
   bool resume = false;
   bool debug_mode = false;
-  int num_threads = 0;  // 0: LibTorch's default.
+  int num_threads = 0;  // 0: one per core (util::SetComputeThreads).
   std::string device = "cpu";
   // Data-parallel runs (RANK/WORLD_SIZE or SLURM_NTASKS > 1): how long a
   // rank waits for the others at the rendezvous and at each collective.

@@ -26,7 +26,8 @@ DEFINE_bool(resume, false,
 DEFINE_bool(debug_mode, false,
             "Run a couple of batches of training and evaluation.");
 DEFINE_int32(num_threads, 0,
-             "LibTorch intra-op threads; 0 keeps LibTorch's default.");
+             "Threads to compute with (LibTorch's pool; BLAS runs in its "
+             "callers' threads); 0: one per core.");
 DEFINE_string(device, "cpu", "cpu, cuda or cuda:N.");
 DEFINE_int32(dist_timeout_s, 1800,
              "Data-parallel runs: seconds a rank waits for the others.");
@@ -39,17 +40,20 @@ int main(int argc, char** argv) {
   google::InitGoogleLogging(argv[0]);
   FLAGS_logtostderr = true;
   return mdm::util::RunAndReport("train", [&]() -> absl::Status {
-    return mdm::bin::RunTraining({
-        .config_path = FLAGS_config.empty()
+    return mdm::bin::RunTraining(
+               {
+                   .config_path =
+                       FLAGS_config.empty()
                            ? mdm::bin::kQuickstartConfig
                            : mdm::util::ResolveUserPath(FLAGS_config),
-        .overrides = overrides,
-        .output_dir = FLAGS_output_dir,
-        .resume = FLAGS_resume,
-        .debug_mode = FLAGS_debug_mode,
-        .num_threads = FLAGS_num_threads,
-        .device = FLAGS_device,
-        .dist_timeout_s = FLAGS_dist_timeout_s,
-    }).status();
+                   .overrides = overrides,
+                   .output_dir = FLAGS_output_dir,
+                   .resume = FLAGS_resume,
+                   .debug_mode = FLAGS_debug_mode,
+                   .num_threads = FLAGS_num_threads,
+                   .device = FLAGS_device,
+                   .dist_timeout_s = FLAGS_dist_timeout_s,
+               })
+        .status();
   });
 }

@@ -80,6 +80,20 @@ absl::StatusOr<sde::TransitionKernel> DiffusionImpl::KernelAtTime(
                                .jitter = kernel->jitter[0]};
 }
 
+at::Tensor DiffusionImpl::TransitionMean(const sde::TransitionKernel& kernel,
+                                         const at::Tensor& u_0,
+                                         KernelType type) const {
+  if (type == KernelType::kFull || num_vars() == 1) {
+    return sde::ApplyMatrix(kernel.mean_coef, u_0);
+  }
+  // M (x_0, 0, ..., 0) = M[:, 0] x_0: M's first column times the data.
+  std::vector<int64_t> shape(u_0.dim(), 1);
+  shape[1] = num_vars();
+  const at::Tensor& M = kernel.mean_coef;
+  if (M.dim() == 3) shape[0] = M.size(0);
+  return M.select(-1, 0).to(u_0.options()).view(shape) * u_0.narrow(1, 0, 1);
+}
+
 absl::StatusOr<TransitionSample> DiffusionImpl::SampleTransition(
     const at::Tensor& u_0, const at::Tensor& t, KernelType type,
     c10::optional<at::Generator> gen) const {
@@ -90,15 +104,9 @@ absl::StatusOr<TransitionSample> DiffusionImpl::SampleTransition(
               "t must be [batch = ", u_0.size(0), "], got ", t.sizes());
   absl::StatusOr<sde::TransitionKernel> kernel = Kernel(t, type);
   if (!kernel.ok()) return kernel.status();
-  at::Tensor mean_input = u_0;
-  if (type == KernelType::kHybrid && num_vars() > 1) {
-    mean_input = at::cat(
-        {u_0.narrow(1, 0, 1), at::zeros_like(u_0.narrow(1, 1, num_vars() - 1))},
-        1);
-  }
   at::Tensor eps = at::randn(u_0.sizes(), gen, u_0.options());
-  at::Tensor u_t = sde::ApplyMatrix(kernel->mean_coef, mean_input) +
-                   sde::ApplyMatrix(kernel->chol, eps);
+  at::Tensor u_t =
+      TransitionMean(*kernel, u_0, type) + sde::ApplyMatrix(kernel->chol, eps);
   return TransitionSample{.u_t = std::move(u_t),
                           .eps = std::move(eps),
                           .kernel = *std::move(kernel)};

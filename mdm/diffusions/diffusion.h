@@ -90,6 +90,14 @@ class DiffusionImpl : public torch::nn::Module {
   absl::StatusOr<sde::TransitionKernel> KernelAtTime(double t,
                                                      KernelType type) const;
 
+  // M u_0' with u_0' = u_0 for kFull and u_0' = (x_0, 0, ..., 0) for
+  // kHybrid, for a kernel of this diffusion (M [batch, K, K] or, from
+  // KernelAtTime, [K, K]): shaped like u_0 [batch, K, ...data], in its
+  // dtype. The hybrid mean is an outer product M e_1 x_0, no matrix
+  // product over the state.
+  at::Tensor TransitionMean(const sde::TransitionKernel& kernel,
+                            const at::Tensor& u_0, KernelType type) const;
+
   // u_t = M u_0' + L eps, eps ~ N(0, I), with u_0' = u_0 for kFull and
   // u_0' = (x_0, 0, ..., 0) for kHybrid (v_0 integrated out; the caller's
   // u_0 is never modified). u_0: [batch, K, ...data]; t: [batch].

@@ -4,6 +4,8 @@
 
 #include "mdm/diffusions/factory.h"
 #include "mdm/nets/factory.h"
+#include "mdm/util/runtime_info.h"
+#include "mdm/util/sharded_call.h"
 
 namespace mdm::model {
 
@@ -33,9 +35,13 @@ absl::StatusOr<Model> Model::Create(const proto::Experiment& experiment,
 }
 
 objectives::ScoreNetwork Model::Network() const {
-  nets::ScoreModel* network = network_.get();
-  return [network](const at::Tensor& u, const at::Tensor& t) {
-    return network->forward(u, t);
+  return [network = network_](const at::Tensor& u, const at::Tensor& t) {
+    return util::ShardedCall(
+        [network](const std::vector<at::Tensor>& in) {
+          return network->forward(in[0], in[1]);
+        },
+        {u, t}, network->parameters(),
+        network->draws_random_numbers() ? 1 : util::ComputeThreads());
   };
 }
 

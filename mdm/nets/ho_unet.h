@@ -98,6 +98,9 @@ class HoUNetImpl : public ScoreModel {
  public:
   explicit HoUNetImpl(const HoUNetOptions& options);
   at::Tensor forward(const at::Tensor& u, const at::Tensor& t) override;
+  bool draws_random_numbers() const override {
+    return is_training() && options_.dropout() > 0;
+  }
 
  private:
   // One layer of the down or up path in call order.

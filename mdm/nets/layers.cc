@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 
 namespace mdm::nets {
@@ -18,9 +19,38 @@ Conv2d Conv1x1(int64_t in, int64_t out) {
   return Conv2d(Conv2dOptions(in, out, 1));
 }
 
+at::Tensor ConvTranspose2dTo(torch::nn::ConvTranspose2d& conv,
+                             const at::Tensor& x, at::IntArrayRef output_size) {
+  const auto& options = conv->options;
+  const at::Tensor& weight = conv->weight;  // [Cin, Cout, kh, kw]
+  const int64_t batch = x.size(0), in = x.size(1);
+  const int64_t pixels = x.size(2) * x.size(3);
+  const std::array<int64_t, 2> ones = {1, 1}, zeros = {0, 0};
+  const auto* padding =
+      c10::get_if<torch::ExpandingArray<2>>(&options.padding());
+  const bool plain = options.groups() == 1 && *options.dilation() == ones &&
+                     padding != nullptr && **padding == zeros;
+  if (!plain || pixels > kBatchedTransposedConvPixels) {
+    return conv->forward(x, output_size.vec());
+  }
+  const int64_t out = weight.size(1);
+  const int64_t kh = weight.size(2), kw = weight.size(3);
+  // cols [Cout kh kw, B H W] = W^T [Cout kh kw, Cin] x [Cin, B H W].
+  const at::Tensor cols =
+      weight.reshape({in, out * kh * kw})
+          .t()
+          .mm(x.transpose(0, 1).reshape({in, batch * pixels}));
+  at::Tensor y = at::col2im(
+      cols.view({out * kh * kw, batch, pixels}).transpose(0, 1), output_size,
+      {kh, kw}, /*dilation=*/{1, 1}, /*padding=*/{0, 0}, *options.stride());
+  if (conv->bias.defined()) y = y + conv->bias.view({1, out, 1, 1});
+  return y;
+}
+
 void VarianceScalingInit(at::Tensor weight, at::Tensor bias, double scale,
                          FanMode mode) {
-  TORCH_CHECK(weight.dim() >= 2, "variance scaling needs a [out, in, ...] weight");
+  TORCH_CHECK(weight.dim() >= 2,
+              "variance scaling needs a [out, in, ...] weight");
   const double receptive = static_cast<double>(weight[0][0].numel());
   const double fan_in = weight.size(1) * receptive;
   const double fan_out = weight.size(0) * receptive;
@@ -52,9 +82,9 @@ SelfAttention2dImpl::SelfAttention2dImpl(const SelfAttention2dOptions& options)
   v_ = register_module("attn_v", Conv1x1(c, c));
   proj_out_ = register_module("proj_out", Conv1x1(c, c));
   norm_ = register_module(
-      "norm", torch::nn::GroupNorm(
-                  torch::nn::GroupNormOptions(options.num_groups(), c)
-                      .eps(options.norm_eps())));
+      "norm",
+      torch::nn::GroupNorm(torch::nn::GroupNormOptions(options.num_groups(), c)
+                               .eps(options.norm_eps())));
   for (const Conv2d& conv : {q_, k_, v_})
     VarianceScalingInit(conv, 1.0, options.fan_mode());
   VarianceScalingInit(proj_out_, options.init_scale(), options.fan_mode());

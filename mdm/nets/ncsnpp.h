@@ -4,8 +4,9 @@
 // min(C/4, 32) groups (eps 1e-6), optional skip rescaling by 1/sqrt(2),
 // positional (of t) or Gaussian-Fourier (of log t) time embedding, FIR (or
 // naive) resampling, DDPM's variance-scaling initialization, and last
-// convolutions of each branch at scale `init_scale` (0: near zero). Progressive growing
-// of inputs and outputs (`progressive*` in score_sde) is not implemented.
+// convolutions of each branch at scale `init_scale` (0: near zero). Progressive
+// growing of inputs and outputs (`progressive*` in score_sde) is not
+// implemented.
 #ifndef MDM_NETS_NCSNPP_H_
 #define MDM_NETS_NCSNPP_H_
 
@@ -69,6 +70,9 @@ class NcsnppImpl : public ScoreModel {
  public:
   explicit NcsnppImpl(const NcsnppOptions& options);
   at::Tensor forward(const at::Tensor& u, const at::Tensor& t) override;
+  bool draws_random_numbers() const override {
+    return is_training() && options_.dropout() > 0;
+  }
 
  private:
   // The layers in call order; `kinds_` says what each one is.

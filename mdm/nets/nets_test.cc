@@ -1,6 +1,8 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <gtest/gtest.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/csrc/autograd/function.h>
 
 #include <cmath>
 #include <cstdint>
@@ -121,7 +123,8 @@ TEST_P(ImageNetTest, TimeConditionedAndDeterministic) {
     at::NoGradGuard no_grad;
     torch::manual_seed(5);
     for (at::Tensor& p : net->parameters()) {
-      if (p.abs().max().item<double>() < 1e-4 && p.dim() > 1) p.normal_(0, 0.05);
+      if (p.abs().max().item<double>() < 1e-4 && p.dim() > 1)
+        p.normal_(0, 0.05);
     }
   }
   const at::Tensor u = at::randn({3, 2, 1, size, size}, Gen(3));
@@ -160,7 +163,8 @@ INSTANTIATE_TEST_SUITE_P(Nets, ImageNetTest, ::testing::ValuesIn(ImageNets()),
 TEST(TinyUNetTest, UnpaddedShapesAndItsSmallestImage) {
   TinyUNet net(TinyUNetOptions(2, 1));
   EXPECT_EQ(CountParameters(*net), 1116162);  // The original's count.
-  for (int64_t size : {kTinyUNetMinSize, int64_t{28}, int64_t{31}, int64_t{64}}) {
+  for (int64_t size :
+       {kTinyUNetMinSize, int64_t{28}, int64_t{31}, int64_t{64}}) {
     const at::Tensor u = at::randn({1, 2, 1, size, size});
     EXPECT_EQ(net->forward(u, at::rand({1})).sizes(), u.sizes()) << size;
   }
@@ -214,6 +218,40 @@ TEST(LayersTest, VarianceScalingBoundsAndFans) {
   VarianceScalingInit(conv, 0.0, FanMode::kFanIn);
   EXPECT_LE(conv->weight.abs().max().item<double>(),
             std::sqrt(3e-10 / (16 * 9)));
+}
+
+// The batched route (small inputs) computes LibTorch's transposed
+// convolution, output padding, bias and gradients included; larger inputs
+// take LibTorch's own route.
+TEST(LayersTest, BatchedTransposedConvolutionIsLibTorchs) {
+  torch::manual_seed(5);
+  for (const bool bias : {false, true}) {
+    torch::nn::ConvTranspose2d conv(
+        torch::nn::ConvTranspose2dOptions(6, 4, 3).stride(2).bias(bias));
+    for (const int64_t side : {2, 5, 7}) {  // 7 * 7 > the batched limit.
+      const at::Tensor x = at::randn({9, 6, side, side}).requires_grad_();
+      const std::vector<int64_t> size = {2 * side + 2, 2 * side + 2};
+      const at::Tensor expected = conv->forward(x, size);
+      const at::Tensor got = ConvTranspose2dTo(conv, x, size);
+      ASSERT_EQ(got.sizes(), expected.sizes());
+      EXPECT_TRUE(at::allclose(got, expected, 1e-6, 1e-6)) << side;
+      const at::Tensor w = at::randn_like(expected);
+      std::vector<at::Tensor> wrt = {x, conv->weight};
+      if (bias) wrt.push_back(conv->bias);
+      const auto g_expected =
+          torch::autograd::grad({(expected * w).sum()}, wrt);
+      const auto g_got = torch::autograd::grad({(got * w).sum()}, wrt);
+      for (size_t i = 0; i < wrt.size(); ++i) {
+        EXPECT_TRUE(at::allclose(g_got[i], g_expected[i], 1e-5, 1e-5))
+            << "side " << side << " gradient " << i;
+      }
+      // The batched route builds its graph from a matrix product.
+      const std::string route = got.grad_fn()->name();
+      if (side * side <= kBatchedTransposedConvPixels) {
+        EXPECT_EQ(route.find("Convolution"), std::string::npos) << route;
+      }
+    }
+  }
 }
 
 TEST(MlpTest, ShapesTimeAndGradients) {

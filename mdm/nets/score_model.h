@@ -14,6 +14,10 @@ class ScoreModel : public torch::nn::Module {
   using torch::nn::Module::Module;
   // u: the state; t: [batch] times in [0, T]. Returns u's shape.
   virtual at::Tensor forward(const at::Tensor& u, const at::Tensor& t) = 0;
+  // Whether forward draws random numbers now (dropout while training).
+  // Such a call is not split over threads: its draws would depend on which
+  // thread reached the generator first.
+  virtual bool draws_random_numbers() const { return false; }
 };
 
 }  // namespace mdm::nets

@@ -2,6 +2,8 @@
 
 #include <ATen/ATen.h>
 
+#include "mdm/nets/layers.h"
+
 namespace mdm::nets {
 namespace {
 
@@ -23,7 +25,7 @@ at::Tensor Condition(const at::Tensor& h, DenseImpl& dense,
 // (the output padding, 0 or 1, is implied by the size).
 at::Tensor UpTo(ConvTranspose2d& conv, const at::Tensor& h,
                 const at::Tensor& skip) {
-  return conv->forward(h, std::vector<int64_t>{skip.size(2), skip.size(3)});
+  return ConvTranspose2dTo(conv, h, {skip.size(2), skip.size(3)});
 }
 
 }  // namespace
@@ -44,7 +46,8 @@ TinyUNetImpl::TinyUNetImpl(const TinyUNetOptions& options) : options_(options) {
     return Conv2d(Conv2dOptions(in, out, 3).stride(stride).bias(false));
   };
   auto tconv = [](int64_t in, int64_t out) {
-    return ConvTranspose2d(ConvTranspose2dOptions(in, out, 3).stride(2).bias(false));
+    return ConvTranspose2d(
+        ConvTranspose2dOptions(in, out, 3).stride(2).bias(false));
   };
   auto norm = [](int64_t groups, int64_t channels) {
     return GroupNorm(GroupNormOptions(groups, channels));
@@ -52,9 +55,10 @@ TinyUNetImpl::TinyUNetImpl(const TinyUNetOptions& options) : options_(options) {
   // Registration order is the original's, so parameters() lists them in
   // the original's order too.
   embed_ = register_module(
-      "embed", torch::nn::Sequential(GaussianFourierProjection(
-                                         e, options.fourier_scale(), options.seed()),
-                                     torch::nn::Linear(e, e)));
+      "embed",
+      torch::nn::Sequential(
+          GaussianFourierProjection(e, options.fourier_scale(), options.seed()),
+          torch::nn::Linear(e, e)));
   conv1_ = register_module("conv1", conv(io, w[0], 1));
   dense1_ = register_module("dense1", Dense(e, w[0]));
   gnorm1_ = register_module("gnorm1", norm(4, w[0]));
@@ -91,9 +95,12 @@ at::Tensor TinyUNetImpl::forward(const at::Tensor& u, const at::Tensor& t) {
   const at::Tensor embed = at::silu(embed_->forward(t));
   const at::Tensor x = StateToChannels(u);
   const at::Tensor h1 = Condition(conv1_->forward(x), *dense1_, embed, gnorm1_);
-  const at::Tensor h2 = Condition(conv2_->forward(h1), *dense2_, embed, gnorm2_);
-  const at::Tensor h3 = Condition(conv3_->forward(h2), *dense3_, embed, gnorm3_);
-  const at::Tensor h4 = Condition(conv4_->forward(h3), *dense4_, embed, gnorm4_);
+  const at::Tensor h2 =
+      Condition(conv2_->forward(h1), *dense2_, embed, gnorm2_);
+  const at::Tensor h3 =
+      Condition(conv3_->forward(h2), *dense3_, embed, gnorm3_);
+  const at::Tensor h4 =
+      Condition(conv4_->forward(h3), *dense4_, embed, gnorm4_);
   at::Tensor h = Condition(UpTo(tconv4_, h4, h3), *dense5_, embed, tgnorm4_);
   h = Condition(UpTo(tconv3_, at::cat({h, h3}, 1), h2), *dense6_, embed,
                 tgnorm3_);

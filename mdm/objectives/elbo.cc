@@ -36,20 +36,6 @@ at::Tensor SumPerExample(const at::Tensor& x) {
   return x.flatten(1).sum(1).to(at::kDouble);
 }
 
-// u_t = M u_0' + L eps from an already computed kernel (u_0' has v_0 = 0
-// for the hybrid kernel).
-at::Tensor Perturb(const sde::TransitionKernel& kernel, const at::Tensor& u_0,
-                   KernelType type, const at::Tensor& eps) {
-  at::Tensor mean_input = u_0;
-  if (type == KernelType::kHybrid && u_0.size(1) > 1) {
-    mean_input = at::cat({u_0.narrow(1, 0, 1),
-                          at::zeros_like(u_0.narrow(1, 1, u_0.size(1) - 1))},
-                         1);
-  }
-  return sde::ApplyMatrix(kernel.mean_coef, mean_input) +
-         sde::ApplyMatrix(kernel.chol, eps);
-}
-
 // E_{u_T ~ q} log N(u_T; 0, S) in closed form: with mean mu_j per data
 // coordinate and covariance Sigma_T,
 //   -1/2 sum_j mu_j^T S^{-1} mu_j - d/2 tr(S^{-1} Sigma_T)
@@ -58,16 +44,25 @@ at::Tensor Perturb(const sde::TransitionKernel& kernel, const at::Tensor& u_0,
 absl::StatusOr<at::Tensor> ExpectedPriorLogProb(const DiffusionImpl& diffusion,
                                                 const at::Tensor& u_0,
                                                 KernelType type) {
-  absl::StatusOr<sde::TransitionKernel> kernel =
-      diffusion.KernelAtTime(diffusion.options().t_max(), type);
-  if (!kernel.ok()) return kernel.status();
-  const at::Tensor mu = Perturb(*kernel, u_0.to(at::kDouble), type,
-                                at::zeros_like(u_0, at::kDouble));
-  const at::Tensor s = diffusion.stationary_var().to(mu.device());
+  const at::Tensor s = diffusion.stationary_var();
+  const sde::KernelMoments moments = diffusion.Sde().Moments(
+      at::full({1}, diffusion.options().t_max(), s.options()),
+      diffusion.InitialCov(type));
+  const at::Tensor M = moments.mean_coef[0];
   const at::Tensor S_inv = at::diag(1.0 / s);
   const int64_t d = sde::DataDim(u_0);
-  return -0.5 * sde::QuadraticForm(mu, S_inv, mu) -
-         0.5 * d * sde::Trace(at::matmul(S_inv, kernel->cov)) -
+  at::Tensor mean_term;
+  if (type == KernelType::kHybrid) {
+    // mu_j = M e_1 x_j, so sum_j mu_j^T S^{-1} mu_j = (m^T S^{-1} m) |x|^2.
+    const at::Tensor m = M.select(1, 0);
+    mean_term = (m * m / s).sum() *
+                SumPerExample(u_0.narrow(1, 0, 1).to(at::kDouble).square());
+  } else {
+    const at::Tensor mu = sde::ApplyMatrix(M, u_0.to(at::kDouble));
+    mean_term = sde::QuadraticForm(mu, S_inv, mu);
+  }
+  return -0.5 * mean_term -
+         0.5 * d * sde::Trace(at::matmul(S_inv, moments.cov[0])) -
          0.5 * d * (diffusion.num_vars() * kLog2Pi + at::log(s).sum());
 }
 
@@ -89,7 +84,9 @@ absl::StatusOr<at::Tensor> Offset(const DiffusionImpl& diffusion,
   const int64_t d = sde::DataDim(u_0);
   const at::Tensor t = at::full({u_0.size(0)}, options.t_min, u_0.options());
   const at::Tensor eps = at::randn(u_0.sizes(), gen, u_0.options());
-  const at::Tensor u_eps = Perturb(*full, u_0, KernelType::kFull, eps);
+  const at::Tensor u_eps =
+      diffusion.TransitionMean(*full, u_0, KernelType::kFull) +
+      sde::ApplyMatrix(full->chol, eps);
   const at::Tensor score =
       ScoreFromOutput(network(u_eps, t), *hybrid, options.parameterization);
   const at::Tensor r = eps + sde::ApplyMatrix(full->chol.t(), score);
@@ -183,7 +180,8 @@ absl::StatusOr<Draw> DrawState(const DiffusionImpl& diffusion,
   if (type != KernelType::kHybrid) conditioning = diffusion.Kernel(t, type);
   if (!conditioning.ok()) return conditioning.status();
   at::Tensor eps = at::randn(u_0.sizes(), gen, u_0.options());
-  at::Tensor u_t = Perturb(*conditioning, u_0, type, eps);
+  at::Tensor u_t = diffusion.TransitionMean(*conditioning, u_0, type) +
+                   sde::ApplyMatrix(conditioning->chol, eps);
   return Draw{*std::move(conditioning), *std::move(hybrid), std::move(eps),
               std::move(u_t)};
 }
@@ -210,16 +208,28 @@ absl::StatusOr<ElboTerms> DsmElbo(const DiffusionImpl& diffusion,
     if (!draw.ok()) return draw.status();
     const sde::TransitionKernel& kernel = draw->conditioning;
     const at::Tensor& eps = draw->eps;
-    const at::Tensor score = Score(network, draw->u_t, t, *draw, options);
-    // s - grad log q = s + L^{-T} eps.
-    const at::Tensor delta = score + sde::ApplyMatrix(kernel.chol_inv_t, eps);
     const at::Tensor GGt = diffusion.DiffusionMatrix(t);
-    const at::Tensor L_inv = kernel.chol_inv_t.transpose(1, 2);
+    // N = L^{-1} G G^T L^{-T} for the conditioning kernel's L.
+    const at::Tensor N = at::matmul(
+        at::matmul(kernel.chol_inv_t.transpose(1, 2), GGt), kernel.chol_inv_t);
     const int64_t d = sde::DataDim(u_0);
-    return -0.5 * sde::QuadraticForm(delta, GGt, delta).to(at::kDouble) +
-           0.5 * d *
-               sde::Trace(
-                   at::matmul(at::matmul(L_inv, GGt), kernel.chol_inv_t)) +
+    const at::Tensor output = network(draw->u_t, t.to(draw->u_t.dtype()));
+    at::Tensor mismatch;  // (s - grad log q)^T G G^T (s - grad log q).
+    if (options.kernel == KernelType::kHybrid) {
+      // s - grad log q = -L^{-T} (eps_hat - eps): the quadratic form is
+      // e^T N e with e = eps_hat - eps, one product over the state.
+      const at::Tensor e =
+          NoiseFromOutput(output, draw->hybrid, options.parameterization) - eps;
+      mismatch = sde::QuadraticForm(e, N, e);
+    } else {
+      // The score is parameterized by the hybrid kernel, the target by the
+      // full one: s + L^{-T} eps.
+      const at::Tensor delta =
+          ScoreFromOutput(output, draw->hybrid, options.parameterization) +
+          sde::ApplyMatrix(kernel.chol_inv_t, eps);
+      mismatch = sde::QuadraticForm(delta, GGt, delta);
+    }
+    return -0.5 * mismatch.to(at::kDouble) + 0.5 * d * sde::Trace(N) +
            diffusion.DriftDivergence(t, d);
   };
   return Elbo(diffusion, network, x_0, options, gen, integrand);
@@ -239,7 +249,9 @@ absl::StatusOr<ElboTerms> IsmElbo(const DiffusionImpl& diffusion,
     // path to learned Q and D) when it has one.
     at::Tensor u_t = draw->u_t;
     if (!u_t.requires_grad()) u_t = u_t.detach().requires_grad_();
-    const at::Tensor score = Score(network, u_t, t, *draw, options);
+    const at::Tensor score =
+        ScoreFromOutput(network(u_t, t.to(u_t.dtype())), draw->hybrid,
+                        options.parameterization);
     const at::Tensor GGt_score =
         sde::ApplyMatrix(diffusion.DiffusionMatrix(t), score);
     return -0.5 * SumPerExample(score * GGt_score) -

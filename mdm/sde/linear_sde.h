@@ -38,13 +38,14 @@ struct KernelMoments {
 };
 
 // Moments for integrated schedule values `int_beta` ([batch]) by the
-// matrix-fraction (Van Loan) method: one exponential of the 2Kx2K matrix
-//   Phi = exp(B [[A, 2D], [0, -A^T]]),  M = Phi_11,
-//   Sigma = (M Sigma_0 + Phi_12) H^{-1},  H^{-1} = exp(B A^T) = M^T,
-// so no matrix is inverted. When B |A| is large the exponential is taken at
-// B / 2^s and the Lyapunov solution doubled s times, which keeps full
-// precision where Phi_12 M^T would cancel catastrophically (see the .cc).
-// All inputs are promoted to float64.
+// matrix-fraction (Van Loan) method: with block = [[A, 2D], [0, -A^T]],
+//   Phi = exp(B block),  M = Phi_11,  Sigma_F = Phi_12 M^T,
+//   Sigma = M Sigma_0 M^T + Sigma_F,
+// so no matrix is inverted. B is split into m steps of a fixed length plus
+// a remainder: the remainder's exponential is a Taylor series whose powers
+// of `block` are shared by the whole batch, and the steps are composed in
+// by the binary digits of m from doubled intervals, adding only positive
+// semi-definite terms (see the .cc). All inputs are promoted to float64.
 KernelMoments MatrixFractionMoments(const at::Tensor& A, const at::Tensor& D,
                                     const at::Tensor& int_beta,
                                     const at::Tensor& initial_cov);

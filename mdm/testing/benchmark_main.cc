@@ -11,14 +11,17 @@
 #include "mdm/util/runtime_info.h"
 
 DEFINE_int32(num_threads, 0,
-             "LibTorch intra-op threads; 0 keeps LibTorch's default.");
+             "Threads to compute with (util::SetComputeThreads); 0: one per "
+             "core.");
 
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
   gflags::ParseCommandLineFlags(&argc, &argv, /*remove_flags=*/true);
   google::InitGoogleLogging(argv[0]);
-  if (FLAGS_num_threads > 0) at::set_num_threads(FLAGS_num_threads);
+  mdm::util::SetComputeThreads(FLAGS_num_threads);
   benchmark::AddCustomContext("blas", mdm::util::ActiveBlasLibrary());
+  benchmark::AddCustomContext("blas_threads",
+                              std::to_string(mdm::util::BlasThreads()));
   benchmark::AddCustomContext("torch_intra_op_threads",
                               std::to_string(at::get_num_threads()));
   benchmark::RunSpecifiedBenchmarks();

@@ -92,10 +92,10 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
   const int world_size = t->world_size();
   const proto::TrainingConfig& training = experiment.training();
   if (training.batch_size() % world_size != 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "training.batch_size = ", training.batch_size(),
-        " is the global batch and must be divisible by the ", world_size,
-        " data-parallel ranks"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("training.batch_size = ", training.batch_size(),
+                     " is the global batch and must be divisible by the ",
+                     world_size, " data-parallel ranks"));
   }
   absl::StatusOr<model::Model> model = model::Model::Create(experiment, device);
   if (!model.ok()) return model.status();
@@ -121,10 +121,9 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
         training.batch_size(), " (with data.drop_last)"));
   }
   t->train_loader_ = std::make_unique<data::DataLoader>(
-      t->train_data_,
-      data::LoaderOptionsFor(experiment.data(), "train",
-                             training.batch_size() / world_size, seed,
-                             t->rank(), world_size));
+      t->train_data_, data::LoaderOptionsFor(experiment.data(), "train",
+                                             training.batch_size() / world_size,
+                                             seed, t->rank(), world_size));
   t->transform_ = std::make_unique<objectives::DataTransform>(
       objectives::TransformKindFor(experiment.data()));
   absl::StatusOr<std::unique_ptr<torch::optim::Optimizer>> optimizer =
@@ -314,7 +313,8 @@ absl::StatusOr<StepStats> Trainer::OptimizerStep() {
   const double clip = experiment_.optimizer().grad_clip_val();
   stats.grad_norm = torch::nn::utils::clip_grad_norm_(
       params, clip > 0 ? clip : std::numeric_limits<double>::infinity());
-  stats.nonfinite = !std::isfinite(stats.loss) || !std::isfinite(stats.grad_norm);
+  stats.nonfinite =
+      !std::isfinite(stats.loss) || !std::isfinite(stats.grad_norm);
   if (stats.nonfinite) return stats;
   SetLearningRate(*optimizer_, LearningRateAt(experiment_.optimizer(), step_));
   optimizer_->step();
@@ -322,6 +322,11 @@ absl::StatusOr<StepStats> Trainer::OptimizerStep() {
   if (ema_) ema_->Update();
   ++step_;
   return stats;
+}
+
+absl::StatusOr<StepStats> Trainer::TrainStep(const at::Tensor& x) {
+  if (absl::Status s = TrainMicroBatch(x); !s.ok()) return s;
+  return OptimizerStep();
 }
 
 absl::Status Trainer::SaveCheckpoint(const std::string& name) const {
@@ -345,15 +350,16 @@ eval::ElboEvaluationOptions Trainer::EvaluationOptions(bool debug) const {
   options.rank = rank();
   options.world_size = world_size();
   if (options_.communicator) {
-    options.all_reduce_sum = [communicator = options_.communicator](at::Tensor& t) {
+    options.all_reduce_sum = [communicator =
+                                  options_.communicator](at::Tensor& t) {
       return communicator->AllReduceSum(t);
     };
   }
   return options;
 }
 
-absl::StatusOr<eval::ElboEvaluation> Trainer::Evaluate(
-    const std::string& split, int64_t max_batches) {
+absl::StatusOr<eval::ElboEvaluation> Trainer::Evaluate(const std::string& split,
+                                                       int64_t max_batches) {
   absl::StatusOr<std::shared_ptr<const data::Dataset>> dataset = Split(split);
   if (!dataset.ok()) return dataset.status();
   eval::ElboEvaluationOptions options = EvaluationOptions(false);
@@ -511,8 +517,8 @@ absl::Status Trainer::Run() {
                                ", last.pt untouched");
         }
         return absl::InternalError(absl::StrCat(
-            "the loss (", stats->loss, ") or gradient norm (",
-            stats->grad_norm, ") is not finite at step ", step_, saved));
+            "the loss (", stats->loss, ") or gradient norm (", stats->grad_norm,
+            ") is not finite at step ", step_, saved));
       }
       if (stop_signal_ != 0) {
         // Preemption: keep the work done so far and stop cleanly; every

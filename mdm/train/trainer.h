@@ -77,7 +77,7 @@ struct TrainerOptions {
 
 // What one optimizer step did.
 struct StepStats {
-  double loss = 0;  // Mean over micro-batches and ranks.
+  double loss = 0;       // Mean over micro-batches and ranks.
   double grad_norm = 0;  // Before clipping.
   // Training bits/dim of an ELBO loss (NaN for noise prediction).
   double train_bpd = 0;
@@ -99,6 +99,11 @@ class Trainer {
   // A stop signal (SIGTERM, SIGUSR1, SIGINT) saves last.pt and returns OK
   // with stopped_by_signal() set.
   absl::Status Run();
+
+  // One optimizer step on the batch `x` (raw data [batch, ...], as the
+  // data set returns it) as Run() takes it with accumulate_grad_batches = 1:
+  // the loss, backward, gradient averaging, clipping and the update.
+  absl::StatusOr<StepStats> TrainStep(const at::Tensor& x);
 
   // ELBO bits/dim of a split ("test", "validation", "train") with the
   // evaluation weights (EMA when kept), at most `max_batches` if > 0.

@@ -1,11 +1,14 @@
 #include "mdm/util/runtime_info.h"
 
 #include <ATen/Parallel.h>
+#include <dlfcn.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <string>
 #include <system_error>
+#include <thread>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -34,8 +37,49 @@ std::string ActiveBlasLibrary() {
   return "unknown";
 }
 
+namespace {
+
+// OpenBLAS's thread controls, looked up in the process (libblas.so.3 is
+// OpenBLAS under Debian's alternatives when tools/setup.sh selected it).
+using SetThreadsFn = void (*)(int);
+using GetThreadsFn = int (*)();
+
+SetThreadsFn OpenBlasSetThreads() {
+  return reinterpret_cast<SetThreadsFn>(
+      dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+}
+
+GetThreadsFn OpenBlasGetThreads() {
+  return reinterpret_cast<GetThreadsFn>(
+      dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+}
+
+std::atomic<int> compute_threads{1};
+
+}  // namespace
+
+int SetComputeThreads(int threads) {
+  if (threads <= 0) {
+    threads = static_cast<int>(std::thread::hardware_concurrency());
+    if (threads <= 0) threads = 1;
+  }
+  compute_threads.store(threads);
+  at::set_num_threads(1);
+  if (SetThreadsFn set = OpenBlasSetThreads()) set(1);
+  return threads;
+}
+
+int ComputeThreads() { return compute_threads.load(); }
+
+int BlasThreads() {
+  GetThreadsFn get = OpenBlasGetThreads();
+  return get ? get() : -1;
+}
+
 std::string RuntimeSummary() {
   return absl::StrCat("blas=", ActiveBlasLibrary(),
+                      " blas_threads=", BlasThreads(),
+                      " compute_threads=", ComputeThreads(),
                       " intra_op_threads=", at::get_num_threads(),
                       " inter_op_threads=", at::get_num_interop_threads());
 }

@@ -1,7 +1,10 @@
 #include "mdm/util/runtime_info.h"
 
+#include <ATen/Parallel.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <thread>
 
 namespace mdm::util {
 namespace {
@@ -21,6 +24,22 @@ TEST(RuntimeInfoTest, SummaryNamesBlasAndThreads) {
   const std::string summary = RuntimeSummary();
   EXPECT_THAT(summary, HasSubstr("blas=/"));
   EXPECT_THAT(summary, HasSubstr("intra_op_threads="));
+}
+
+TEST(RuntimeInfoTest, ComputeThreadsShardNetworksAndSerializeTheLibraries) {
+  EXPECT_EQ(ComputeThreads(), 1);
+  EXPECT_EQ(SetComputeThreads(3), 3);
+  EXPECT_EQ(ComputeThreads(), 3);
+  EXPECT_EQ(at::get_num_threads(), 1);
+  // OpenBLAS (when it is the BLAS) computes in its caller's thread.
+  if (BlasThreads() != -1) {
+    EXPECT_EQ(BlasThreads(), 1);
+  }
+  EXPECT_THAT(RuntimeSummary(), HasSubstr("compute_threads=3"));
+  // 0: one per core.
+  EXPECT_EQ(SetComputeThreads(0),
+            static_cast<int>(std::thread::hardware_concurrency()));
+  EXPECT_EQ(at::get_num_threads(), 1);
 }
 
 }  // namespace

@@ -1,0 +1,140 @@
+// A whole training step (the trainer's own: data preparation, the learned
+// kernel, the DSM-ELBO loss, backward, clipping, Adam) and, in the same
+// run, the bare network forward+backward+Adam on a state of the same shape,
+// for TinyUNet on Fashion-MNIST (Learned-3, batch 128) and the MLP on the
+// 2-D checkerboard (Learned-3, batch 512). The counters give the step's
+// time not spent in the network: overhead = 1 - network / step.
+//
+//   bazel run -c opt //mdm/train:train_step_bench -- --num_threads=1
+#include <ATen/ATen.h>
+#include <benchmark/benchmark.h>
+#include <torch/optim/adam.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "mdm/data/factory.h"
+#include "mdm/proto/experiment_config.h"
+#include "mdm/train/trainer.h"
+
+namespace mdm::train {
+namespace {
+
+struct Setup {
+  std::unique_ptr<Trainer> trainer;
+  at::Tensor x;  // One batch of raw data.
+};
+
+Setup Make(const std::string& config, std::vector<std::string> overrides,
+           const std::string& name) {
+  const std::string out = std::filesystem::temp_directory_path().string() +
+                          "/mdm_train_step_bench_" + name;
+  std::filesystem::remove_all(out);
+  overrides.push_back("data.num_workers=0");
+  absl::StatusOr<proto::Experiment> experiment =
+      proto::LoadExperiment(config, overrides);
+  TORCH_CHECK(experiment.ok(), std::string(experiment.status().message()));
+  absl::StatusOr<std::unique_ptr<Trainer>> trainer =
+      Trainer::Create(*experiment, {.output_dir = out});
+  TORCH_CHECK(trainer.ok(), std::string(trainer.status().message()));
+  absl::StatusOr<std::shared_ptr<const data::Dataset>> dataset =
+      data::CreateDataset(experiment->data(), "train", experiment->seed());
+  TORCH_CHECK(dataset.ok());
+  const int64_t batch = experiment->training().batch_size();
+  std::vector<int64_t> indices(batch);
+  for (int64_t i = 0; i < batch; ++i) indices[i] = i;
+  absl::StatusOr<data::Examples> examples = (*dataset)->Get(indices);
+  TORCH_CHECK(examples.ok());
+  return {*std::move(trainer), examples->x};
+}
+
+// Seconds per call of `a` and of `b`, medians of `reps` calls each after a
+// warm-up, alternating so that both see the same machine.
+template <typename A, typename B>
+std::pair<double, double> AlternatingMedians(A a, B b, int reps) {
+  a();
+  b();
+  std::vector<double> ta, tb;
+  auto time = [](auto f) {
+    const auto start = std::chrono::steady_clock::now();
+    f();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                         start)
+        .count();
+  };
+  for (int i = 0; i < reps; ++i) {
+    ta.push_back(time(a));
+    tb.push_back(time(b));
+  }
+  auto median = [reps](std::vector<double>& v) {
+    std::nth_element(v.begin(), v.begin() + reps / 2, v.end());
+    return v[reps / 2];
+  };
+  return {median(ta), median(tb)};
+}
+
+void Run(benchmark::State& state, Setup& setup) {
+  const model::Model& model = setup.trainer->model();
+  const at::Tensor x = setup.x;
+  // The bare network: forward+backward+Adam on a state of the step's shape.
+  // As in the step, the gradient reaches the state too (through u_t it
+  // trains the learned Q and D), and the network runs as the step runs it
+  // (Model::Network: on --num_threads shards of the batch).
+  std::vector<int64_t> shape = x.sizes().vec();
+  shape.insert(shape.begin() + 1, model.diffusion().num_vars());
+  const at::Tensor u = at::randn(shape).requires_grad_();
+  const at::Tensor t = at::rand({shape[0]}) * 0.999 + 0.001;
+  torch::optim::Adam adam(model.network().parameters(),
+                          torch::optim::AdamOptions(1e-6));
+  const objectives::ScoreNetwork network_fn = model.Network();
+  auto network_step = [&] {
+    adam.zero_grad();
+    network_fn(u, t).pow(2).mean().backward();
+    adam.step();
+  };
+  auto train_step = [&] {
+    absl::StatusOr<StepStats> stats = setup.trainer->TrainStep(x);
+    TORCH_CHECK(stats.ok(), std::string(stats.status().message()));
+  };
+  const int reps = static_cast<int>(state.range(0));
+  double step = 0, network = 0;
+  for (auto _ : state) {
+    std::tie(step, network) =
+        AlternatingMedians(train_step, network_step, reps);
+    state.SetIterationTime(step);
+  }
+  state.counters["step_ms"] = 1e3 * step;
+  state.counters["network_ms"] = 1e3 * network;
+  state.counters["overhead_pct"] = 100 * (1 - network / step);
+}
+
+void BM_TrainStepTinyUNet(benchmark::State& state) {
+  Setup setup = Make("configs/fashion_mnist/learned_3.textproto",
+                     {"training.batch_size=128"}, "tiny_unet");
+  Run(state, setup);
+}
+BENCHMARK(BM_TrainStepTinyUNet)
+    ->Arg(9)
+    ->Iterations(1)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+
+void BM_TrainStepMlp(benchmark::State& state) {
+  Setup setup = Make("configs/toy/checkerboard.textproto",
+                     {"diffusion.n_vars=3", "training.batch_size=512"}, "mlp");
+  Run(state, setup);
+}
+BENCHMARK(BM_TrainStepMlp)
+    ->Arg(50)
+    ->Iterations(1)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+
+}  // namespace
+}  // namespace mdm::train
