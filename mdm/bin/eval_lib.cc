@@ -12,16 +12,19 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_format.h"
 #include "mdm/data/factory.h"
 #include "mdm/data/loader.h"
 #include "mdm/eval/elbo_evaluation.h"
 #include "mdm/eval/fid.h"
+#include "mdm/eval/fid_evaluation.h"
 #include "mdm/eval/likelihood.h"
 #include "mdm/model/saved_run.h"
 #include "mdm/objectives/divergence.h"
 #include "mdm/objectives/losses.h"
 #include "mdm/objectives/transforms.h"
+#include "mdm/sampling/ode_solvers.h"
 #include "mdm/sampling/sample.h"
 #include "mdm/util/atomic_file.h"
 #include "mdm/util/runtime_info.h"
@@ -77,6 +80,19 @@ absl::StatusOr<std::string> RunEvaluation(const EvalFlags& flags) {
   if (flags.limit_examples < 0 || flags.batch_size < 0 || flags.v0_draws < 1) {
     return absl::InvalidArgumentError(
         "--limit_examples and --batch_size must be >= 0, --v0_draws >= 1");
+  }
+  if (flags.steps < 0 || flags.fid_samples < 2) {
+    return absl::InvalidArgumentError(
+        "--steps must be >= 0 and --fid_samples >= 2");
+  }
+  if (absl::Status s = sampling::ValidateAdaptiveOptions(
+          {.rtol = flags.rtol,
+           .atol = flags.atol,
+           .max_steps = flags.ode_max_steps},
+          "--");
+      !s.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrReplaceAll(s.message(), {{"--max_steps", "--ode_max_steps"}}));
   }
   absl::StatusOr<objectives::DivergenceEstimator> divergence =
       ParseDivergence(flags.divergence);
@@ -139,6 +155,7 @@ absl::StatusOr<std::string> RunEvaluation(const EvalFlags& flags) {
     ode.t_max = experiment.diffusion().t_max();
     ode.adaptive.rtol = flags.rtol;
     ode.adaptive.atol = flags.atol;
+    ode.adaptive.max_steps = flags.ode_max_steps;
     ode.divergence = *divergence;
     ode.v0_draws = flags.v0_draws;
     const int quantization =
@@ -184,50 +201,19 @@ absl::StatusOr<std::string> RunEvaluation(const EvalFlags& flags) {
     absl::StatusOr<eval::FeatureNetwork> net =
         eval::FeatureNetwork::Load(flags.fid_model, flags.device);
     if (!net.ok()) return net.status();
-    const std::string source = absl::StrCat(
-        proto::DataConfig::Dataset_Name(experiment.data().dataset()), "/",
-        flags.split, "/", (*dataset)->size());
-    const eval::ImageBatches real =
-        [&]() -> absl::StatusOr<std::optional<at::Tensor>> {
-      absl::StatusOr<std::optional<data::Examples>> batch = loader.Next();
-      if (!batch.ok()) return batch.status();
-      if (!batch->has_value()) return std::nullopt;
-      return std::optional<at::Tensor>((*batch)->x);
-    };
-    absl::StatusOr<eval::FeatureStatistics> reference =
-        flags.fid_stats.empty()
-            ? eval::ComputeStatistics(*net, source, real)
-            : eval::ReferenceStatistics(flags.fid_stats, *net, source, real);
+    absl::StatusOr<eval::FeatureStatistics> reference = eval::SplitStatistics(
+        *net, experiment, flags.split, flags.fid_stats, batch_size);
     if (!reference.ok()) return reference.status();
     absl::StatusOr<sampling::SamplerKind> kind =
         sampling::ParseSamplerKind(flags.sampler);
     if (!kind.ok()) return kind.status();
-    sampling::SampleOptions options = sampling::SampleOptionsFor(experiment);
-    options.kind = *kind;
-    if (flags.steps > 0) options.steps = flags.steps;
-    const proto::DataConfig& data = experiment.data();
-    int64_t generated = 0;
-    const eval::ImageBatches samples =
-        [&]() -> absl::StatusOr<std::optional<at::Tensor>> {
-      if (generated >= flags.fid_samples) return std::nullopt;
-      const int64_t n = std::min(batch_size, flags.fid_samples - generated);
-      absl::StatusOr<sampling::SamplerResult> r = sampling::Sample(
-          model->model.diffusion(), model->model.Score(),
-          {n, model->model.diffusion().num_vars(), data.in_channels(),
-           data.height(), data.width()},
-          at::TensorOptions(device).dtype(at::kFloat), options, gen);
-      if (!r.ok()) return r.status();
-      generated += n;
-      LOG(INFO) << "generated " << generated << "/" << flags.fid_samples;
-      // As the data: 8-bit values in [0, 1].
-      return std::optional<at::Tensor>(
-          (transform.Inverse(r->u.select(1, 0)).clamp(0, 1) * 255).round() /
-          255);
-    };
-    absl::StatusOr<eval::FeatureStatistics> fake =
-        eval::ComputeStatistics(*net, "samples", samples);
-    if (!fake.ok()) return fake.status();
-    absl::StatusOr<eval::FidResult> fid = eval::Fid(*fake, *reference);
+    eval::FidEvaluationOptions options{.samples = flags.fid_samples,
+                                       .batch_size = batch_size};
+    options.sampler = sampling::SampleOptionsFor(experiment);
+    options.sampler.kind = *kind;
+    if (flags.steps > 0) options.sampler.steps = flags.steps;
+    absl::StatusOr<eval::FidResult> fid = eval::EvaluateFid(
+        model->model, experiment, *net, *reference, options, gen);
     if (!fid.ok()) return fid.status();
     examples = fid->generated_samples;
     out["fid"] = fid->fid;
@@ -235,7 +221,7 @@ absl::StatusOr<std::string> RunEvaluation(const EvalFlags& flags) {
     out["fid_reference_samples"] = fid->reference_samples;
     out["fid_model"] = net->fingerprint();
     out["sampler"] = flags.sampler;
-    out["steps"] = options.steps;
+    out["steps"] = options.sampler.steps;
     out["note"] = eval::FormatFid(*fid);
   }
   const double seconds =

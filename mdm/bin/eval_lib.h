@@ -31,6 +31,7 @@ struct EvalFlags {
   std::optional<uint64_t> seed;
   // ode.
   double rtol = 1e-5, atol = 1e-5;
+  int64_t ode_max_steps = 100000;
   int64_t v0_draws = 1;
   std::string divergence = "rademacher";  // rademacher, gaussian, exact.
   // fid.

@@ -27,6 +27,7 @@ DEFINE_int64(seed, -1,
              "stream (what its eval.csv reports for the same weights).");
 DEFINE_double(rtol, 1e-5, "ode: relative tolerance.");
 DEFINE_double(atol, 1e-5, "ode: absolute tolerance.");
+DEFINE_int64(ode_max_steps, 100000, "ode: the adaptive solver's step limit.");
 DEFINE_int64(v0_draws, 1, "ode: importance samples of v_0 per example.");
 DEFINE_string(divergence, "rademacher",
               "ode: rademacher or gaussian (Hutchinson probes) or exact.");
@@ -61,6 +62,7 @@ int main(int argc, char** argv) {
                                           : std::optional<uint64_t>(FLAGS_seed),
                    .rtol = FLAGS_rtol,
                    .atol = FLAGS_atol,
+                   .ode_max_steps = FLAGS_ode_max_steps,
                    .v0_draws = FLAGS_v0_draws,
                    .divergence = FLAGS_divergence,
                    .fid_model = ResolveUserPath(FLAGS_fid_model),

@@ -203,6 +203,51 @@ TEST_F(EvalSampleTest, FidWithARandomTorchScriptFeatureNetwork) {
   EXPECT_TRUE(std::filesystem::exists(stats));
 }
 
+// eval.fid_model: the trainer's evaluations add FID against the
+// evaluation split (fid.csv, TensorBoard), with the same library as eval.
+TEST_F(EvalSampleTest, TrainingWritesFidWithAConfiguredFeatureNetwork) {
+  torch::jit::Module module("Features");
+  module.register_parameter("weight", at::randn({4, 1, 3, 3}), false);
+  module.define(R"JIT(
+    def forward(self, x):
+        return torch.relu(torch.conv2d(x, self.weight)).mean([2, 3])
+  )JIT");
+  const std::string model = ::testing::TempDir() + "/train_features.pt";
+  module.save(model);
+  const std::string run = Fresh("fid_train");
+  ASSERT_TRUE(
+      RunTraining(
+          {.config_path = "configs/fashion_mnist/quickstart.textproto",
+           .overrides = {"data.dataset=MNIST",
+                         "data.data_dir=testdata/data/mnist",
+                         "training.batch_size=2", "eval.test_batch_size=2",
+                         "eval.fid_model=" + model, "eval.fid_n_samples=6",
+                         "output.project=sweep-7"},
+           .output_dir = run,
+           .debug_mode = true})
+          .ok());
+  const std::vector<std::string> rows =
+      absl::StrSplit(Read(run + "/fid.csv"), '\n', absl::SkipEmpty());
+  ASSERT_EQ(rows.size(), 2u) << Read(run + "/fid.csv");
+  EXPECT_EQ(rows[0], "step,epoch,split,fid,generated_samples,reference_samples");
+  const std::vector<std::string> row = absl::StrSplit(rows[1], ',');
+  ASSERT_EQ(row.size(), 6u);
+  EXPECT_EQ(row[2], "test");
+  EXPECT_GT(std::stod(row[3]), 0);
+  EXPECT_EQ(row[4], "6");
+  EXPECT_EQ(row[5], "4");  // testdata's MNIST test split.
+  EXPECT_TRUE(std::filesystem::exists(run + "/fid_reference.pt"));
+  // The config and the project name as TensorBoard text.
+  std::string events;
+  for (const auto& entry : std::filesystem::directory_iterator(run)) {
+    if (entry.path().filename().string().rfind("events.out", 0) == 0)
+      events += Read(entry.path().string());
+  }
+  EXPECT_THAT(events, HasSubstr("run/config"));
+  EXPECT_THAT(events, HasSubstr("sweep-7"));
+  EXPECT_THAT(events, HasSubstr("eval/test/fid"));
+}
+
 TEST_F(EvalSampleTest, BadInputGivesOneClearError) {
   auto sample_error = [](const SampleFlags& flags) {
     const absl::Status s = RunSampling(flags);

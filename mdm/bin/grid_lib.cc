@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "mdm/bin/train_lib.h"
+#include "mdm/proto/experiment_config.h"
 #include "mdm/util/command_line.h"
 
 namespace mdm::bin {
@@ -133,9 +134,23 @@ absl::StatusOr<std::string> RunGrid(const GridFlags& flags) {
   absl::StatusOr<proto::Grid> grid = ReadGrid(flags.grid_path);
   if (!grid.ok()) return grid.status();
   if (flags.list) {
+    // Every point is validated as train would load it, so a sweep with a
+    // bad point fails here rather than as one array task among hundreds.
     std::string table;
     for (int64_t i = 0; i < GridSize(*grid); ++i) {
       absl::StatusOr<GridPoint> point = PointAt(*grid, flags.grid_path, i);
+      if (!point.ok()) return point.status();
+      std::vector<std::string> overrides(grid->base_overrides().begin(),
+                                         grid->base_overrides().end());
+      overrides.insert(overrides.end(), point->overrides.begin(),
+                       point->overrides.end());
+      if (absl::StatusOr<proto::Experiment> experiment = proto::LoadExperiment(
+              BaseConfigPath(*grid, flags.grid_path), overrides);
+          !experiment.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "point ", i, " (", absl::StrJoin(point->overrides, " "),
+            "): ", experiment.status().message()));
+      }
       absl::StrAppend(&table, i, "\t", absl::StrJoin(point->overrides, " "),
                       "\t", point->output_dir, "\n");
     }

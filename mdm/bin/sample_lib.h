@@ -18,6 +18,7 @@ struct SampleFlags {
   std::string sampler = "em";       // em, expint, expint_ode, ode, rk4.
   int64_t steps = 0;                // 0: the config's sampling.n_fes.
   double rtol = 1e-5, atol = 1e-5;  // ode.
+  int64_t ode_max_steps = 100000;   // ode: the solver's step limit.
   int64_t batch_size = 0;           // 0: all n at once.
   uint64_t seed = 0;
   std::string out;  // PNG.

@@ -19,6 +19,7 @@ DEFINE_int64(steps, 0,
              "sampling.n_fes.");
 DEFINE_double(rtol, 1e-5, "ode: relative tolerance.");
 DEFINE_double(atol, 1e-5, "ode: absolute tolerance.");
+DEFINE_int64(ode_max_steps, 100000, "ode: the adaptive solver's step limit.");
 DEFINE_int64(batch_size, 0, "Samples drawn at once; 0: all.");
 DEFINE_uint64(seed, 0, "Seed of the prior draw and the sampler's noise.");
 DEFINE_string(out, "samples.png", "The PNG to write.");
@@ -44,6 +45,7 @@ int main(int argc, char** argv) {
         .steps = FLAGS_steps,
         .rtol = FLAGS_rtol,
         .atol = FLAGS_atol,
+        .ode_max_steps = FLAGS_ode_max_steps,
         .batch_size = FLAGS_batch_size,
         .seed = FLAGS_seed,
         .out = mdm::util::ResolveUserPath(FLAGS_out),

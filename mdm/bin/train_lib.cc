@@ -39,6 +39,11 @@ absl::StatusOr<TrainOutcome> RunTraining(const TrainFlags& flags) {
   train::TrainerOptions options;
   options.output_dir = output_dir;
   options.resume = flags.resume || experiment->training().resume_checkpoint();
+  options.overwrite = flags.overwrite;
+  if (options.resume && options.overwrite) {
+    return absl::InvalidArgumentError(
+        "--resume and --overwrite exclude each other");
+  }
   options.device = flags.device;
   absl::StatusOr<train::DistributedEnvironment> env =
       train::DistributedEnvironmentFromEnv();

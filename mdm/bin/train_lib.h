@@ -21,6 +21,7 @@ struct TrainFlags {
   std::vector<std::string> overrides;
   std::string output_dir;  // Empty: output.output_dir of the config.
   bool resume = false;
+  bool overwrite = false;  // Replace a run the output directory holds.
   bool debug_mode = false;
   int num_threads = 0;  // 0: one per core (util::SetComputeThreads).
   std::string device = "cpu";

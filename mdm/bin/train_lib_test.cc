@@ -246,7 +246,7 @@ TEST(TrainTest, BadInputGivesOneClearError) {
       HasSubstr("data.data_dir /nonexistent/fmnist is not a directory"));
   EXPECT_THAT(
       error({.config_path = kToy, .output_dir = "/proc/forbidden/run"}),
-      HasSubstr("output directory: cannot create folder /proc/forbidden/run"));
+      HasSubstr("cannot create output directory /proc/forbidden/run"));
   const std::string out = Fresh("corrupt");
   std::filesystem::create_directories(out + "/checkpoints");
   std::ofstream(out + "/checkpoints/last.pt") << "not a checkpoint";

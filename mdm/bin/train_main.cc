@@ -23,11 +23,14 @@ DEFINE_string(output_dir, "",
               "Output directory; default: output.output_dir of the config.");
 DEFINE_bool(resume, false,
             "Continue from OUTPUT_DIR/checkpoints/last.pt if it exists.");
+DEFINE_bool(overwrite, false,
+            "Replace the run OUTPUT_DIR already holds (without it, train "
+            "refuses to write into another run).");
 DEFINE_bool(debug_mode, false,
             "Run a couple of batches of training and evaluation.");
 DEFINE_int32(num_threads, 0,
-             "Threads to compute with (LibTorch's pool; BLAS runs in its "
-             "callers' threads); 0: one per core.");
+             "Threads to compute with (the network on as many batch shards; "
+             "LibTorch and BLAS serial in each); 0: one per core.");
 DEFINE_string(device, "cpu", "cpu, cuda or cuda:N.");
 DEFINE_int32(dist_timeout_s, 1800,
              "Data-parallel runs: seconds a rank waits for the others.");
@@ -49,6 +52,7 @@ int main(int argc, char** argv) {
                    .overrides = overrides,
                    .output_dir = FLAGS_output_dir,
                    .resume = FLAGS_resume,
+                   .overwrite = FLAGS_overwrite,
                    .debug_mode = FLAGS_debug_mode,
                    .num_threads = FLAGS_num_threads,
                    .device = FLAGS_device,

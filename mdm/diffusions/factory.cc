@@ -5,8 +5,10 @@
 #include <memory>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "mdm/diffusions/fixed_qd.h"
 #include "mdm/diffusions/learned_qd.h"
+#include "mdm/diffusions/process_table.h"
 #include "mdm/diffusions/processes.h"
 #include "mdm/proto/experiment_config.h"
 
@@ -14,10 +16,18 @@ namespace mdm::diffusions {
 
 using proto::DiffusionConfig;
 
-sde::BetaSchedule ScheduleFromConfig(const DiffusionConfig& config) {
-  return config.beta_fn_type() == DiffusionConfig::HOM
-             ? sde::BetaSchedule::Constant(config.beta_0())
-             : sde::BetaSchedule::Linear(config.beta_0(), config.beta_1());
+absl::StatusOr<sde::BetaSchedule> ScheduleFromConfig(
+    const DiffusionConfig& config) {
+  absl::StatusOr<sde::BetaSchedule> schedule = sde::BetaSchedule::Create(
+      config.beta_fn_type() == DiffusionConfig::HOM
+          ? sde::ScheduleKind::kConstant
+          : sde::ScheduleKind::kLinear,
+      config.beta_0(), config.beta_1());
+  if (!schedule.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("diffusion.", schedule.status().message()));
+  }
+  return schedule;
 }
 
 absl::StatusOr<Diffusion> CreateDiffusion(const DiffusionConfig& config,
@@ -25,13 +35,15 @@ absl::StatusOr<Diffusion> CreateDiffusion(const DiffusionConfig& config,
   if (absl::Status s = proto::ValidateDiffusionConfig(config); !s.ok()) {
     return s;
   }
-  const int K = proto::ResolvedNumVars(config);
+  const int K = ResolvedNumVars(config);
+  absl::StatusOr<sde::BetaSchedule> schedule = ScheduleFromConfig(config);
+  if (!schedule.ok()) return schedule.status();
   const DiffusionOptions options =
       DiffusionOptions()
           .stationary_x_var(config.stationary_x_var())
           .stationary_aux_var(config.stationary_aux_var())
           .init_aux_var(config.init_aux_var())
-          .schedule(ScheduleFromConfig(config))
+          .schedule(*schedule)
           .t_max(config.t_max());
   const double aux_var = config.stationary_aux_var();
   QdMatrices fixed;

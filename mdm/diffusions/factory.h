@@ -13,7 +13,8 @@
 namespace mdm::diffusions {
 
 // The schedule of a config (INHOM: linear, HOM: constant).
-sde::BetaSchedule ScheduleFromConfig(const proto::DiffusionConfig& config);
+absl::StatusOr<sde::BetaSchedule> ScheduleFromConfig(
+    const proto::DiffusionConfig& config);
 
 // VPSDE, CLD, ALDA, MALDA, LEARNED (initialized from `seed`) or CUSTOM.
 // Validates the config first (ValidateDiffusionConfig's messages).

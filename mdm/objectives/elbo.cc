@@ -186,14 +186,6 @@ absl::StatusOr<Draw> DrawState(const DiffusionImpl& diffusion,
               std::move(u_t)};
 }
 
-// The network's score at (u_t, t).
-at::Tensor Score(const ScoreNetwork& network, const at::Tensor& u_t,
-                 const at::Tensor& t, const Draw& draw,
-                 const ElboOptions& options) {
-  return ScoreFromOutput(network(u_t, t.to(u_t.dtype())), draw.hybrid,
-                         options.parameterization);
-}
-
 }  // namespace
 
 absl::StatusOr<ElboTerms> DsmElbo(const DiffusionImpl& diffusion,

@@ -5,6 +5,7 @@
 #include <google/protobuf/text_format.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -15,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "mdm/diffusions/process_table.h"
 
 namespace mdm::proto {
 namespace {
@@ -44,12 +46,17 @@ class FirstErrorCollector : public google::protobuf::io::ErrorCollector {
   std::string error_;
 };
 
+// Parses `text` into `message`: replacing it (a field given twice is an
+// error) or, with `merge`, overwriting the fields it names.
 absl::Status ParseInto(absl::string_view text, absl::string_view source_name,
-                       Message& message) {
+                       Message& message, bool merge = false) {
   FirstErrorCollector errors{std::string(source_name)};
   TextFormat::Parser parser;
   parser.RecordErrorsTo(&errors);
-  if (!parser.MergeFromString(std::string(text), &message)) {
+  const bool parsed = merge
+                          ? parser.MergeFromString(std::string(text), &message)
+                          : parser.ParseFromString(std::string(text), &message);
+  if (!parsed) {
     return absl::InvalidArgumentError(
         errors.error().empty() ? absl::StrCat(source_name, ": cannot parse")
                                : errors.error());
@@ -66,6 +73,51 @@ absl::Status Invalid(absl::string_view field, absl::string_view requirement,
 absl::Status RequirePositive(absl::string_view field, double value) {
   if (value > 0 && std::isfinite(value)) return absl::OkStatus();
   return Invalid(field, "positive", value);
+}
+
+// Every floating-point field of `message` (set or default, nested ones
+// included) is finite: inf and nan are never meaningful settings.
+absl::Status RequireFiniteNumbers(const Message& message,
+                                  const std::string& prefix) {
+  const google::protobuf::Descriptor* descriptor = message.GetDescriptor();
+  const google::protobuf::Reflection* reflection = message.GetReflection();
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    const FieldDescriptor* field = descriptor->field(i);
+    const std::string name = prefix + field->name();
+    switch (field->cpp_type()) {
+      case FieldDescriptor::CPPTYPE_DOUBLE:
+      case FieldDescriptor::CPPTYPE_FLOAT: {
+        const bool is_double =
+            field->cpp_type() == FieldDescriptor::CPPTYPE_DOUBLE;
+        const int n = field->is_repeated()
+                          ? reflection->FieldSize(message, field)
+                          : 1;
+        for (int k = 0; k < n; ++k) {
+          const double value =
+              field->is_repeated()
+                  ? (is_double
+                         ? reflection->GetRepeatedDouble(message, field, k)
+                         : reflection->GetRepeatedFloat(message, field, k))
+                  : (is_double ? reflection->GetDouble(message, field)
+                               : reflection->GetFloat(message, field));
+          if (!std::isfinite(value)) return Invalid(name, "finite", value);
+        }
+        break;
+      }
+      case FieldDescriptor::CPPTYPE_MESSAGE:
+        if (!field->is_repeated()) {
+          if (absl::Status s = RequireFiniteNumbers(
+                  reflection->GetMessage(message, field), name + ".");
+              !s.ok()) {
+            return s;
+          }
+        }
+        break;
+      default:
+        break;
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status RequireAtLeast(absl::string_view field, double value,
@@ -149,6 +201,11 @@ absl::Status ValidateCustomMatrices(const DiffusionConfig& config, int K) {
       return absl::InvalidArgumentError("diffusion.d has a non-finite entry");
     }
   }
+  if (MaxAbs(config.d()) == 0) {
+    return absl::InvalidArgumentError(
+        "diffusion.d is all zeros for CUSTOM: a process without noise never "
+        "reaches its prior");
+  }
   const double q_tol = 1e-12 * std::max(1.0, MaxAbs(config.q()));
   const double d_tol = 1e-12 * std::max(1.0, MaxAbs(config.d()));
   for (int i = 0; i < K; ++i) {
@@ -189,6 +246,11 @@ absl::StatusOr<Experiment> ParseExperiment(absl::string_view text,
 }
 
 absl::StatusOr<Experiment> ReadExperimentFile(const std::string& path) {
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config file ", path, " is a directory"));
+  }
   std::ifstream file(path);
   if (!file) {
     return absl::NotFoundError(absl::StrCat("cannot open config file ", path));
@@ -198,7 +260,14 @@ absl::StatusOr<Experiment> ReadExperimentFile(const std::string& path) {
   if (file.bad()) {
     return absl::DataLossError(absl::StrCat("cannot read config file ", path));
   }
-  return ParseExperiment(text.str(), path);
+  absl::StatusOr<Experiment> experiment = ParseExperiment(text.str(), path);
+  if (experiment.ok() && experiment->ByteSizeLong() == 0) {
+    // An empty file (or one of comments) is almost surely a mistake: the
+    // quick start is what leaving --config out gives.
+    return absl::InvalidArgumentError(
+        absl::StrCat("config file ", path, " sets no field"));
+  }
+  return experiment;
 }
 
 absl::Status ApplyOverride(absl::string_view assignment,
@@ -247,7 +316,8 @@ absl::Status ApplyOverride(absl::string_view assignment,
   // Replace rather than merge: an override is the field's new value.
   message->GetReflection()->ClearField(message, field);
   return ParseInto(absl::StrCat(field->name(), ": ", text),
-                   absl::StrCat("--set=", assignment, " (value)"), *message);
+                   absl::StrCat("--set=", assignment, " (value)"), *message,
+                   /*merge=*/true);
 }
 
 absl::Status ApplyOverrides(const std::vector<std::string>& assignments,
@@ -260,29 +330,9 @@ absl::Status ApplyOverrides(const std::vector<std::string>& assignments,
   return absl::OkStatus();
 }
 
-int ResolvedNumVars(const DiffusionConfig& config) {
-  if (config.n_vars() != 0) return config.n_vars();
-  switch (config.sde_type()) {
-    case DiffusionConfig::VPSDE:
-      return 1;
-    case DiffusionConfig::CLD:
-    case DiffusionConfig::LEARNED:
-      return 2;
-    case DiffusionConfig::ALDA:
-    case DiffusionConfig::MALDA:
-      return 3;
-    case DiffusionConfig::CUSTOM: {
-      const int K = static_cast<int>(std::lround(std::sqrt(config.q_size())));
-      return K * K == config.q_size() ? K : 0;
-    }
-    default:
-      return 0;
-  }
-}
-
 void ResolveDefaults(Experiment& experiment) {
   DiffusionConfig& diffusion = *experiment.mutable_diffusion();
-  diffusion.set_n_vars(ResolvedNumVars(diffusion));
+  diffusion.set_n_vars(diffusions::ResolvedNumVars(diffusion));
   ScoreModelConfig& score_model = *experiment.mutable_score_model();
   if (score_model.ch_mult_size() == 0) {
     for (int m : {1, 2, 2, 2}) score_model.add_ch_mult(m);
@@ -299,39 +349,23 @@ absl::Status ValidateDiffusionConfig(const DiffusionConfig& config) {
   absl::Status s = RequireSpecified("diffusion.sde_type", config.sde_type(),
                                     DiffusionConfig::SdeType_descriptor());
   if (!s.ok()) return s;
-  const int K = ResolvedNumVars(config);
+  const int K = diffusions::ResolvedNumVars(config);
   const std::string process =
       EnumName(DiffusionConfig::SdeType_descriptor(), config.sde_type());
-  auto require_k = [&](bool ok, absl::string_view requirement) {
-    return ok ? absl::OkStatus()
-              : absl::InvalidArgumentError(
-                    absl::StrCat("diffusion.n_vars must be ", requirement,
-                                 " for ", process, ", got ", K));
-  };
-  switch (config.sde_type()) {
-    case DiffusionConfig::VPSDE:
-      s = require_k(K == 1, "1");
-      break;
-    case DiffusionConfig::CLD:
-      s = require_k(K == 2, "2");
-      break;
-    case DiffusionConfig::ALDA:
-      s = require_k(K == 3, "3");
-      break;
-    case DiffusionConfig::MALDA:
-      s = require_k(K >= 2, "at least 2");
-      break;
-    case DiffusionConfig::LEARNED:
-      s = require_k(K >= 1, "at least 1");
-      break;
-    case DiffusionConfig::CUSTOM:
-      s = K >= 1 ? ValidateCustomMatrices(config, K)
-                 : absl::InvalidArgumentError(absl::StrCat(
-                       "diffusion.q must hold K*K numbers for CUSTOM, got ",
-                       config.q_size()));
-      break;
-    default:
-      break;
+  if (config.sde_type() == DiffusionConfig::CUSTOM) {
+    s = K >= 1 ? ValidateCustomMatrices(config, K)
+               : absl::InvalidArgumentError(absl::StrCat(
+                     "diffusion.q must hold K*K numbers for CUSTOM, got ",
+                     config.q_size()));
+  } else if (const diffusions::ProcessTraits* traits =
+                 diffusions::FindProcess(config.sde_type())) {
+    if (K < traits->min_vars ||
+        (traits->max_vars > 0 && K > traits->max_vars)) {
+      s = absl::InvalidArgumentError(
+          absl::StrCat("diffusion.n_vars must be ",
+                       diffusions::AllowedVars(*traits), " for ", process,
+                       ", got ", K));
+    }
   }
   if (!s.ok()) return s;
   if (config.sde_type() != DiffusionConfig::CUSTOM &&
@@ -374,7 +408,9 @@ absl::Status ValidateDiffusionConfig(const DiffusionConfig& config) {
 }
 
 absl::Status ValidateExperiment(const Experiment& experiment) {
-  absl::Status s = ValidateDiffusionConfig(experiment.diffusion());
+  absl::Status s = RequireFiniteNumbers(experiment, "");
+  if (!s.ok()) return s;
+  s = ValidateDiffusionConfig(experiment.diffusion());
   if (!s.ok()) return s;
   const double t_max = experiment.diffusion().t_max();
 
@@ -440,6 +476,21 @@ absl::Status ValidateExperiment(const Experiment& experiment) {
        }) {
     if (s = RequireAtLeast(field, value, bound); !s.ok()) return s;
   }
+  // Upper bounds: values past them exhaust memory or threads rather than
+  // mean anything (a batch repeated 1e9 times, 1e5 decoding threads).
+  for (const auto& [field, value, bound] :
+       std::vector<std::tuple<const char*, double, double>>{
+           {"data.num_workers", data.num_workers(), 64},
+           {"objective.elbo_mc_samples_train",
+            experiment.objective().elbo_mc_samples_train(), 1024},
+           {"eval.elbo_mc_samples_eval",
+            experiment.eval().elbo_mc_samples_eval(), 1024},
+           {"objective.hutch_mc", experiment.objective().hutch_mc(), 1024},
+       }) {
+    if (value > bound) {
+      return Invalid(field, absl::StrCat("at most ", bound), value);
+    }
+  }
   if (experiment.score_model().dropout() >= 1) {
     return Invalid("score_model.dropout", "below 1",
                    experiment.score_model().dropout());
@@ -503,12 +554,7 @@ absl::Status ValidateExperiment(const Experiment& experiment) {
       ObjectiveConfig::CLD_NOISE_PRED) {
     const DiffusionConfig& diffusion = experiment.diffusion();
     const auto type = diffusion.sde_type();
-    const bool noise_free_x =
-        type == DiffusionConfig::CLD || type == DiffusionConfig::ALDA ||
-        type == DiffusionConfig::MALDA ||
-        (type == DiffusionConfig::CUSTOM && diffusion.d_size() > 0 &&
-         diffusion.d(0) == 0.0);
-    if (!noise_free_x) {
+    if (!diffusions::NoiseFreeData(diffusion)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "objective.train_loss_type CLD_NOISE_PRED needs a process whose "
           "data variable gets no noise (D_00 = 0: CLD, ALDA, MALDA or such a "
@@ -523,6 +569,24 @@ absl::Status ValidateExperiment(const Experiment& experiment) {
   }
   for (int m : experiment.score_model().ch_mult()) {
     if (m <= 0) return Invalid("score_model.ch_mult entries", "positive", m);
+  }
+  const EvalConfig& eval = experiment.eval();
+  if (s = RequirePositive("eval.val_fid_epoch", eval.val_fid_epoch());
+      !s.ok()) {
+    return s;
+  }
+  if (s = RequireAtLeast("eval.fid_n_samples", eval.fid_n_samples(), 2);
+      !s.ok()) {
+    return s;
+  }
+  if (!eval.fid_model().empty() && !data.is_image()) {
+    return absl::InvalidArgumentError(
+        "eval.fid_model: FID needs image data (data.is_image: true)");
+  }
+  if (!experiment.output().offline()) {
+    return absl::InvalidArgumentError(
+        "output.offline must be true: MDM writes TensorBoard files and has no "
+        "W&B client (`wandb sync` imports them)");
   }
   return absl::OkStatus();
 }

@@ -36,11 +36,9 @@ absl::Status ApplyOverrides(const std::vector<std::string>& assignments,
 // the process's own K), score_model.ch_mult and attn_resolutions.
 void ResolveDefaults(Experiment& experiment);
 
-// The number of variables K a diffusion config asks for, with 0 resolved.
-int ResolvedNumVars(const DiffusionConfig& config);
-
 // Cross-field checks; the first violation is returned as InvalidArgument
-// naming the field, e.g. "diffusion.n_vars must be 2 for CLD, got 3".
+// naming the field, e.g. "diffusion.n_vars must be 2 for CLD, got 3" (each
+// process's K and noise: diffusions/process_table.h).
 absl::Status ValidateDiffusionConfig(const DiffusionConfig& config);
 absl::Status ValidateExperiment(const Experiment& experiment);
 

@@ -179,6 +179,16 @@ TEST(ExperimentConfigTest, ValidationNamesTheViolatedConstraint) {
             "optimizer.ema_decay must be in [0, 1), got 1");
   EXPECT_EQ(ValidationError("diffusion { sde_type: CLD q: [0] }"),
             "diffusion.q and diffusion.d are only for CUSTOM, not CLD");
+  EXPECT_EQ(ValidationError("output { offline: false }"),
+            "output.offline must be true: MDM writes TensorBoard files and "
+            "has no W&B client (`wandb sync` imports them)");
+  EXPECT_EQ(ValidationError("eval { fid_n_samples: 1 }"),
+            "eval.fid_n_samples must be at least 2, got 1");
+  EXPECT_EQ(ValidationError("eval { val_fid_epoch: 0 }"),
+            "eval.val_fid_epoch must be positive, got 0");
+  EXPECT_EQ(ValidationError("data { is_image: false transform: NONE "
+                            "vector_dim: 2 } eval { fid_model: \"f.pt\" }"),
+            "eval.fid_model: FID needs image data (data.is_image: true)");
 }
 
 TEST(ExperimentConfigTest, CustomMatricesMustBeValid) {

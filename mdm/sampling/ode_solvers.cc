@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <utility>
 #include <cmath>
 
 #include "absl/status/status.h"
@@ -81,10 +82,33 @@ absl::StatusOr<OdeResult> Rk4(const OdeFunction& f, const at::Tensor& y0,
   return result;
 }
 
+absl::Status ValidateAdaptiveOptions(const AdaptiveOptions& options,
+                                     absl::string_view prefix) {
+  for (const auto& [name, value] :
+       {std::pair<const char*, double>{"rtol", options.rtol},
+        std::pair<const char*, double>{"atol", options.atol}}) {
+    if (!(value > 0 && std::isfinite(value))) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          prefix, name, " must be positive and finite, got ", value));
+    }
+  }
+  if (options.max_steps < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(prefix, "max_steps must be positive, got ",
+                     options.max_steps));
+  }
+  if (!std::isfinite(options.initial_step)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(prefix, "initial_step must be finite"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<OdeResult> DormandPrince(const OdeFunction& f,
                                         const at::Tensor& y0, double t0,
                                         double t1,
                                         const AdaptiveOptions& options) {
+  if (absl::Status s = ValidateAdaptiveOptions(options); !s.ok()) return s;
   OdeResult result;
   if (t0 == t1) {
     result.y = y0;
@@ -132,7 +156,8 @@ absl::StatusOr<OdeResult> DormandPrince(const OdeFunction& f,
       return absl::ResourceExhaustedError(
           absl::StrCat("the adaptive ODE solver took ", options.max_steps,
                        " steps and stopped at t = ", t, " of ", t1,
-                       "; loosen rtol/atol or raise max_steps"));
+                       "; loosen rtol/atol or raise max_steps "
+                       "(--ode_max_steps of sample and eval)"));
     }
     h = std::min(h, std::abs(t1 - t));
     if (h < 1e-14 * std::max(1.0, span)) {

@@ -14,6 +14,7 @@
 #include <functional>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 
 namespace mdm::sampling {
 
@@ -41,8 +42,14 @@ struct AdaptiveOptions {
   int64_t max_steps = 100000;
 };
 
-// Integrates from t0 to t1 (either direction). Fails when the step size
-// underflows, max_steps is reached or F is not finite.
+// OK when rtol and atol are positive and finite and max_steps positive;
+// otherwise InvalidArgument naming the option after `prefix` (e.g. "--").
+absl::Status ValidateAdaptiveOptions(const AdaptiveOptions& options,
+                                     absl::string_view prefix = "");
+
+// Integrates from t0 to t1 (either direction). Fails when the options are
+// invalid, the step size underflows, max_steps is reached or F is not
+// finite.
 absl::StatusOr<OdeResult> DormandPrince(const OdeFunction& f,
                                         const at::Tensor& y0, double t0,
                                         double t1,

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "mdm/sampling/euler_maruyama.h"
 #include "mdm/sampling/exponential_integrator.h"
@@ -39,15 +40,12 @@ std::string SamplerName(SamplerKind kind) {
 SampleOptions SampleOptionsFor(const proto::Experiment& experiment) {
   const proto::SamplingConfig& config = experiment.sampling();
   SampleOptions options;
-  switch (config.sampling_method()) {
-    case proto::SamplingConfig::ODE:
-      options.kind = SamplerKind::kOde;
-      break;
-    case proto::SamplingConfig::EXPINT:
-      options.kind = SamplerKind::kExpint;
-      break;
-    default:
-      options.kind = SamplerKind::kEm;
+  // The config's enum names the samplers as their flags do, in capitals
+  // (validated configs hold a known one; anything else stays EM).
+  if (absl::StatusOr<SamplerKind> kind = ParseSamplerKind(absl::AsciiStrToLower(
+          proto::SamplingConfig::SamplingMethod_Name(config.sampling_method())));
+      kind.ok()) {
+    options.kind = *kind;
   }
   options.steps = config.n_fes();
   switch (config.sampling_t_arr_fn()) {

@@ -1,19 +1,43 @@
 #include "mdm/sde/schedule.h"
 
 #include <ATen/ATen.h>
-#include <glog/logging.h>
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
 
 namespace mdm::sde {
 
+absl::StatusOr<BetaSchedule> BetaSchedule::Create(ScheduleKind kind,
+                                                  double beta_0,
+                                                  double beta_1) {
+  if (!(std::isfinite(beta_0) && beta_0 > 0)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("beta_0 must be positive and finite, got ", beta_0));
+  }
+  if (kind == ScheduleKind::kConstant) {
+    return BetaSchedule(kind, beta_0, beta_0);
+  }
+  if (!(std::isfinite(beta_1) && beta_1 >= beta_0)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "beta_1 must be finite and at least beta_0 = ", beta_0, ", got ",
+        beta_1));
+  }
+  return BetaSchedule(kind, beta_0, beta_1);
+}
+
 BetaSchedule BetaSchedule::Linear(double beta_0, double beta_1) {
-  CHECK_GT(beta_0, 0.0) << "beta_0 must be positive";
-  CHECK_GE(beta_1, beta_0) << "beta_1 must be at least beta_0";
-  return BetaSchedule(ScheduleKind::kLinear, beta_0, beta_1);
+  absl::StatusOr<BetaSchedule> schedule =
+      Create(ScheduleKind::kLinear, beta_0, beta_1);
+  TORCH_CHECK(schedule.ok(), std::string(schedule.status().message()));
+  return *schedule;
 }
 
 BetaSchedule BetaSchedule::Constant(double beta_0) {
-  CHECK_GT(beta_0, 0.0) << "beta_0 must be positive";
-  return BetaSchedule(ScheduleKind::kConstant, beta_0, beta_0);
+  absl::StatusOr<BetaSchedule> schedule =
+      Create(ScheduleKind::kConstant, beta_0, beta_0);
+  TORCH_CHECK(schedule.ok(), std::string(schedule.status().message()));
+  return *schedule;
 }
 
 double BetaSchedule::Beta(double t) const {

@@ -6,6 +6,8 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "absl/status/statusor.h"
+
 namespace mdm::sde {
 
 enum class ScheduleKind {
@@ -21,9 +23,12 @@ enum class ScheduleKind {
 //   at::Tensor B = schedule.IntegratedBeta(t);  // t: [batch]
 class BetaSchedule {
  public:
-  // beta_1 >= beta_0 > 0 (CHECKed: validate user input before this).
+  // The schedule of `kind` (kConstant ignores beta_1), or InvalidArgument
+  // unless 0 < beta_0 <= beta_1, both finite: for values from users.
+  static absl::StatusOr<BetaSchedule> Create(ScheduleKind kind, double beta_0,
+                                             double beta_1);
+  // For constants in code: the same checks, failing with c10::Error.
   static BetaSchedule Linear(double beta_0, double beta_1);
-  // beta_0 > 0.
   static BetaSchedule Constant(double beta_0);
 
   ScheduleKind kind() const { return kind_; }

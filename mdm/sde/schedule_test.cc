@@ -3,6 +3,9 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <string>
+
 namespace mdm::sde {
 namespace {
 
@@ -71,10 +74,26 @@ TEST(BetaScheduleTest, KeepsDtype) {
             at::kFloat);
 }
 
-TEST(BetaScheduleDeathTest, RejectsInvalidParameters) {
-  EXPECT_DEATH(BetaSchedule::Linear(0.0, 1.0), "beta_0 must be positive");
-  EXPECT_DEATH(BetaSchedule::Linear(2.0, 1.0), "beta_1 must be at least");
-  EXPECT_DEATH(BetaSchedule::Constant(-1.0), "beta_0 must be positive");
+TEST(BetaScheduleTest, RejectsInvalidParametersWithAStatus) {
+  auto error = [](ScheduleKind kind, double beta_0, double beta_1) {
+    absl::StatusOr<BetaSchedule> s = BetaSchedule::Create(kind, beta_0, beta_1);
+    EXPECT_FALSE(s.ok());
+    return std::string(s.status().message());
+  };
+  EXPECT_EQ(error(ScheduleKind::kLinear, 0.0, 1.0),
+            "beta_0 must be positive and finite, got 0");
+  EXPECT_EQ(error(ScheduleKind::kLinear, 2.0, 1.0),
+            "beta_1 must be finite and at least beta_0 = 2, got 1");
+  EXPECT_EQ(error(ScheduleKind::kLinear, 0.1, INFINITY),
+            "beta_1 must be finite and at least beta_0 = 0.1, got inf");
+  EXPECT_EQ(error(ScheduleKind::kConstant, NAN, 1.0),
+            "beta_0 must be positive and finite, got nan");
+  ASSERT_TRUE(BetaSchedule::Create(ScheduleKind::kConstant, 2.0, 0.0).ok());
+  EXPECT_EQ(BetaSchedule::Create(ScheduleKind::kConstant, 2.0, 0.0)->beta_1(),
+            2.0);
+  // The constants' shorthands throw instead of aborting.
+  EXPECT_THROW(BetaSchedule::Linear(2.0, 1.0), c10::Error);
+  EXPECT_THROW(BetaSchedule::Constant(-1.0), c10::Error);
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "mdm/util/atomic_file.h"
 
 namespace mdm::train {
@@ -22,6 +23,9 @@ constexpr char kMetrics[] = "metrics.csv";
 constexpr char kEval[] = "eval.csv";
 constexpr char kEvalHeader[] =
     "step,epoch,split,bpd,bpd_ci95,bpd_with_offset,examples";
+constexpr char kFid[] = "fid.csv";
+constexpr char kFidHeader[] =
+    "step,epoch,split,fid,generated_samples,reference_samples";
 
 std::string MetricsHeader(int64_t K) {
   std::vector<std::string> header = {"step", "epoch",     "loss",
@@ -63,12 +67,12 @@ absl::Status CutBack(const std::string& path, const std::string& header,
 
 absl::StatusOr<std::unique_ptr<RunLogger>> RunLogger::Open(
     const std::string& output_dir, int64_t num_vars,
-    std::optional<int64_t> resume_step) {
-  const std::string metrics = output_dir + "/" + kMetrics;
-  const std::string eval = output_dir + "/" + kEval;
-  for (const auto& [path, header] :
-       std::vector<std::pair<std::string, std::string>>{
-           {metrics, MetricsHeader(num_vars)}, {eval, kEvalHeader}}) {
+    std::optional<int64_t> resume_step, bool fid) {
+  std::vector<std::pair<std::string, std::string>> files = {
+      {output_dir + "/" + kMetrics, MetricsHeader(num_vars)},
+      {output_dir + "/" + kEval, kEvalHeader}};
+  if (fid) files.emplace_back(output_dir + "/" + kFid, kFidHeader);
+  for (const auto& [path, header] : files) {
     const absl::Status s =
         resume_step ? CutBack(path, header, *resume_step)
                     : util::WriteFileAtomically(path, header + "\n");
@@ -152,6 +156,41 @@ absl::Status RunLogger::LogEvaluation(int64_t step, int64_t epoch,
   if (evaluation.bpd_with_offset) {
     return events_->AddScalar(absl::StrCat("eval/", split, "/bpd_with_offset"),
                               with_offset, step);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunLogger::LogFid(int64_t step, int64_t epoch,
+                               const std::string& split,
+                               const eval::FidResult& fid) {
+  if (absl::Status s = AppendRow(
+          kFid, absl::StrJoin(std::vector<std::string>{
+                                  absl::StrCat(step), absl::StrCat(epoch),
+                                  split, absl::StrCat(fid.fid),
+                                  absl::StrCat(fid.generated_samples),
+                                  absl::StrCat(fid.reference_samples)},
+                              ","));
+      !s.ok()) {
+    return s;
+  }
+  return events_->AddScalar(absl::StrCat("eval/", split, "/fid"), fid.fid,
+                            step);
+}
+
+absl::Status RunLogger::LogRunInfo(const std::string& config_text,
+                                   const std::string& project,
+                                   const std::string& entity, int64_t step) {
+  // Four spaces: a Markdown code block in TensorBoard's text plugin.
+  std::string config;
+  for (absl::string_view line : absl::StrSplit(config_text, '\n')) {
+    absl::StrAppend(&config, "    ", line, "\n");
+  }
+  std::vector<std::pair<const char*, std::string>> texts = {
+      {"run/config", config}};
+  if (!project.empty()) texts.emplace_back("run/project", project);
+  if (!entity.empty()) texts.emplace_back("run/entity", entity);
+  for (const auto& [tag, text] : texts) {
+    if (absl::Status s = events_->AddText(tag, text, step); !s.ok()) return s;
   }
   return absl::OkStatus();
 }

@@ -10,7 +10,12 @@
 //                          train/grad_norm, train/examples_per_s,
 //                          train/bpd, eval/<split>/bpd,
 //                          eval/<split>/bpd_with_offset, histograms
-//                          diffusion/Q and diffusion/D, images `samples`
+//                          diffusion/Q and diffusion/D, images `samples`,
+//                          eval/<split>/fid, texts run/config, run/project
+//                          and run/entity
+//   fid.csv                with eval.fid_model: one row per FID
+//                          evaluation: step, epoch, split, fid,
+//                          generated_samples, reference_samples
 // A resumed run keeps the rows up to its checkpoint's step and drops any
 // written after it (by a run that stopped before its next checkpoint), so
 // no step appears twice.
@@ -27,6 +32,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "mdm/eval/elbo_evaluation.h"
+#include "mdm/eval/fid.h"
 #include "mdm/util/event_writer.h"
 #include "mdm/util/image_grid.h"
 
@@ -48,14 +54,22 @@ class RunLogger {
   // Opens the logs of a run with K variables in `output_dir` (which exists):
   // new files, or with `resume_step` the existing ones cut back to the rows
   // of steps <= resume_step.
+  // `fid`: the run evaluates FID (fid.csv is kept).
   static absl::StatusOr<std::unique_ptr<RunLogger>> Open(
       const std::string& output_dir, int64_t num_vars,
-      std::optional<int64_t> resume_step);
+      std::optional<int64_t> resume_step, bool fid = false);
 
   absl::Status LogStep(const StepRecord& record);
   absl::Status LogEvaluation(int64_t step, int64_t epoch,
                              const std::string& split,
                              const eval::ElboEvaluation& evaluation);
+  absl::Status LogFid(int64_t step, int64_t epoch, const std::string& split,
+                      const eval::FidResult& fid);
+  // The resolved config and the names a sweep files the run under, as
+  // TensorBoard text (W&B's import shows them too).
+  absl::Status LogRunInfo(const std::string& config_text,
+                          const std::string& project,
+                          const std::string& entity, int64_t step);
   absl::Status LogSamples(const util::EncodedImage& image, int64_t step);
 
  private:

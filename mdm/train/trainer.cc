@@ -14,14 +14,17 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "mdm/data/factory.h"
+#include "mdm/eval/fid_evaluation.h"
 #include "mdm/model/checkpoint.h"
 #include "mdm/objectives/elbo.h"
 #include "mdm/proto/experiment_config.h"
 #include "mdm/sampling/picture.h"
 #include "mdm/sampling/sample.h"
 #include "mdm/train/optimizers.h"
+#include "mdm/train/run_directory.h"
 #include "mdm/util/atomic_file.h"
 #include "mdm/util/progress.h"
+#include "mdm/util/run_lock.h"
 #include "mdm/util/seed_streams.h"
 #include "mdm/util/stop_signal.h"
 
@@ -147,13 +150,54 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
     return absl::NotFoundError(absl::StrCat("training.checkpoint_path ",
                                             explicit_path, " does not exist"));
   }
+  // A directory holding a run is continued or, on request, replaced; never
+  // written over by accident.
+  const bool own_checkpoint = resuming && explicit_path.empty();
+  std::optional<std::string> evidence;
+  if (t->chief() && !own_checkpoint) {
+    evidence = RunEvidence(options.output_dir);
+    if (evidence && options.resume && explicit_path.empty()) {
+      // --resume where the run never reached a checkpoint: nothing to
+      // continue, so it starts again (what a requeued sweep point wants).
+      LOG(INFO) << options.output_dir
+                << " has no checkpoint to resume: starting the run again";
+    } else if (evidence && !options.overwrite) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          options.output_dir, " already holds a run (", *evidence,
+          "): --resume continues it, --overwrite replaces it"));
+    }
+  }
   if (resuming) {
     if (absl::Status s = t->Restore(resume_from); !s.ok()) return s;
     LOG(INFO) << "resumed from " << resume_from << " at step " << t->step_
               << ", epoch " << t->epoch_;
   }
-  // Everything is built and restored: now the output directory.
+  const proto::EvalConfig& eval = experiment.eval();
+  if (!eval.fid_model().empty() && t->chief()) {
+    absl::StatusOr<eval::FeatureNetwork> net =
+        eval::FeatureNetwork::Load(eval.fid_model(), options.device);
+    if (!net.ok()) return net.status();
+    t->fid_net_.emplace(*std::move(net));
+  } else if (eval.fid_model().empty() && eval.has_val_fid_epoch()) {
+    LOG(WARNING) << "eval.val_fid_epoch = " << eval.val_fid_epoch()
+                 << ": no FID during training without eval.fid_model (the "
+                    "original computes none either)";
+  }
+  // Everything is built and restored: now the output directory, written by
+  // one process at a time (the lock lives as long as the trainer).
   if (t->chief()) {
+    absl::StatusOr<std::unique_ptr<util::RunLock>> lock =
+        util::RunLock::Acquire(options.output_dir);
+    if (!lock.ok()) return lock.status();
+    t->lock_ = *std::move(lock);
+    if (evidence) {
+      if (absl::Status s = ClearRun(options.output_dir); !s.ok()) return s;
+      LOG(INFO) << "removed the earlier run in " << options.output_dir;
+    }
+    if (const int stale = RemoveStaleTemporaries(options.output_dir)) {
+      LOG(INFO) << "removed " << stale
+                << " temporary file(s) of interrupted writes";
+    }
     if (absl::Status s = util::WriteFileAtomically(
             t->Path("config.textproto"), proto::ExperimentToText(experiment));
         !s.ok()) {
@@ -162,9 +206,16 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
     }
     absl::StatusOr<std::unique_ptr<RunLogger>> logger = RunLogger::Open(
         options.output_dir, t->model_->diffusion().num_vars(),
-        resuming ? std::optional<int64_t>(t->step_) : std::nullopt);
+        resuming ? std::optional<int64_t>(t->step_) : std::nullopt,
+        t->fid_net_.has_value());
     if (!logger.ok()) return logger.status();
     t->logger_ = *std::move(logger);
+    if (absl::Status s = t->logger_->LogRunInfo(
+            proto::ExperimentToText(experiment), experiment.output().project(),
+            experiment.output().entity(), t->step_);
+        !s.ok()) {
+      return s;
+    }
   }
   if (world_size > 1) {
     // Every rank starts from rank 0's state.
@@ -186,6 +237,16 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
 absl::Status Trainer::Restore(const std::string& path) {
   absl::StatusOr<model::Checkpoint> checkpoint = model::ReadCheckpoint(path);
   if (!checkpoint.ok()) return checkpoint.status();
+  if (absl::Status s =
+          CheckResumable(checkpoint->experiment, experiment_, path);
+      !s.ok()) {
+    return s;
+  }
+  for (const ConfigChange& change :
+       ConfigChanges(checkpoint->experiment, experiment_)) {
+    LOG(INFO) << "resuming with " << change.field << " = " << change.after
+              << " (was " << change.before << ")";
+  }
   const std::string what = absl::StrCat("checkpoint ", path);
   if (absl::StatusOr<bool> loaded =
           model::LoadWeights(*checkpoint, what, /*prefer_ema=*/false, *model_);
@@ -406,6 +467,38 @@ absl::StatusOr<std::string> Trainer::WriteSamples() {
   return path;
 }
 
+absl::Status Trainer::EvaluateFid() {
+  const proto::EvalConfig& config = experiment_.eval();
+  const bool debug = experiment_.training().debug_mode();
+  if (!fid_reference_) {
+    const std::string cache = config.fid_stats().empty()
+                                  ? Path("fid_reference.pt")
+                                  : config.fid_stats();
+    absl::StatusOr<eval::FeatureStatistics> reference = eval::SplitStatistics(
+        *fid_net_, experiment_, eval_split_, cache, config.test_batch_size());
+    if (!reference.ok()) return reference.status();
+    fid_reference_ = *std::move(reference);
+  }
+  eval::FidEvaluationOptions options{
+      .samples = debug ? std::min<int64_t>(config.fid_n_samples(), 8)
+                       : config.fid_n_samples(),
+      .batch_size = config.test_batch_size()};
+  options.sampler = sampling::SampleOptionsFor(experiment_);
+  if (debug) options.sampler.steps = std::min<int64_t>(options.sampler.steps, 4);
+  at::Generator gen = util::StreamGenerator(
+      experiment_.seed(), util::Stream::kFid, step_, 0, model_->device());
+  absl::StatusOr<eval::FidResult> fid;
+  {
+    const EvaluationWeights weights(*model_, ema_.get());
+    fid = eval::EvaluateFid(*model_, experiment_, *fid_net_, *fid_reference_,
+                            options, gen);
+  }
+  if (!fid.ok()) return fid.status();
+  LOG(INFO) << "epoch " << epoch_ << " step " << step_ << " "
+            << eval::FormatFid(*fid);
+  return logger_->LogFid(step_, epoch_, eval_split_, *fid);
+}
+
 absl::Status Trainer::Checkpoint(bool final) {
   const bool debug = experiment_.training().debug_mode();
   // The work is saved before anything that can fail.
@@ -440,6 +533,10 @@ absl::Status Trainer::Checkpoint(bool final) {
       absl::StatusOr<std::string> samples = WriteSamples();
       if (!samples.ok()) return samples.status();
       LOG(INFO) << "samples: " << *samples;
+    }
+    if (fid_net_ &&
+        (final || epoch_ % experiment_.eval().val_fid_epoch() == 0)) {
+      if (absl::Status s = EvaluateFid(); !s.ok()) return s;
     }
   }
   if (best && eval_split_ == "validation") {

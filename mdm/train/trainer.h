@@ -4,20 +4,13 @@
 // written; Run() trains with gradient accumulation, clipping, the
 // learning-rate schedule and the objective schedule, and every
 // eval_every_n_epoch epochs writes the checkpoint, evaluates the ELBO
-// bits/dim (eval/elbo_evaluation.h) and draws samples.
+// bits/dim (eval/elbo_evaluation.h), draws samples and, with
+// eval.fid_model, measures FID every val_fid_epoch epochs
+// (eval/fid_evaluation.h).
 //
-// The output directory (README "Outputs of a run" says the same):
-//   config.textproto     the resolved config (written once Create succeeded)
-//   metrics.csv, eval.csv, events.out.tfevents.*   see run_logger.h
-//   checkpoints/last.pt  at every evaluation, at preemption and at the end,
-//                        written before the evaluation (model/checkpoint.h)
-//   checkpoints/best.pt  the best evaluation so far (validation split when
-//                        configured, else test)
-//   checkpoints/nonfinite.pt  the weights whose loss or gradient was not
-//                        finite, when a run stops for that
-//   samples/step_N.png   log_image_size samples (image data) or a 2-D
-//                        histogram of kToySamples points (2-D data), at every
-//                        evaluation and every sampling.log_image_step steps
+// What it writes into the output directory is documented once, in the
+// README's table under //mdm/bin:train (the log formats in run_logger.h,
+// the checkpoint in model/checkpoint.h).
 //
 // Data-parallel: with a Communicator of W ranks, training.batch_size is the
 // global batch (each rank takes its 1/W slice), gradients of every trained
@@ -44,6 +37,7 @@
 #include "mdm/data/dataset.h"
 #include "mdm/data/loader.h"
 #include "mdm/eval/elbo_evaluation.h"
+#include "mdm/eval/fid.h"
 #include "mdm/model/ema.h"
 #include "mdm/model/model.h"
 #include "mdm/objectives/losses.h"
@@ -51,6 +45,7 @@
 #include "mdm/proto/experiment.pb.h"
 #include "mdm/train/distributed.h"
 #include "mdm/train/run_logger.h"
+#include "mdm/util/run_lock.h"
 #include "mdm/util/state_dict.h"
 
 namespace torch::optim {
@@ -65,8 +60,13 @@ inline constexpr int64_t kToySamples = 4096;
 struct TrainerOptions {
   std::string output_dir;  // Where everything above is written.
   // Continue from training.checkpoint_path, or else from
-  // output_dir/checkpoints/last.pt.
+  // output_dir/checkpoints/last.pt (when it exists). The checkpoint's
+  // diffusion, network, data shape and optimizer type must be the config's
+  // (run_directory.h); other changes are logged.
   bool resume = false;
+  // An output directory that already holds a run (and is not being
+  // resumed) is refused unless `overwrite`, which removes that run first.
+  bool overwrite = false;
   std::string device = "cpu";
   int64_t log_every_n_steps = 10;  // metrics.csv rows.
   // A progress line on a terminal; otherwise a log line this often.
@@ -88,9 +88,9 @@ struct StepStats {
 class Trainer {
  public:
   // Fails with one clear status for a config the components reject,
-  // missing data, an unwritable output directory or a checkpoint that
-  // cannot be resumed; writes nothing until everything was built and
-  // restored.
+  // missing data, an output directory that holds another run, an
+  // unwritable output directory or a checkpoint that cannot be resumed;
+  // writes nothing until everything was built and restored.
   static absl::StatusOr<std::unique_ptr<Trainer>> Create(
       const proto::Experiment& experiment, const TrainerOptions& options);
   ~Trainer();
@@ -137,8 +137,11 @@ class Trainer {
   // The checkpoint of the current state under checkpoints/<name>.pt.
   absl::Status SaveCheckpoint(const std::string& name) const;
   // After an epoch (or at the end): last.pt, the evaluation, best.pt, the
-  // sample picture.
+  // sample picture, FID when configured.
   absl::Status Checkpoint(bool final);
+  // FID of the evaluation weights' samples against the evaluation split
+  // (eval.fid_model), logged to fid.csv. Rank 0.
+  absl::Status EvaluateFid();
   absl::StatusOr<std::shared_ptr<const data::Dataset>> Split(
       const std::string& split);
   // This rank's share of an evaluation (a few batches under --debug_mode).
@@ -152,7 +155,12 @@ class Trainer {
   std::shared_ptr<const data::Dataset> train_data_;
   std::unique_ptr<data::DataLoader> train_loader_;
   std::unique_ptr<objectives::DataTransform> transform_;
-  std::unique_ptr<RunLogger> logger_;  // Rank 0 only.
+  std::unique_ptr<util::RunLock> lock_;  // Rank 0: one writer per run.
+  std::unique_ptr<RunLogger> logger_;     // Rank 0 only.
+  // eval.fid_model's network (rank 0) and, once computed, the evaluation
+  // split's feature statistics.
+  std::optional<eval::FeatureNetwork> fid_net_;
+  std::optional<eval::FeatureStatistics> fid_reference_;
   std::string eval_split_;  // "validation" when held out, else "test".
   int64_t step_ = 0;
   int64_t epoch_ = 0;

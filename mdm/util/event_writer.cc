@@ -1,5 +1,7 @@
 #include "mdm/util/event_writer.h"
 
+#include <cerrno>
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -64,10 +66,29 @@ absl::Status EventWriter::Write(const tensorboard::Event& event) {
   const std::string length = LittleEndian(data.size(), 8);
   out_ << length << LittleEndian(MaskedCrc32c(length), 4) << data
        << LittleEndian(MaskedCrc32c(data), 4);
+  errno = 0;
   out_.flush();
-  if (!out_)
-    return absl::UnavailableError(absl::StrCat("cannot write ", path_));
+  if (!out_) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot write ", path_, ": ",
+                     errno != 0 ? std::strerror(errno) : "stream error"));
+  }
   return absl::OkStatus();
+}
+
+absl::Status EventWriter::AddText(absl::string_view tag,
+                                  absl::string_view text, int64_t step) {
+  tensorboard::Event event;
+  event.set_wall_time(Now());
+  event.set_step(step);
+  tensorboard::Summary::Value* v = event.mutable_summary()->add_value();
+  v->set_tag(std::string(tag));
+  v->mutable_metadata()->mutable_plugin_data()->set_plugin_name("text");
+  tensorboard::TensorProto* tensor = v->mutable_tensor();
+  tensor->set_dtype(7);  // DT_STRING.
+  tensor->mutable_tensor_shape();
+  tensor->add_string_val(std::string(text));
+  return Write(event);
 }
 
 absl::Status EventWriter::AddScalar(absl::string_view tag, double value,

@@ -31,6 +31,9 @@ class EventWriter {
   absl::Status AddHistogram(absl::string_view tag,
                             const std::vector<double>& values, int64_t step,
                             int buckets = 30);
+  // Text for TensorBoard's text plugin (rendered as Markdown).
+  absl::Status AddText(absl::string_view tag, absl::string_view text,
+                       int64_t step);
 
   const std::string& path() const { return path_; }
 

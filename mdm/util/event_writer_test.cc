@@ -34,10 +34,11 @@ TEST(EventWriterTest, RecordsReadBackWithValidCrcs) {
   ASSERT_TRUE((*writer)->AddScalar("train/loss", 1.5, 10).ok());
   ASSERT_TRUE((*writer)->AddImage("samples", "\x89PNG fake", 4, 6, 1, 20).ok());
   ASSERT_TRUE((*writer)->AddHistogram("Q", {-1.0, 0.0, 0.5, 1.0}, 30, 4).ok());
+  ASSERT_TRUE((*writer)->AddText("run/project", "mnist sweep", 0).ok());
   absl::StatusOr<std::vector<std::string>> records =
       ReadRecords((*writer)->path());
   ASSERT_TRUE(records.ok()) << records.status();
-  ASSERT_EQ(records->size(), 4u);
+  ASSERT_EQ(records->size(), 5u);
   tensorboard::Event event;
   ASSERT_TRUE(event.ParseFromString((*records)[0]));
   EXPECT_EQ(event.file_version(), "brain.Event:2");
@@ -57,6 +58,18 @@ TEST(EventWriterTest, RecordsReadBackWithValidCrcs) {
   EXPECT_EQ(h.sum(), 0.5);
   ASSERT_EQ(h.bucket_size(), 4);
   EXPECT_EQ(h.bucket(0) + h.bucket(1) + h.bucket(2) + h.bucket(3), 4);
+  // Text: TensorBoard's text plugin reads a scalar DT_STRING tensor under
+  // Summary.Value field 8 with plugin metadata under field 9.
+  ASSERT_TRUE(event.ParseFromString((*records)[4]));
+  const tensorboard::Summary::Value& text = event.summary().value(0);
+  EXPECT_EQ(text.tag(), "run/project");
+  EXPECT_EQ(text.metadata().plugin_data().plugin_name(), "text");
+  EXPECT_EQ(text.tensor().dtype(), 7);
+  ASSERT_EQ(text.tensor().string_val_size(), 1);
+  EXPECT_EQ(text.tensor().string_val(0), "mnist sweep");
+  const auto* value = tensorboard::Summary::Value::descriptor();
+  EXPECT_EQ(value->FindFieldByName("tensor")->number(), 8);
+  EXPECT_EQ(value->FindFieldByName("metadata")->number(), 9);
 
   // A flipped byte is caught by the CRCs.
   std::string bytes;

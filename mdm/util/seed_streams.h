@@ -19,6 +19,7 @@ enum class Stream : uint64_t {
   kDataOrder = 4,   // a = epoch.
   kDataFlips = 5,   // a = epoch, b = batch * world_size + rank.
   kValidationSplit = 6,  // Which training examples are held out.
+  kFid = 7,              // FID samples during training; a = step.
 };
 
 uint64_t StreamSeed(uint64_t seed, Stream stream, uint64_t a = 0,

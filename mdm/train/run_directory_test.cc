@@ -1,0 +1,98 @@
+#include "mdm/train/run_directory.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "mdm/proto/experiment_config.h"
+
+namespace mdm::train {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+
+std::string Fresh(const std::string& name) {
+  const std::string dir = ::testing::TempDir() + "/" + name;
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir;
+}
+
+void Touch(const fs::path& path) {
+  fs::create_directories(path.parent_path());
+  std::ofstream(path) << "x";
+}
+
+TEST(RunDirectoryTest, EvidenceAndClearTouchOnlyWhatARunWrites) {
+  const std::string dir = Fresh("run_dir");
+  EXPECT_EQ(RunEvidence(dir), std::nullopt);
+  EXPECT_EQ(RunEvidence(dir + "/missing"), std::nullopt);
+  Touch(fs::path(dir) / "notes.txt");  // The user's own file.
+  EXPECT_EQ(RunEvidence(dir), std::nullopt);
+  Touch(fs::path(dir) / "events.out.tfevents.1.host");
+  EXPECT_EQ(RunEvidence(dir), "events.out.tfevents.1.host");
+  for (const char* file :
+       {"config.textproto", "metrics.csv", "eval.csv", "checkpoints/last.pt",
+        "checkpoints/best.pt", "samples/step_10.png", "eval/elbo_test.json"}) {
+    Touch(fs::path(dir) / file);
+  }
+  EXPECT_EQ(RunEvidence(dir), "config.textproto");
+  ASSERT_TRUE(ClearRun(dir).ok());
+  EXPECT_EQ(RunEvidence(dir), std::nullopt);
+  EXPECT_FALSE(fs::exists(fs::path(dir) / "checkpoints"));
+  EXPECT_FALSE(fs::exists(fs::path(dir) / "events.out.tfevents.1.host"));
+  EXPECT_TRUE(fs::exists(fs::path(dir) / "notes.txt"));
+}
+
+TEST(RunDirectoryTest, StaleTemporariesAreRemoved) {
+  const std::string dir = Fresh("stale_tmp");
+  Touch(fs::path(dir) / "checkpoints/last.pt.tmp.4242");
+  Touch(fs::path(dir) / "metrics.csv.tmp.17");
+  Touch(fs::path(dir) / "checkpoints/last.pt");
+  EXPECT_EQ(RemoveStaleTemporaries(dir), 2);
+  EXPECT_TRUE(fs::exists(fs::path(dir) / "checkpoints/last.pt"));
+  EXPECT_FALSE(fs::exists(fs::path(dir) / "checkpoints/last.pt.tmp.4242"));
+  EXPECT_EQ(RemoveStaleTemporaries(dir), 0);
+}
+
+TEST(RunDirectoryTest, ResumeKeepsShapesAndProcessButAllowsSchedules) {
+  proto::Experiment saved;
+  ASSERT_TRUE(proto::ApplyOverrides({"diffusion.sde_type=LEARNED",
+                                     "diffusion.n_vars=3",
+                                     "score_model.hidden_dim=128"},
+                                    saved)
+                  .ok());
+  proto::Experiment resumed = saved;
+  resumed.mutable_optimizer()->set_lr(1e-4);
+  resumed.mutable_training()->set_n_epochs(7);
+  EXPECT_TRUE(CheckResumable(saved, resumed, "last.pt").ok());
+  const std::vector<ConfigChange> changes = ConfigChanges(saved, resumed);
+  ASSERT_EQ(changes.size(), 2u);
+  // In the schema's field order.
+  EXPECT_EQ(changes[0].field, "optimizer.lr");
+  EXPECT_EQ(changes[0].after, "0.0001");
+  EXPECT_EQ(changes[1].field, "training.n_epochs");
+
+  resumed.mutable_score_model()->set_hidden_dim(64);
+  absl::Status s = CheckResumable(saved, resumed, "runs/x/last.pt");
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(s.message(),
+            "cannot resume runs/x/last.pt with score_model.hidden_dim = 64: "
+            "the run was trained with 128 (a new output directory starts a "
+            "new run)");
+  resumed = saved;
+  resumed.mutable_diffusion()->set_n_vars(2);
+  EXPECT_THAT(CheckResumable(saved, resumed, "c").message(),
+              HasSubstr("diffusion.n_vars = 2: the run was trained with 3"));
+  resumed = saved;
+  resumed.mutable_data()->set_height(32);
+  EXPECT_THAT(CheckResumable(saved, resumed, "c").message(),
+              HasSubstr("data.height = 32"));
+}
+
+}  // namespace
+}  // namespace mdm::train
