@@ -26,6 +26,12 @@ at::Tensor AsBatchScale(const at::Tensor& x) {
   return x.to(at::kDouble).view({-1, 1, 1});
 }
 
+// Times as float64 on the diffusion's device: samplers pass their grid's
+// times as CPU tensors whatever device the state is on.
+at::Tensor TimesOn(const at::Tensor& t, const at::Tensor& like) {
+  return t.to(like.device(), at::kDouble);
+}
+
 }  // namespace
 
 DiffusionImpl::DiffusionImpl(std::shared_ptr<QdParameterization> qd,
@@ -158,23 +164,23 @@ at::Tensor DiffusionImpl::JoinState(const at::Tensor& x_0,
 
 at::Tensor DiffusionImpl::Drift(const at::Tensor& u,
                                 const at::Tensor& t) const {
-  const at::Tensor beta = options_.schedule().Beta(t.to(at::kDouble));
+  const at::Tensor beta = options_.schedule().Beta(TimesOn(t, stationary_var_));
   return sde::ApplyMatrix(AsBatchScale(beta) * Sde().A(), u);
 }
 
 at::Tensor DiffusionImpl::DriftDivergence(const at::Tensor& t,
                                           int64_t data_dim) const {
-  const at::Tensor beta = options_.schedule().Beta(t.to(at::kDouble));
+  const at::Tensor beta = options_.schedule().Beta(TimesOn(t, stationary_var_));
   return beta * sde::Trace(Sde().A()) * static_cast<double>(data_dim);
 }
 
 at::Tensor DiffusionImpl::DiffusionMatrix(const at::Tensor& t) const {
-  const at::Tensor beta = options_.schedule().Beta(t.to(at::kDouble));
+  const at::Tensor beta = options_.schedule().Beta(TimesOn(t, stationary_var_));
   return AsBatchScale(2.0 * beta) * D().to(at::kDouble);
 }
 
 at::Tensor DiffusionImpl::DiffusionSqrt(const at::Tensor& t) const {
-  const at::Tensor beta = options_.schedule().Beta(t.to(at::kDouble));
+  const at::Tensor beta = options_.schedule().Beta(TimesOn(t, stationary_var_));
   const at::Tensor D64 = D().to(at::kDouble);
   at::Tensor sqrt_D;
   if (at::equal(D64, at::diag(D64.diagonal()))) {

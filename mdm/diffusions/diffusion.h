@@ -121,6 +121,8 @@ class DiffusionImpl : public torch::nn::Module {
   // u_0 = (x_0, v_0): [batch, K, ...data].
   static at::Tensor JoinState(const at::Tensor& x_0, const at::Tensor& v_0);
 
+  // The times t [batch] of these four may be on any device (samplers keep
+  // their grids on the CPU); results are on the diffusion's.
   // f(u, t) = beta(t) A u: shaped like u.
   at::Tensor Drift(const at::Tensor& u, const at::Tensor& t) const;
   // div_u f = beta(t) tr(A) d for d data coordinates: [batch] float64.

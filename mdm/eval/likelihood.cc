@@ -73,7 +73,10 @@ absl::StatusOr<OdeLikelihood> OdeDataLogLikelihood(
   }
   // All draws in one ODE solve: [draws * batch, ...], draw-major.
   const at::Tensor x = y.repeat_interleave(draws, 0).contiguous();
-  at::Tensor v_0 = diffusion.SampleV0(x.cpu(), gen).to(x.device());
+  // Drawn where the generator lives (the evaluation's device generator, or
+  // the CPU's).
+  const at::Device draw_device = gen.has_value() ? gen->device() : x.device();
+  at::Tensor v_0 = diffusion.SampleV0(x.to(draw_device), gen).to(x.device());
   absl::StatusOr<OdeLikelihood> joint = OdeLogLikelihood(
       diffusion, score, diffusions::DiffusionImpl::JoinState(x, v_0), options,
       gen);

@@ -30,7 +30,9 @@ at::Tensor ConvTranspose2dTo(torch::nn::ConvTranspose2d& conv,
       c10::get_if<torch::ExpandingArray<2>>(&options.padding());
   const bool plain = options.groups() == 1 && *options.dilation() == ones &&
                      padding != nullptr && **padding == zeros;
-  if (!plain || pixels > kBatchedTransposedConvPixels) {
+  // The single GEMM was measured against LibTorch's CPU kernel only; an
+  // accelerator keeps LibTorch's own (cuDNN's).
+  if (!plain || pixels > kBatchedTransposedConvPixels || !x.is_cpu()) {
     return conv->forward(x, output_size.vec());
   }
   const int64_t out = weight.size(1);

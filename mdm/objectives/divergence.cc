@@ -11,11 +11,14 @@ std::vector<at::Tensor> DivergenceProbes(DivergenceEstimator estimator,
   std::vector<at::Tensor> probes;
   if (estimator == DivergenceEstimator::kExact) return probes;
   TORCH_CHECK(count >= 1, "Hutchinson's estimator needs at least one probe");
-  const at::TensorOptions cpu = like.options().device(at::kCPU);
+  const bool cpu_gen = !gen.has_value() || gen->device().is_cpu();
+  const at::TensorOptions draw =
+      like.options().device(cpu_gen ? at::Device(at::kCPU) : like.device());
   for (int64_t i = 0; i < count; ++i) {
-    at::Tensor z = estimator == DivergenceEstimator::kGaussian
-                       ? at::randn(like.sizes(), gen, cpu)
-                       : at::randint(0, 2, like.sizes(), gen, cpu).mul_(2).sub_(1);
+    at::Tensor z =
+        estimator == DivergenceEstimator::kGaussian
+            ? at::randn(like.sizes(), gen, draw)
+            : at::randint(0, 2, like.sizes(), gen, draw).mul_(2).sub_(1);
     probes.push_back(z.to(like.device()));
   }
   return probes;

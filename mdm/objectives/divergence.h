@@ -21,9 +21,10 @@ enum class DivergenceEstimator {
   kExact,       // One vector-Jacobian product per coordinate.
 };
 
-// `count` probes shaped like `like` (none for kExact), drawn on the CPU
-// from `gen` and moved to `like`'s device, so a seed gives the same probes
-// on every device.
+// `count` probes shaped like `like` (none for kExact), on `like`'s device.
+// A CPU generator (or none) draws them on the CPU, so a seed gives the same
+// probes on every device; a generator of `like`'s device draws them there
+// (LibTorch's kernels take only a generator of their own device).
 std::vector<at::Tensor> DivergenceProbes(DivergenceEstimator estimator,
                                          const at::Tensor& like, int64_t count,
                                          c10::optional<at::Generator> gen);
