@@ -81,6 +81,10 @@ absl::StatusOr<std::string> RunEvaluation(const EvalFlags& flags) {
     return absl::InvalidArgumentError(
         "--limit_examples and --batch_size must be >= 0, --v0_draws >= 1");
   }
+  if (flags.proposal != "run" && flags.proposal != "vp") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--proposal: '", flags.proposal, "' is not run or vp"));
+  }
   if (flags.steps < 0 || flags.fid_samples < 2) {
     return absl::InvalidArgumentError(
         "--steps must be >= 0 and --fid_samples >= 2");
@@ -139,14 +143,22 @@ absl::StatusOr<std::string> RunEvaluation(const EvalFlags& flags) {
   int64_t examples = 0;
 
   if (flags.metric == "elbo") {
-    absl::StatusOr<eval::ElboEvaluation> elbo =
-        eval::EvaluateElbo(model->model, experiment, *dataset,
-                           {.batch_size = batch_size, .seed = seed});
+    absl::StatusOr<eval::ElboEvaluation> elbo = eval::EvaluateElbo(
+        model->model, experiment, *dataset,
+        {.batch_size = batch_size,
+         .seed = seed,
+         .vp_proposal = flags.proposal == "vp"});
     if (!elbo.ok()) return elbo.status();
     AddEstimate(out, "bpd", elbo->bpd);
     if (elbo->bpd_with_offset)
       AddEstimate(out, "bpd_with_offset", *elbo->bpd_with_offset);
     out["elbo_mc_samples"] = experiment.eval().elbo_mc_samples_eval();
+    out["proposal"] =
+        model->model.proposal() != nullptr && flags.proposal == "run" &&
+                experiment.eval().t_min_eval() ==
+                    experiment.objective().t_min_train()
+            ? "adaptive"
+            : "vp";
     examples = elbo->examples;
   } else if (flags.metric == "ode") {
     at::NoGradGuard no_grad;

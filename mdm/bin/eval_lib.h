@@ -29,6 +29,9 @@ struct EvalFlags {
   // Seeds the Monte Carlo draws; unset: the run's evaluation stream, so
   // --metric=elbo reproduces the trainer's evaluation of the same weights.
   std::optional<uint64_t> seed;
+  // elbo: "run" draws t from the run's proposal (its adaptive one when it
+  // has one), "vp" from the VP proposal.
+  std::string proposal = "run";
   // ode.
   double rtol = 1e-5, atol = 1e-5;
   int64_t ode_max_steps = 100000;

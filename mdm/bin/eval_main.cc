@@ -20,6 +20,9 @@ DEFINE_string(config, "",
               "Another config than the checkpoint's (same shapes).");
 DEFINE_string(split, "test", "test, validation or train.");
 DEFINE_string(metric, "elbo", "elbo, ode or fid.");
+DEFINE_string(proposal, "run",
+              "elbo: draw t from the run's proposal (its adaptive one when "
+              "trained with one) or from vp.");
 DEFINE_int64(limit_examples, 0, "Use the split's first N examples; 0: all.");
 DEFINE_int64(batch_size, 0, "Examples per batch; 0: eval.test_batch_size.");
 DEFINE_int64(seed, -1,
@@ -35,7 +38,7 @@ DEFINE_string(fid_model, "", "fid: TorchScript feature network.");
 DEFINE_string(fid_stats, "",
               "fid: cache of the split's feature statistics (made once).");
 DEFINE_int64(fid_samples, 1000, "fid: number of generated samples.");
-DEFINE_string(sampler, "em", "fid: em, expint, expint_ode, ode or rk4.");
+DEFINE_string(sampler, "em", "fid: em, expint, expint_ode, expint_ms, ode or rk4.");
 DEFINE_int64(steps, 0, "fid: score evaluations per sample; 0: n_fes.");
 DEFINE_string(json, "", "Where to write the JSON; default RUN/eval/.");
 DEFINE_int32(num_threads, 0,
@@ -60,6 +63,7 @@ int main(int argc, char** argv) {
                    .batch_size = FLAGS_batch_size,
                    .seed = FLAGS_seed < 0 ? std::nullopt
                                           : std::optional<uint64_t>(FLAGS_seed),
+                   .proposal = FLAGS_proposal,
                    .rtol = FLAGS_rtol,
                    .atol = FLAGS_atol,
                    .ode_max_steps = FLAGS_ode_max_steps,

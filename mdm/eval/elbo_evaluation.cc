@@ -33,7 +33,11 @@ absl::StatusOr<ElboEvaluation> EvaluateElbo(
     return absl::InvalidArgumentError(
         "a data-parallel evaluation needs all_reduce_sum");
   }
-  const objectives::ElboOptions elbo = objectives::EvalElboOptions(experiment);
+  objectives::ElboOptions elbo = objectives::EvalElboOptions(experiment);
+  if (model.proposal() != nullptr && !options.vp_proposal &&
+      experiment.eval().t_min_eval() == experiment.objective().t_min_train()) {
+    elbo.time_sampler = model.proposal();
+  }
   const int64_t batch_size = options.batch_size > 0
                                  ? options.batch_size
                                  : experiment.eval().test_batch_size();

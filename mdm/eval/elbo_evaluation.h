@@ -45,6 +45,10 @@ struct ElboEvaluationOptions {
   int rank = 0;
   int world_size = 1;
   std::function<absl::Status(at::Tensor&)> all_reduce_sum;
+  // Draw t from the VP proposal even when the run has an adaptive one
+  // (which is used by default when eval.t_min_eval = objective.t_min_train,
+  // its support).
+  bool vp_proposal = false;
 };
 
 struct ElboEvaluation {

@@ -165,7 +165,7 @@ absl::StatusOr<Checkpoint> ReadCheckpoint(const std::string& path) {
   for (const char* name : {"Q", "D"}) {
     if (entries->count(name)) checkpoint.derived.emplace(name, entries->at(name));
   }
-  for (const char* prefix : {"network.", "diffusion."}) {
+  for (const char* prefix : {"network.", "diffusion.", "proposal."}) {
     for (auto& [name, tensor] : Section(*entries, prefix))
       checkpoint.model.emplace(prefix + name, tensor);
   }

@@ -3,6 +3,7 @@
 // `torch.load(path)` opens, every entry under a name:
 //
 //   network.<name>, diffusion.<name>   the model's parameters and buffers
+//   proposal.<name>                    the adaptive time proposal's state
 //   ema.<parameter name>               EMA shadows, when the run keeps them
 //   optimizer.<parameter name>.<slot>  optimizer state per trained parameter
 //                                      (train/optimizers.h names the slots)
@@ -48,7 +49,7 @@ struct RunState {
 
 struct Checkpoint {
   proto::Experiment experiment;
-  util::TensorDict model;      // network.*, diffusion.*
+  util::TensorDict model;      // network.*, diffusion.*, proposal.*
   util::TensorDict ema;        // By parameter name; empty without EMA.
   util::TensorDict optimizer;  // "<parameter name>.<slot>"; may be empty.
   util::TensorDict derived;    // Q and D, for readers; never loaded back.

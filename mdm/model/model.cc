@@ -30,6 +30,18 @@ absl::StatusOr<Model> Model::Create(const proto::Experiment& experiment,
   if (!network.ok()) return network.status();
   model.network_ = *network;
   model.parameterization_ = ParameterizationOf(experiment.score_model());
+  const proto::ObjectiveConfig& objective = experiment.objective();
+  if (objective.imp_weight_train() &&
+      objective.time_proposal() == proto::ObjectiveConfig::ADAPTIVE) {
+    // On the CPU whatever the device: bookkeeping of a few numbers.
+    model.proposal_ = std::make_shared<objectives::AdaptiveTimeSamplerImpl>(
+        model.diffusion_->options().schedule(), objective.t_min_train(),
+        experiment.diffusion().t_max(),
+        objectives::AdaptiveTimeSamplerOptions{
+            .bins = objective.adaptive_bins(),
+            .vp_share = objective.adaptive_vp_share(),
+            .decay = objective.adaptive_decay()});
+  }
   model.To(device);
   return model;
 }
@@ -67,6 +79,7 @@ std::vector<at::Tensor> Model::Parameters() const {
 util::TensorDict Model::StateDict() const {
   util::TensorDict out = util::StateDict(*network_, "network.");
   out.merge(util::StateDict(*diffusion_, "diffusion."));
+  if (proposal_) out.merge(util::StateDict(*proposal_, "proposal."));
   return out;
 }
 
@@ -77,7 +90,13 @@ absl::Status Model::Load(const util::TensorDict& weights,
       !s.ok()) {
     return s;
   }
-  return util::LoadStateDict(*diffusion_, weights, "diffusion.", what);
+  if (absl::Status s =
+          util::LoadStateDict(*diffusion_, weights, "diffusion.", what);
+      !s.ok()) {
+    return s;
+  }
+  if (!proposal_) return absl::OkStatus();
+  return util::LoadStateDict(*proposal_, weights, "proposal.", what);
 }
 
 void Model::To(const c10::Device& device) {

@@ -21,6 +21,7 @@
 #include "mdm/diffusions/diffusion.h"
 #include "mdm/nets/score_model.h"
 #include "mdm/objectives/score_parameterization.h"
+#include "mdm/objectives/time_sampling.h"
 #include "mdm/proto/experiment.pb.h"
 #include "mdm/sampling/score_function.h"
 #include "mdm/util/state_dict.h"
@@ -43,6 +44,11 @@ class Model {
   }
   const c10::Device& device() const { return device_; }
 
+  // The run's adaptive proposal for t (objective.time_proposal ADAPTIVE),
+  // or nullptr. Its statistics are buffers saved with the weights.
+  objectives::AdaptiveTimeSamplerImpl* proposal() const {
+    return proposal_.get();
+  }
   // The network as objectives call it, and the score as samplers call it.
   objectives::ScoreNetwork Network() const;
   sampling::ScoreFunction Score() const;
@@ -51,7 +57,8 @@ class Model {
   // optimizer's order).
   NamedTensors NamedParameters() const;
   std::vector<at::Tensor> Parameters() const;
-  // Parameters and buffers under the same names (the tensors themselves).
+  // Parameters and buffers under the same names (the tensors themselves),
+  // and the proposal's statistics as "proposal.<name>".
   util::TensorDict StateDict() const;
   // Copies `weights` (the names above; all present, shapes checked) in.
   absl::Status Load(const util::TensorDict& weights, const std::string& what);
@@ -66,6 +73,7 @@ class Model {
 
   diffusions::Diffusion diffusion_{nullptr};
   std::shared_ptr<nets::ScoreModel> network_;
+  std::shared_ptr<objectives::AdaptiveTimeSamplerImpl> proposal_;
   objectives::Parameterization parameterization_ =
       objectives::Parameterization::kNoisePred;
   c10::Device device_{c10::kCPU};

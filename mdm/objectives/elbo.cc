@@ -127,14 +127,19 @@ absl::StatusOr<ElboTerms> Elbo(const DiffusionImpl& diffusion,
     terms.entropy_v0 = -diffusion.LogQV0(v_0).to(at::kDouble);
   }
 
-  const std::unique_ptr<TimeSampler> sampler =
-      MakeTimeSampler(diffusion, options);
+  std::unique_ptr<TimeSampler> owned;
+  const TimeSampler* sampler = options.time_sampler;
+  if (sampler == nullptr) {
+    owned = MakeTimeSampler(diffusion, options);
+    sampler = owned.get();
+  }
   terms.diffusion = at::zeros_like(terms.prior);
   terms.offset = at::zeros_like(terms.prior);
   for (int i = 0; i < options.mc_samples; ++i) {
     const TimeSample times = sampler->Sample(batch, x_0.options(), gen);
     absl::StatusOr<at::Tensor> l = integrand(times.t, u_0, gen);
     if (!l.ok()) return l.status();
+    if (options.observe) options.observe(times.t, *l);
     terms.diffusion = terms.diffusion + *l / times.density;
     if (options.with_offset) {
       absl::StatusOr<at::Tensor> offset =

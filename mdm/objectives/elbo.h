@@ -12,10 +12,13 @@
 #include <ATen/core/Tensor.h>
 #include <c10/util/Optional.h>
 
+#include <functional>
+
 #include "absl/status/statusor.h"
 #include "mdm/diffusions/diffusion.h"
 #include "mdm/objectives/divergence.h"
 #include "mdm/objectives/score_parameterization.h"
+#include "mdm/objectives/time_sampling.h"
 
 namespace mdm::objectives {
 
@@ -40,6 +43,13 @@ struct ElboOptions {
   // Scale the time integral as the original does: by (1 - t_min) when t is
   // importance-sampled, by (1 - t_min) / (T - t_min) when uniform.
   bool original_integral_factor = false;
+  // Another proposal for t than the VP or uniform one above (e.g. the
+  // run's AdaptiveTimeSampler, on [t_min, T]); not owned.
+  const TimeSampler* time_sampler = nullptr;
+  // Called with each draw of t and its integrand values [batch] (what an
+  // adaptive proposal learns from).
+  std::function<void(const at::Tensor& t, const at::Tensor& integrand)>
+      observe;
 };
 
 // Named per-example terms, each [batch] float64 (nats). Averaging and bits

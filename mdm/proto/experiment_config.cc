@@ -543,6 +543,33 @@ absl::Status ValidateExperiment(const Experiment& experiment) {
                    "it)",
                    optimizer.warmup_iters());
   }
+  const ObjectiveConfig& objective = experiment.objective();
+  if (s = RequireSpecified("objective.time_proposal",
+                           objective.time_proposal(),
+                           ObjectiveConfig::TimeProposal_descriptor());
+      !s.ok()) {
+    return s;
+  }
+  if (objective.time_proposal() == ObjectiveConfig::ADAPTIVE) {
+    if (!objective.imp_weight_train()) {
+      return absl::InvalidArgumentError(
+          "objective.time_proposal ADAPTIVE needs objective.imp_weight_train: "
+          "true");
+    }
+    if (objective.adaptive_bins() < 2 || objective.adaptive_bins() > 1000) {
+      return Invalid("objective.adaptive_bins", "in [2, 1000]",
+                     objective.adaptive_bins());
+    }
+    if (!(objective.adaptive_vp_share() > 0 &&
+          objective.adaptive_vp_share() <= 1)) {
+      return Invalid("objective.adaptive_vp_share", "in (0, 1]",
+                     objective.adaptive_vp_share());
+    }
+    if (!(objective.adaptive_decay() >= 0 && objective.adaptive_decay() < 1)) {
+      return Invalid("objective.adaptive_decay", "in [0, 1)",
+                     objective.adaptive_decay());
+    }
+  }
   if (experiment.objective().val_loss_type() != ObjectiveConfig::DSM_ELBO) {
     return absl::InvalidArgumentError(absl::StrCat(
         "objective.val_loss_type must be DSM_ELBO (evaluation reports the "

@@ -33,6 +33,7 @@ constexpr const char* kFixedOnResume[] = {
     "data.is_image",   "data.in_channels",   "data.out_channels",
     "data.height",     "data.width",         "data.vector_dim",
     "data.transform",  "optimizer.optim_type", "optimizer.use_ema",
+    "objective.time_proposal", "objective.adaptive_bins",
 };
 
 bool FixedOnResume(const std::string& field) {

@@ -321,11 +321,18 @@ absl::Status Trainer::TrainMicroBatch(const at::Tensor& x) {
       x.to(model_->device()),
       train_data_->is_8bit() && experiment_.data().dequantize(), *transform_,
       &log_det);
+  objectives::ElboOptions elbo = objectives::TrainElboOptions(
+      experiment_.objective(), experiment_.diffusion(),
+      experiment_.score_model());
+  if (objectives::AdaptiveTimeSamplerImpl* proposal = model_->proposal()) {
+    // The ELBO losses draw t from the run's proposal and teach it.
+    elbo.time_sampler = proposal;
+    elbo.observe = [proposal](const at::Tensor& t, const at::Tensor& l) {
+      proposal->Observe(t, l);
+    };
+  }
   absl::StatusOr<at::Tensor> loss = objectives::TrainingLoss(
-      loss_type_, model_->diffusion(), model_->Network(), y,
-      objectives::TrainElboOptions(experiment_.objective(),
-                                   experiment_.diffusion(),
-                                   experiment_.score_model()));
+      loss_type_, model_->diffusion(), model_->Network(), y, elbo);
   if (!loss.ok()) return loss.status();
   log_det_sum_ += log_det.mean().item<double>();
   data_dim_ = y[0].numel();
@@ -353,6 +360,17 @@ absl::StatusOr<StepStats> Trainer::OptimizerStep() {
     }
     loss_sum_ = scalars[0];
     if (stop_signal_ == 0 && scalars[1] > 0) stop_signal_ = -1;
+  }
+  if (objectives::AdaptiveTimeSamplerImpl* proposal = model_->proposal()) {
+    // Every rank adapts to the draws of all ranks.
+    if (world_size() > 1) {
+      if (absl::Status s =
+              options_.communicator->AllReduceSum(proposal->pending());
+          !s.ok()) {
+        return s;
+      }
+    }
+    proposal->Update();
   }
   StepStats stats;
   stats.loss = loss_sum_ / (micro_batches * world_size());
