@@ -2,12 +2,14 @@
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <glog/logging.h>
 #include <torch/csrc/jit/serialization/pickle.h>
 
 #include <chrono>
 #include <cmath>
+#include <mutex>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -66,7 +68,14 @@ absl::Status RunSampling(const SampleFlags& flags) {
             << model->checkpoint_path << " (step " << model->step
             << (model->ema_weights ? ", EMA weights" : "") << ")";
 
+  // --seed drives every draw: a CPU generator, or on an accelerator its
+  // default generator (the samplers draw where the generator lives).
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(flags.seed);
+  if (!model->model.device().is_cpu()) {
+    gen = at::globalContext().defaultGenerator(model->model.device());
+    const std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_current_seed(flags.seed);
+  }
   const sampling::ScoreFunction score = model->model.Score();
   const int64_t batch = flags.batch_size > 0 ? flags.batch_size : flags.n;
   std::vector<at::Tensor> chunks;

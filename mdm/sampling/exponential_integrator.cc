@@ -3,6 +3,9 @@
 #include <ATen/ATen.h>
 
 #include <cmath>
+#include <deque>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -32,6 +35,21 @@ at::Tensor PsdSqrt(const at::Tensor& cov) {
                     vectors.transpose(-1, -2));
 }
 
+// The Lagrange basis of the nodes `times` evaluated at x [n]: row j is the
+// polynomial that is 1 at times[j] and 0 at the others, [times.size(), n].
+at::Tensor LagrangeBasis(const std::vector<double>& times,
+                         const at::Tensor& x) {
+  std::vector<at::Tensor> rows;
+  for (size_t j = 0; j < times.size(); ++j) {
+    at::Tensor l = at::ones_like(x);
+    for (size_t m = 0; m < times.size(); ++m) {
+      if (m != j) l = l * (x - times[m]) / (times[j] - times[m]);
+    }
+    rows.push_back(l);
+  }
+  return at::stack(rows);
+}
+
 }  // namespace
 
 absl::StatusOr<SamplerResult> ExponentialIntegrator(
@@ -42,6 +60,16 @@ absl::StatusOr<SamplerResult> ExponentialIntegrator(
   TORCH_CHECK(time_grid.dim() == 1 && time_grid.size(0) >= 2,
               "the time grid needs at least two times");
   TORCH_CHECK(options.quadrature_nodes >= 1, "need quadrature nodes");
+  if (options.order < 1 || options.order > 4) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the exponential integrator's order must be 1 to 4, not ",
+        options.order));
+  }
+  if (options.order > 1 && options.stochastic) {
+    return absl::InvalidArgumentError(
+        "a multistep exponential integrator needs the probability-flow ODE: "
+        "the SDE's noisy path is not smooth enough to extrapolate");
+  }
   at::NoGradGuard no_grad;
   const at::Tensor grid = time_grid.to(at::kCPU, at::kDouble);
   const int64_t steps = grid.size(0) - 1;
@@ -54,10 +82,16 @@ absl::StatusOr<SamplerResult> ExponentialIntegrator(
   // The linear part, solved exactly: the drift and the stationary score's
   // share of the score term.
   const at::Tensor A_c = sde.A() + c * at::matmul(D, S_inv);
-  const auto [gl_nodes, gl_weights] = GaussLegendre(options.quadrature_nodes);
+  // The rule is computed on the CPU; its nodes and weights meet the
+  // kernels and A_c on the diffusion's device.
+  auto [gl_nodes, gl_weights] = GaussLegendre(options.quadrature_nodes);
+  gl_nodes = gl_nodes.to(D.device());
+  gl_weights = gl_weights.to(D.device());
 
   at::Tensor u = u_T;
   SamplerResult result;
+  // The last `order` evaluations, newest first: (t, eps_hat).
+  std::deque<std::pair<double, at::Tensor>> history;
   for (int64_t i = 0; i < steps; ++i) {
     const double t = grid[i].item<double>();
     const double t_next = grid[i + 1].item<double>();
@@ -75,6 +109,8 @@ absl::StatusOr<SamplerResult> ExponentialIntegrator(
     // The score's residual from the stationary score, as noise.
     const at::Tensor eps_hat = sde::ApplyMatrix(
         -kernel->chol.transpose(-1, -2), *s + sde::ApplyMatrix(S_inv, u));
+    history.emplace_front(t, eps_hat);
+    if (static_cast<int>(history.size()) > options.order) history.pop_back();
 
     // Quadrature in y = log r over [log t', log t]: dr = r dy.
     const double lo = std::log(t_next), hi = std::log(t);
@@ -89,15 +125,23 @@ absl::StatusOr<SamplerResult> ExponentialIntegrator(
     const at::Tensor integrand =
         at::matmul(phi_nodes, at::matmul(D, at_nodes->chol_inv_t)) *
         (c * schedule.Beta(r) * w).view({-1, 1, 1});
-    const at::Tensor forcing = integrand.sum(0);
+    // eps over the step: the polynomial through the history, in t (one
+    // term, the frozen eps_hat, at order 1 and on the first step).
+    std::vector<double> times;
+    for (const auto& h : history) times.push_back(h.first);
+    const at::Tensor basis = LagrangeBasis(times, r);  // [history, nodes].
 
     // Phi(t', t) and the noise covariance from one matrix-fraction call.
     const sde::KernelMoments reverse = sde::MatrixFractionMoments(
         -A_c, D,
         at::full({1}, schedule.IntegratedBeta(t) - B_next, at::kDouble),
         at::zeros({K, K}, at::kDouble));
-    u = sde::ApplyMatrix(reverse.mean_coef[0], u) -
-        sde::ApplyMatrix(forcing, eps_hat);
+    const at::Tensor forcing =
+        at::einsum("jn,nab->jab", {basis, integrand});  // [history, K, K].
+    u = sde::ApplyMatrix(reverse.mean_coef[0], u);
+    for (size_t j = 0; j < history.size(); ++j) {
+      u = u - sde::ApplyMatrix(forcing[j], history[j].second);
+    }
     if (options.stochastic && (i + 1 < steps || options.noise_last_step)) {
       u = u + sde::ApplyMatrix(PsdSqrt(reverse.cov[0]),
                                at::randn(u.sizes(), gen, u.options()));

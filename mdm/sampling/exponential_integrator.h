@@ -22,6 +22,14 @@
 // drawn from the stationary law are sampled exactly in any number of steps.
 // Everything is computed once per step for the whole batch; by default the
 // last step adds no noise.
+//
+// Multistep (order p > 1, the ODE only; `expint_ms` in sample): instead of
+// freezing eps over the step, it is the polynomial in t through the last p
+// evaluations (fewer on the first steps), so the same quadrature integrates
+// the extrapolated noise (DEIS's tAB-p, Zhang and Chen 2023, for any K, Q
+// and D: the weights are [K, K] matrices, one per remembered evaluation).
+// The cost per step is unchanged: one score evaluation. Order 1 is the
+// single-step integrator above, bit for bit.
 #ifndef MDM_SAMPLING_EXPONENTIAL_INTEGRATOR_H_
 #define MDM_SAMPLING_EXPONENTIAL_INTEGRATOR_H_
 
@@ -37,6 +45,8 @@ namespace mdm::sampling {
 
 struct ExponentialIntegratorOptions {
   bool stochastic = true;  // The reverse SDE; false: the ODE.
+  // Evaluations the noise is extrapolated from (1 to 4; > 1 needs the ODE).
+  int order = 1;
   int quadrature_nodes = 12;
   // The SDE's last step adds its noise too (by default it returns the
   // step's mean, as the original's samplers do).

@@ -14,11 +14,12 @@ namespace mdm::sampling {
 absl::StatusOr<SamplerKind> ParseSamplerKind(const std::string& name) {
   for (SamplerKind kind :
        {SamplerKind::kEm, SamplerKind::kExpint, SamplerKind::kExpintOde,
-        SamplerKind::kOde, SamplerKind::kRk4}) {
+        SamplerKind::kExpintMultistep, SamplerKind::kOde, SamplerKind::kRk4}) {
     if (SamplerName(kind) == name) return kind;
   }
   return absl::InvalidArgumentError(absl::StrCat(
-      "unknown sampler '", name, "' (em, expint, expint_ode, ode, rk4)"));
+      "unknown sampler '", name,
+      "' (em, expint, expint_ode, expint_ms, ode, rk4)"));
 }
 
 std::string SamplerName(SamplerKind kind) {
@@ -29,6 +30,8 @@ std::string SamplerName(SamplerKind kind) {
       return "expint";
     case SamplerKind::kExpintOde:
       return "expint_ode";
+    case SamplerKind::kExpintMultistep:
+      return "expint_ms";
     case SamplerKind::kOde:
       return "ode";
     case SamplerKind::kRk4:
@@ -83,12 +86,19 @@ absl::StatusOr<SamplerResult> Sample(const diffusions::DiffusionImpl& diffusion,
                      ", t_max = ", options.t_max));
   }
   at::NoGradGuard no_grad;
-  // The prior is drawn on the CPU generator, then moved.
+  // A CPU generator (or none) draws the prior on the CPU, moved after, so a
+  // seed gives the same starting points on every device; on an accelerator
+  // the noise then comes from the device's default generator. A generator
+  // of the sampling device draws the prior and the noise there.
+  const bool cpu_gen = !gen.has_value() || gen->device().is_cpu();
   const at::Tensor u_T =
-      diffusion.SamplePrior(state_shape, tensor_options.device(at::kCPU), gen)
+      diffusion
+          .SamplePrior(
+              state_shape,
+              cpu_gen ? tensor_options.device(at::kCPU) : tensor_options, gen)
           .to(tensor_options.device());
   const c10::optional<at::Generator> noise_gen =
-      tensor_options.device().is_cpu() ? gen : c10::nullopt;
+      !cpu_gen || tensor_options.device().is_cpu() ? gen : c10::nullopt;
   const int64_t intervals =
       options.kind == SamplerKind::kRk4 ? options.steps / 4 : options.steps;
   const at::Tensor grid =
@@ -98,9 +108,11 @@ absl::StatusOr<SamplerResult> Sample(const diffusions::DiffusionImpl& diffusion,
     case SamplerKind::kEm:
       return EulerMaruyama(diffusion, score, u_T, grid, noise_gen);
     case SamplerKind::kExpint:
-    case SamplerKind::kExpintOde: {
+    case SamplerKind::kExpintOde:
+    case SamplerKind::kExpintMultistep: {
       ExponentialIntegratorOptions expint;
       expint.stochastic = options.kind == SamplerKind::kExpint;
+      if (options.kind == SamplerKind::kExpintMultistep) expint.order = 3;
       return ExponentialIntegrator(diffusion, score, u_T, grid, expint,
                                    noise_gen);
     }

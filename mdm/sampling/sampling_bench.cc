@@ -47,14 +47,19 @@
 //
 // Run: bazel-bin/mdm/sampling/sampling_bench --num_threads=2
 // (about two to three minutes on two idle cores; BM_Sampler runs each
-// sampler once, about 15-25 s apiece).
+// sampler once, about 15-25 s apiece). --device=cuda runs the diffusion,
+// the network and the state on a GPU (a CUDA LibTorch, see MDM_LIBTORCH);
+// the generators stay on the CPU as in the trainer's sample grids.
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <benchmark/benchmark.h>
+#include <gflags/gflags.h>
 #include <glog/logging.h>
 
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
+#include <iostream>
 #include <memory>
 #include <vector>
 
@@ -72,6 +77,8 @@
 #include "mdm/util/runtime_info.h"
 #include "mdm/util/sharded_call.h"
 
+DEFINE_string(device, "cpu", "cpu, cuda or cuda:N.");
+
 namespace mdm::sampling {
 namespace {
 
@@ -87,6 +94,25 @@ double conversion_ms_per_step = 0;
 
 std::vector<int64_t> StateShape() { return {kSamples, kVars, 1, kSide, kSide}; }
 
+at::Device BenchDevice() {
+  static const at::Device device = [] {
+    const at::Device d(FLAGS_device);
+    if (d.is_cuda() && !at::hasCUDA()) {
+      std::cerr << "sampling_bench: --device=" << FLAGS_device
+                << ", but this LibTorch build has no CUDA support\n";
+      std::exit(1);
+    }
+    return d;
+  }();
+  return device;
+}
+
+// Waits for the device's queued work, so that wall time covers it (a
+// no-op on the CPU, which computes synchronously).
+void WaitFor(const at::Tensor& t) {
+  if (!t.is_cpu()) t.sum().item<double>();
+}
+
 const diffusions::DiffusionImpl& LearnedDiffusion() {
   static const diffusions::Diffusion* diffusion = [] {
     absl::StatusOr<diffusions::Diffusion> d = diffusions::CreateDiffusion(
@@ -94,6 +120,7 @@ const diffusions::DiffusionImpl& LearnedDiffusion() {
             R"pb(sde_type: LEARNED n_vars: 3)pb"),
         /*seed=*/1);
     CHECK(d.ok()) << d.status();
+    (*d)->to(BenchDevice());
     return new diffusions::Diffusion(*d);
   }();
   return **diffusion;
@@ -113,6 +140,7 @@ std::shared_ptr<nets::ScoreModel> TinyUNet28() {
                      width: 28)pb"),
             kVars, /*seed=*/0);
     CHECK(n.ok()) << n.status();
+    (*n)->to(BenchDevice());
     (*n)->eval();
     return new std::shared_ptr<nets::ScoreModel>(*n);
   }();
@@ -154,8 +182,10 @@ void RunSampler(benchmark::State& state, SamplerKind kind,
   for (auto _ : state) {
     const auto start = std::chrono::steady_clock::now();
     absl::StatusOr<SamplerResult> result =
-        Sample(diffusion, score, StateShape(), at::TensorOptions(at::kFloat),
+        Sample(diffusion, score, StateShape(),
+               at::TensorOptions(at::kFloat).device(BenchDevice()),
                Options(kind), gen);
+    if (result.ok()) WaitFor(result->u);
     *total_ms += MillisecondsSince(start);
     if (!result.ok()) {
       state.SkipWithError(result.status().ToString().c_str());
@@ -178,6 +208,7 @@ void BM_Sampler(benchmark::State& state, SamplerKind kind) {
       [net, &network_ms](const at::Tensor& u, const at::Tensor& t) {
         const auto start = std::chrono::steady_clock::now();
         at::Tensor out = ShardedNetwork(*net, u, t);
+        WaitFor(out);
         network_ms += MillisecondsSince(start);
         return out;
       },
@@ -202,12 +233,14 @@ void BM_NetworkEvaluation(benchmark::State& state) {
   at::NoGradGuard no_grad;
   const std::shared_ptr<nets::ScoreModel> net = TinyUNet28();
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(3);
-  const at::Tensor u = at::randn(StateShape(), gen);
-  const at::Tensor t = at::rand({kSamples}, gen);
+  const at::Tensor u = at::randn(StateShape(), gen).to(BenchDevice());
+  const at::Tensor t = at::rand({kSamples}, gen).to(BenchDevice());
   double total_ms = 0;
   for (auto _ : state) {
     const auto start = std::chrono::steady_clock::now();
-    benchmark::DoNotOptimize(ShardedNetwork(*net, u, t).data_ptr());
+    const at::Tensor out = ShardedNetwork(*net, u, t);
+    WaitFor(out);
+    benchmark::DoNotOptimize(out.data_ptr());
     total_ms += MillisecondsSince(start);
   }
   network_ms_per_step = total_ms / state.iterations();
@@ -224,13 +257,14 @@ void BM_ScoreConversion(benchmark::State& state) {
       [](const at::Tensor& u, const at::Tensor&) { return at::zeros_like(u); },
       objectives::Parameterization::kNoisePred);
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(4);
-  const at::Tensor u = at::randn(StateShape(), gen);
+  const at::Tensor u = at::randn(StateShape(), gen).to(BenchDevice());
   double total_ms = 0;
   int64_t i = 0;
   for (auto _ : state) {
     const double t = 1e-3 + (i++ % kSteps) * (1.0 - 1e-3) / kSteps;
     const auto start = std::chrono::steady_clock::now();
     absl::StatusOr<at::Tensor> s = score(u, t);
+    if (s.ok()) WaitFor(*s);
     total_ms += MillisecondsSince(start);
     if (!s.ok()) {
       state.SkipWithError(s.status().ToString().c_str());
@@ -247,13 +281,16 @@ void BM_SamplerOverhead(benchmark::State& state, SamplerKind kind, bool cold) {
   at::NoGradGuard no_grad;
   // Cold: the zero score first streams 64 MiB through the caches, as the
   // network's activations do in a real run; that time is not counted.
-  at::Tensor buffer = cold ? at::zeros({16 << 20}) : at::Tensor();
+  at::Tensor buffer =
+      cold ? at::zeros({16 << 20}, at::TensorOptions(BenchDevice()))
+           : at::Tensor();
   double evict_ms = 0;
   const ScoreFunction zero_score = [&](const at::Tensor& u,
                                        double) -> absl::StatusOr<at::Tensor> {
     if (cold) {
       const auto start = std::chrono::steady_clock::now();
       buffer.add_(1);
+      WaitFor(buffer);
       evict_ms += MillisecondsSince(start);
     }
     return at::zeros_like(u);
@@ -284,8 +321,12 @@ using StepPiece = at::Tensor (*)(const at::Tensor& u, at::Generator& gen);
 void BM_StepPiece(benchmark::State& state, StepPiece piece) {
   at::NoGradGuard no_grad;
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(5);
-  const at::Tensor u = at::randn(StateShape(), gen);
-  for (auto _ : state) benchmark::DoNotOptimize(piece(u, gen).data_ptr());
+  const at::Tensor u = at::randn(StateShape(), gen).to(BenchDevice());
+  for (auto _ : state) {
+    const at::Tensor out = piece(u, gen);
+    WaitFor(out);
+    benchmark::DoNotOptimize(out.data_ptr());
+  }
 }
 
 sde::TransitionKernel KernelAt(double t) {
@@ -316,18 +357,23 @@ at::Tensor DiffusionSqrtPiece(const at::Tensor&, at::Generator&) {
   return LearnedDiffusion().DiffusionSqrt(at::full({1}, 0.3, at::kDouble))[0];
 }
 at::Tensor ApplyMatrixPiece(const at::Tensor& u, at::Generator&) {
-  static const at::Tensor M = at::randn({kVars, kVars}, at::kDouble);
+  static const at::Tensor M =
+      at::randn({kVars, kVars}, at::kDouble).to(BenchDevice());
   return sde::ApplyMatrix(M, u);
 }
 // The same product with the matrix expanded to [batch, K, K]: at::matmul
 // then takes the batched path (bmm), where a shared [K, K] goes through a
 // folded, transposed GEMM and a copy.
 at::Tensor ApplyMatrixBatchedPiece(const at::Tensor& u, at::Generator&) {
-  static const at::Tensor M = at::randn({kVars, kVars}, at::kDouble);
+  static const at::Tensor M =
+      at::randn({kVars, kVars}, at::kDouble).to(BenchDevice());
   return sde::ApplyMatrix(M.expand({u.size(0), kVars, kVars}), u);
 }
 at::Tensor NoisePiece(const at::Tensor& u, at::Generator& gen) {
-  return at::randn(u.sizes(), gen, u.options());
+  // The CPU generator draws CPU noise only; on a device, its default one.
+  return at::randn(
+      u.sizes(), u.is_cpu() ? c10::optional<at::Generator>(gen) : c10::nullopt,
+      u.options());
 }
 at::Tensor UpdatePiece(const at::Tensor& u, at::Generator&) {
   return u + 0.01 * u;
@@ -352,6 +398,7 @@ BENCHMARK(BM_ScoreConversion)->Unit(benchmark::kMicrosecond)->UseRealTime();
 MDM_OVERHEAD_BENCHMARK(em, SamplerKind::kEm);
 MDM_OVERHEAD_BENCHMARK(expint, SamplerKind::kExpint);
 MDM_OVERHEAD_BENCHMARK(expint_ode, SamplerKind::kExpintOde);
+MDM_OVERHEAD_BENCHMARK(expint_ms, SamplerKind::kExpintMultistep);
 MDM_OVERHEAD_BENCHMARK(ode, SamplerKind::kOde);
 MDM_OVERHEAD_BENCHMARK(rk4, SamplerKind::kRk4);
 #undef MDM_OVERHEAD_BENCHMARK
@@ -378,6 +425,7 @@ MDM_PIECE_BENCHMARK(update, UpdatePiece);
 MDM_SAMPLER_BENCHMARK(em, SamplerKind::kEm);
 MDM_SAMPLER_BENCHMARK(expint, SamplerKind::kExpint);
 MDM_SAMPLER_BENCHMARK(expint_ode, SamplerKind::kExpintOde);
+MDM_SAMPLER_BENCHMARK(expint_ms, SamplerKind::kExpintMultistep);
 MDM_SAMPLER_BENCHMARK(ode, SamplerKind::kOde);
 MDM_SAMPLER_BENCHMARK(rk4, SamplerKind::kRk4);
 #undef MDM_SAMPLER_BENCHMARK
