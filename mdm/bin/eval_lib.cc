@@ -137,8 +137,19 @@ absl::StatusOr<std::string> RunEvaluation(const EvalFlags& flags) {
   out["metric"] = flags.metric;
   out["split"] = flags.split;
   out["seed"] = seed;
-  out["Q"] = Matrix(model->model.diffusion().Q());
-  out["D"] = Matrix(model->model.diffusion().D());
+  // [K, K] lists, or one per time bin.
+  const diffusions::DiffusionImpl& diffusion = model->model.diffusion();
+  if (diffusion.time_bins() == 1) {
+    out["Q"] = Matrix(diffusion.Q());
+    out["D"] = Matrix(diffusion.D());
+  } else {
+    out["Q"] = json::array();
+    out["D"] = json::array();
+    for (int64_t k = 0; k < diffusion.time_bins(); ++k) {
+      out["Q"].push_back(Matrix(diffusion.BinnedQ()[k]));
+      out["D"].push_back(Matrix(diffusion.BinnedD()[k]));
+    }
+  }
   const auto start = std::chrono::steady_clock::now();
   int64_t examples = 0;
 

@@ -80,15 +80,28 @@ std::string FormatText(const json& report) {
       report["sde_type"].get<std::string>(), report["n_vars"].get<int>(),
       report["learned"].get<bool>() ? " (learned)" : "",
       report["init_aux_var"].get<double>(), report["t_max"].get<double>());
-  for (const char* name : {"Q", "D", "A", "stationary_cov"}) {
-    absl::StrAppend(&out, name, " =\n", FormatMatrix(report[name], "  "));
+  const bool binned = report["time_bins"].get<int>() > 1;
+  for (const json& bin : report["bins"]) {
+    const std::string indent = binned ? "    " : "  ";
+    if (binned) {
+      absl::StrAppend(&out, absl::StrFormat("time bin %d: t in (%.6g, %.6g]\n",
+                                            bin["bin"].get<int>(),
+                                            bin["t_from"].get<double>(),
+                                            bin["t_to"].get<double>()));
+    }
+    for (const char* name : {"Q", "D", "A"}) {
+      absl::StrAppend(&out, binned ? "  " : "", name, " =\n",
+                      FormatMatrix(bin[name], indent));
+    }
+    absl::StrAppend(&out, binned ? "  " : "", "eigenvalues of A:");
+    for (const json& e : bin["A_eigenvalues"]) {
+      absl::StrAppend(&out, absl::StrFormat(" %.6g%+.6gi", e[0].get<double>(),
+                                            e[1].get<double>()));
+    }
+    absl::StrAppend(&out, "\n");
   }
-  absl::StrAppend(&out, "eigenvalues of A:");
-  for (const json& e : report["A_eigenvalues"]) {
-    absl::StrAppend(&out, absl::StrFormat(" %.6g%+.6gi", e[0].get<double>(),
-                                          e[1].get<double>()));
-  }
-  absl::StrAppend(&out, "\n");
+  absl::StrAppend(&out, "stationary_cov =\n",
+                  FormatMatrix(report["stationary_cov"], "  "));
   for (const json& at_t : report["times"]) {
     absl::StrAppend(&out, absl::StrFormat("\nt = %g, B(t) = %.10g\n",
                                           at_t["t"].get<double>(),
@@ -141,28 +154,45 @@ namespace {
 absl::StatusOr<json> BuildReport(const proto::DiffusionConfig& config,
                                  const DiffusionImpl& diffusion,
                                  const std::vector<double>& times) {
-  const sde::LinearSde sde = diffusion.Sde();
-  const at::Tensor eigenvalues = at::linalg_eigvals(sde.A().detach());
   json report;
   report["sde_type"] = proto::DiffusionConfig::SdeType_Name(config.sde_type());
   report["n_vars"] = diffusion.num_vars();
   report["learned"] = diffusion.learned();
-  report["Q"] = MatrixJson(diffusion.Q());
-  report["D"] = MatrixJson(diffusion.D());
-  report["A"] = MatrixJson(sde.A());
-  json eig = json::array();
-  for (int64_t i = 0; i < eigenvalues.size(0); ++i) {
-    eig.push_back({at::real(eigenvalues[i]).item<double>(),
-                   at::imag(eigenvalues[i]).item<double>()});
+  // Every time bin's matrices and the times it covers, (t_from, t_to]; a
+  // one-bin process also has them at the top level.
+  const std::vector<double> boundaries = diffusion.BinBoundaries();
+  report["time_bins"] = diffusion.time_bins();
+  report["bins"] = json::array();
+  for (int64_t k = 0; k < diffusion.time_bins(); ++k) {
+    const sde::LinearSde sde = diffusion.BinSde(k);
+    const at::Tensor eigenvalues = at::linalg_eigvals(sde.A().detach());
+    json bin;
+    bin["bin"] = k;
+    bin["t_from"] = k == 0 ? 0.0 : boundaries[k - 1];
+    bin["t_to"] = k + 1 < diffusion.time_bins() ? boundaries[k]
+                                                : diffusion.options().t_max();
+    bin["Q"] = MatrixJson(sde.Q());
+    bin["D"] = MatrixJson(sde.D());
+    bin["A"] = MatrixJson(sde.A());
+    json eig = json::array();
+    for (int64_t i = 0; i < eigenvalues.size(0); ++i) {
+      eig.push_back({at::real(eigenvalues[i]).item<double>(),
+                     at::imag(eigenvalues[i]).item<double>()});
+    }
+    bin["A_eigenvalues"] = std::move(eig);
+    report["bins"].push_back(std::move(bin));
   }
-  report["A_eigenvalues"] = std::move(eig);
+  if (diffusion.time_bins() == 1) {
+    for (const char* name : {"Q", "D", "A", "A_eigenvalues"})
+      report[name] = report["bins"][0][name];
+  }
   report["stationary_cov"] = MatrixJson(diffusion.StationaryCov());
   report["init_aux_var"] = diffusion.options().init_aux_var();
   report["t_max"] = diffusion.options().t_max();
   report["times"] = json::array();
   for (double t : times) {
-    const sde::KernelMoments moments = sde.Moments(
-        at::full({1}, t, at::kDouble), diffusion.InitialCov(KernelType::kFull));
+    const sde::KernelMoments moments =
+        diffusion.Moments(at::full({1}, t, at::kDouble), KernelType::kFull);
     absl::StatusOr<Factorized> full = KernelAt(diffusion, t, KernelType::kFull);
     if (!full.ok()) return full.status();
     absl::StatusOr<Factorized> hybrid =

@@ -104,6 +104,37 @@ TEST(KernelToolTest, LearnedProcessIsMarkedAndSeeded) {
   EXPECT_NE(a["Q"], b["Q"]);
 }
 
+// A time-binned process reports every bin's matrices and the times it
+// covers; the kernel composes them (here three equal bins at the start, so
+// their kernel is the one-bin process's).
+TEST(KernelToolTest, TimeBinnedProcessShowsEveryBin) {
+  const json one = RunJson("learned_3", "0.9");
+  const json three = RunJson("learned_3", "0.9", {"diffusion.time_bins=3"});
+  EXPECT_EQ(one["time_bins"], 1);
+  ASSERT_EQ(three["time_bins"], 3);
+  ASSERT_EQ(three["bins"].size(), 3u);
+  EXPECT_FALSE(three.contains("Q"));
+  EXPECT_EQ(three["bins"][0]["t_from"].get<double>(), 0.0);
+  EXPECT_EQ(three["bins"][2]["t_to"].get<double>(), 1.0);
+  // B(t) = 0.1 t + 4.95 t^2 = 5.05 / 3 at t = 0.573139.
+  EXPECT_NEAR(three["bins"][1]["t_from"].get<double>(), 0.573139, 1e-6);
+  for (int k = 0; k < 3; ++k) EXPECT_EQ(three["bins"][k]["Q"], one["Q"]);
+  const json& a = one["times"][0]["cov_hybrid"];
+  const json& b = three["times"][0]["cov_hybrid"];
+  for (int i = 0; i < 3; ++i) {
+    for (int j = 0; j < 3; ++j) {
+      EXPECT_NEAR(a[i][j].get<double>(), b[i][j].get<double>(), 1e-13);
+    }
+  }
+  absl::StatusOr<std::string> text = RunKernelTool({
+      .config_path = "configs/fashion_mnist/learned_3.textproto",
+      .overrides = {"diffusion.time_bins=3"},
+      .times = "0.9",
+  });
+  ASSERT_TRUE(text.ok()) << text.status();
+  EXPECT_THAT(*text, HasSubstr("time bin 2: t in (0.814664, 1]"));
+}
+
 TEST(KernelToolTest, TextFormatShowsEveryBlock) {
   absl::StatusOr<std::string> out = RunKernelTool({
       .config_path = "configs/fashion_mnist/malda.textproto",

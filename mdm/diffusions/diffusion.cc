@@ -2,10 +2,12 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <cmath>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "mdm/diffusions/fixed_qd.h"
 #include "mdm/sde/block_ops.h"
 
@@ -46,7 +48,7 @@ DiffusionImpl::DiffusionImpl(std::shared_ptr<QdParameterization> qd,
       "stationary_var",
       sde::StationaryVariances(num_vars(), options.stationary_x_var(),
                                options.stationary_aux_var())
-          .to(qd_->Q().device()));
+          .to(qd_->BinQ(0).device()));
 }
 
 DiffusionImpl::DiffusionImpl(const at::Tensor& Q, const at::Tensor& D,
@@ -54,7 +56,90 @@ DiffusionImpl::DiffusionImpl(const at::Tensor& Q, const at::Tensor& D,
     : DiffusionImpl(FixedQd(Q, D).ptr(), options) {}
 
 sde::LinearSde DiffusionImpl::Sde() const {
+  TORCH_CHECK(time_bins() == 1, "this process has ", time_bins(),
+              " time bins: ask for one bin's SDE (BinSde)");
   return sde::LinearSde(Q(), D(), stationary_var_, options_.schedule());
+}
+
+at::Tensor DiffusionImpl::BinnedQ() const {
+  if (time_bins() == 1) return Q().unsqueeze(0);
+  std::vector<at::Tensor> bins;
+  for (int64_t k = 0; k < time_bins(); ++k) bins.push_back(qd_->BinQ(k));
+  return at::stack(bins);
+}
+
+at::Tensor DiffusionImpl::BinnedD() const {
+  if (time_bins() == 1) return D().unsqueeze(0);
+  std::vector<at::Tensor> bins;
+  for (int64_t k = 0; k < time_bins(); ++k) bins.push_back(qd_->BinD(k));
+  return at::stack(bins);
+}
+
+sde::LinearSde DiffusionImpl::BinSde(int64_t bin) const {
+  TORCH_CHECK(bin >= 0 && bin < time_bins(), "bin ", bin, " of ",
+              time_bins());
+  return sde::LinearSde(qd_->BinQ(bin), qd_->BinD(bin), stationary_var_,
+                        options_.schedule());
+}
+
+double DiffusionImpl::BinWidth() const {
+  return options_.schedule().IntegratedBeta(options_.t_max()) / time_bins();
+}
+
+at::Tensor DiffusionImpl::BinOf(const at::Tensor& t) const {
+  const at::Tensor t64 = TimesOn(t, stationary_var_);
+  if (time_bins() == 1) return at::zeros(t64.sizes(), t64.options().dtype(at::kLong));
+  const at::Tensor B = options_.schedule().IntegratedBeta(t64);
+  return (at::ceil(B / BinWidth()) - 1)
+      .clamp(0, time_bins() - 1)
+      .to(at::kLong);
+}
+
+int64_t DiffusionImpl::BinOf(double t) const {
+  return BinOf(at::full({1}, t, at::kDouble)).item<int64_t>();
+}
+
+std::vector<double> DiffusionImpl::BinBoundaries() const {
+  std::vector<double> times;
+  for (int64_t k = 1; k < time_bins(); ++k) {
+    times.push_back(options_.schedule()
+                        .InverseIntegratedBeta(
+                            at::full({1}, k * BinWidth(), at::kDouble))
+                        .item<double>());
+  }
+  return times;
+}
+
+at::Tensor DiffusionImpl::BinnedA() const {
+  if (time_bins() == 1) return Sde().A().unsqueeze(0);
+  const at::Tensor s = stationary_var_.to(at::kDouble);
+  return sde::DriftMatrix(BinnedQ().to(at::kDouble), BinnedD().to(at::kDouble),
+                          s);
+}
+
+at::Tensor DiffusionImpl::PerTime(const at::Tensor& binned, const at::Tensor& t,
+                                  c10::optional<int64_t> bin) const {
+  if (bin.has_value()) {
+    TORCH_CHECK(*bin >= 0 && *bin < time_bins(), "bin ", *bin, " of ",
+                time_bins());
+    return binned[*bin];
+  }
+  if (time_bins() == 1) return binned[0];
+  return binned.index_select(0, BinOf(t));
+}
+
+at::Tensor DiffusionImpl::IntegratedDriftTrace(double t) const {
+  const double B = options_.schedule().IntegratedBeta(t);
+  const at::Tensor traces = sde::Trace(BinnedA());  // [N].
+  if (time_bins() == 1) return B * traces[0];
+  const double w = BinWidth();
+  std::vector<double> spans;
+  for (int64_t k = 0; k < time_bins(); ++k) {
+    double span = std::max(B - k * w, 0.0);
+    if (k + 1 < time_bins()) span = std::min(span, w);
+    spans.push_back(span);
+  }
+  return (at::tensor(spans, traces.options()) * traces).sum();
 }
 
 at::Tensor DiffusionImpl::StationaryCov() const {
@@ -69,9 +154,51 @@ at::Tensor DiffusionImpl::InitialCov(KernelType type) const {
   return cov.to(stationary_var_.device());
 }
 
+sde::KernelMoments DiffusionImpl::Moments(const at::Tensor& t,
+                                          KernelType type) const {
+  const at::Tensor t64 = TimesOn(t, stationary_var_);
+  if (time_bins() == 1) return Sde().Moments(t64, InitialCov(type));
+  const double w = BinWidth();
+  const at::Tensor B = options_.schedule().IntegratedBeta(t64);
+  const at::Tensor A = BinnedA();
+  const at::Tensor D = BinnedD().to(at::kDouble);
+  // The first bin: the one-bin kernel up to B = w.
+  sde::KernelMoments m = sde::MatrixFractionMoments(
+      A[0], D[0], B.clamp_max(w), InitialCov(type));
+  // Then each later bin over the stretch tau_k of B(t) it covers:
+  // P = exp(tau_{N-1} A_{N-1}) ... exp(tau_1 A_1) (the identity, exactly,
+  // for times still in the first bin). The mean is P M(b_1); the covariance relaxes to S, exactly, since
+  // S is stationary in every bin: Sigma = S + P (Sigma(b_1) - S) P^T, used
+  // only past b_1 (it would cancel S against S for the tiny covariances
+  // of small t).
+  const int64_t N = time_bins();
+  std::vector<at::Tensor> spans;
+  for (int64_t k = 1; k < N; ++k) {
+    at::Tensor tau = (B - k * w).clamp_min(0);
+    if (k + 1 < N) tau = tau.clamp_max(w);
+    spans.push_back(tau);
+  }
+  at::Tensor P = sde::MatrixExponentials(A[1], spans[0]);
+  for (int64_t k = 2; k < N; ++k) {
+    P = at::matmul(sde::MatrixExponentials(A[k], spans[k - 1]), P);
+  }
+  const at::Tensor S = StationaryCov();
+  at::Tensor cov = S + at::matmul(at::matmul(P, m.cov - S), P.transpose(1, 2));
+  cov = 0.5 * (cov + cov.transpose(1, 2));
+  m.mean_coef = at::matmul(P, m.mean_coef);
+  m.cov = at::where((B > w).view({-1, 1, 1}), cov, m.cov);
+  return m;
+}
+
 absl::StatusOr<sde::TransitionKernel> DiffusionImpl::Kernel(
     const at::Tensor& t, KernelType type) const {
-  return Sde().Kernel(t, InitialCov(type));
+  if (time_bins() == 1) return Sde().Kernel(t, InitialCov(type));
+  auto describe = [&](int64_t index) {
+    const double time = t.detach().flatten()[index].item<double>();
+    return absl::StrCat("the transition kernel's covariance at t = ", time,
+                        " (time bin ", BinOf(time), " of ", time_bins(), ")");
+  };
+  return sde::FactorizeKernel(Moments(t, type), {}, describe);
 }
 
 absl::StatusOr<sde::TransitionKernel> DiffusionImpl::KernelAtTime(
@@ -162,34 +289,43 @@ at::Tensor DiffusionImpl::JoinState(const at::Tensor& x_0,
   return at::cat({x_0.unsqueeze(1), v_0.to(x_0.dtype())}, 1);
 }
 
-at::Tensor DiffusionImpl::Drift(const at::Tensor& u,
-                                const at::Tensor& t) const {
+at::Tensor DiffusionImpl::Drift(const at::Tensor& u, const at::Tensor& t,
+                                c10::optional<int64_t> bin) const {
   const at::Tensor beta = options_.schedule().Beta(TimesOn(t, stationary_var_));
-  return sde::ApplyMatrix(AsBatchScale(beta) * Sde().A(), u);
+  return sde::ApplyMatrix(AsBatchScale(beta) * PerTime(BinnedA(), t, bin), u);
 }
 
 at::Tensor DiffusionImpl::DriftDivergence(const at::Tensor& t,
-                                          int64_t data_dim) const {
+                                          int64_t data_dim,
+                                          c10::optional<int64_t> bin) const {
   const at::Tensor beta = options_.schedule().Beta(TimesOn(t, stationary_var_));
-  return beta * sde::Trace(Sde().A()) * static_cast<double>(data_dim);
+  return beta * sde::Trace(PerTime(BinnedA(), t, bin)) *
+         static_cast<double>(data_dim);
 }
 
-at::Tensor DiffusionImpl::DiffusionMatrix(const at::Tensor& t) const {
+at::Tensor DiffusionImpl::DiffusionMatrix(const at::Tensor& t,
+                                          c10::optional<int64_t> bin) const {
   const at::Tensor beta = options_.schedule().Beta(TimesOn(t, stationary_var_));
-  return AsBatchScale(2.0 * beta) * D().to(at::kDouble);
+  return AsBatchScale(2.0 * beta) *
+         PerTime(BinnedD().to(at::kDouble), t, bin);
 }
 
-at::Tensor DiffusionImpl::DiffusionSqrt(const at::Tensor& t) const {
+at::Tensor DiffusionImpl::DiffusionSqrt(const at::Tensor& t,
+                                        c10::optional<int64_t> bin) const {
   const at::Tensor beta = options_.schedule().Beta(TimesOn(t, stationary_var_));
-  const at::Tensor D64 = D().to(at::kDouble);
-  at::Tensor sqrt_D;
-  if (at::equal(D64, at::diag(D64.diagonal()))) {
-    sqrt_D = at::diag(at::sqrt(D64.diagonal().clamp_min(0)));
-  } else {
-    auto [eigenvalues, V] = at::linalg_eigh(D64);
-    sqrt_D = at::matmul(V * at::sqrt(eigenvalues.clamp_min(0)), V.t());
+  const at::Tensor D64 = BinnedD().to(at::kDouble);  // [N, K, K].
+  std::vector<at::Tensor> roots;
+  for (int64_t k = 0; k < D64.size(0); ++k) {
+    const at::Tensor Dk = D64[k];
+    if (at::equal(Dk, at::diag(Dk.diagonal()))) {
+      roots.push_back(at::diag(at::sqrt(Dk.diagonal().clamp_min(0))));
+    } else {
+      auto [eigenvalues, V] = at::linalg_eigh(Dk);
+      roots.push_back(at::matmul(V * at::sqrt(eigenvalues.clamp_min(0)), V.t()));
+    }
   }
-  return AsBatchScale(at::sqrt(2.0 * beta)) * sqrt_D;
+  return AsBatchScale(at::sqrt(2.0 * beta)) *
+         PerTime(at::stack(roots), t, bin);
 }
 
 }  // namespace mdm::diffusions

@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "mdm/diffusions/qd_parameterization.h"
@@ -71,15 +72,44 @@ class DiffusionImpl : public torch::nn::Module {
   const DiffusionOptions& options() const { return options_; }
   const QdParameterization& qd() const { return *qd_; }
 
+  // Q and D [K, K] of a process with one time bin (an error otherwise).
   at::Tensor Q() const { return qd_->Q(); }
   at::Tensor D() const { return qd_->D(); }
-  // The linear SDE with the current Q and D (cheap; keeps autograd history).
+  // The linear SDE with the current Q and D (cheap; keeps autograd
+  // history), for a process with one time bin.
   sde::LinearSde Sde() const;
+
+  // Time bins: Q and D are piecewise constant over time_bins() = N equal
+  // bins of B(t). Bin k holds the times with B(t) in (k w, (k + 1) w],
+  // w = B(t_max) / N (t = 0 is in bin 0; times past t_max in the last).
+  int64_t time_bins() const { return qd_->time_bins(); }
+  // Every bin's Q and D: [N, K, K] (N = 1 included).
+  at::Tensor BinnedQ() const;
+  at::Tensor BinnedD() const;
+  // The linear SDE of one bin.
+  sde::LinearSde BinSde(int64_t bin) const;
+  // The bin of each time: t [batch] (any device) -> [batch] int64 on the
+  // diffusion's device; and of one time.
+  at::Tensor BinOf(const at::Tensor& t) const;
+  int64_t BinOf(double t) const;
+  // The N - 1 times where Q and D change, increasing (B(t) = k w).
+  std::vector<double> BinBoundaries() const;
+  // int_0^t beta(s) tr(A(s)) ds = log |det M(t)|: a float64 scalar with
+  // autograd history.
+  at::Tensor IntegratedDriftTrace(double t) const;
   // diag(S) [K] and S [K, K], float64.
   const at::Tensor& stationary_var() const { return stationary_var_; }
   at::Tensor StationaryCov() const;
   // Sigma_0 [K, K] float64 of the kernel type.
   at::Tensor InitialCov(KernelType type) const;
+
+  // The kernel's moments at times t [batch]: M and Sigma, float64. With
+  // time bins, M is the product of the bins' exponentials exp(tau_k A_k)
+  // over the stretch tau_k of B(t) each bin covers, and, since N(0, S) is
+  // stationary in every bin, Sigma = S + Phi (Sigma(b_1) - S) Phi^T past
+  // the first bin boundary b_1 (Phi the product past it); the first bin is
+  // the one-bin kernel (accurate at small t).
+  sde::KernelMoments Moments(const at::Tensor& t, KernelType type) const;
 
   // The kernel at times t [batch]: M, Sigma, L, L^{-T}, float64.
   absl::StatusOr<sde::TransitionKernel> Kernel(const at::Tensor& t,
@@ -122,18 +152,32 @@ class DiffusionImpl : public torch::nn::Module {
   static at::Tensor JoinState(const at::Tensor& x_0, const at::Tensor& v_0);
 
   // The times t [batch] of these four may be on any device (samplers keep
-  // their grids on the CPU); results are on the diffusion's.
+  // their grids on the CPU); results are on the diffusion's. A and D are
+  // those of each time's bin, or of `bin` for every time when given (for
+  // integrators that stop at the bin boundaries and evaluate there).
   // f(u, t) = beta(t) A u: shaped like u.
-  at::Tensor Drift(const at::Tensor& u, const at::Tensor& t) const;
+  at::Tensor Drift(const at::Tensor& u, const at::Tensor& t,
+                   c10::optional<int64_t> bin = c10::nullopt) const;
   // div_u f = beta(t) tr(A) d for d data coordinates: [batch] float64.
-  at::Tensor DriftDivergence(const at::Tensor& t, int64_t data_dim) const;
+  at::Tensor DriftDivergence(const at::Tensor& t, int64_t data_dim,
+                             c10::optional<int64_t> bin = c10::nullopt) const;
   // G G^T = 2 beta(t) D: [batch, K, K] float64.
-  at::Tensor DiffusionMatrix(const at::Tensor& t) const;
+  at::Tensor DiffusionMatrix(const at::Tensor& t,
+                             c10::optional<int64_t> bin = c10::nullopt) const;
   // G = sqrt(2 beta(t) D), the symmetric square root: [batch, K, K]
   // float64 (elementwise for diagonal D).
-  at::Tensor DiffusionSqrt(const at::Tensor& t) const;
+  at::Tensor DiffusionSqrt(const at::Tensor& t,
+                           c10::optional<int64_t> bin = c10::nullopt) const;
 
  private:
+  // B(t_max) / N.
+  double BinWidth() const;
+  // Every bin's A [N, K, K], float64, on the diffusion's device.
+  at::Tensor BinnedA() const;
+  // Per-time [batch, K, K] matrices from per-bin ones [N, K, K].
+  at::Tensor PerTime(const at::Tensor& binned, const at::Tensor& t,
+                     c10::optional<int64_t> bin) const;
+
   std::shared_ptr<QdParameterization> qd_;
   DiffusionOptions options_;
   at::Tensor stationary_var_;  // Buffer [K], float64.

@@ -10,6 +10,7 @@
 #include "mdm/diffusions/learned_qd.h"
 #include "mdm/diffusions/process_table.h"
 #include "mdm/diffusions/processes.h"
+#include "mdm/diffusions/time_binned_qd.h"
 #include "mdm/proto/experiment_config.h"
 
 namespace mdm::diffusions {
@@ -70,14 +71,19 @@ absl::StatusOr<Diffusion> CreateDiffusion(const DiffusionConfig& config,
                                at::kDouble)
                         .view({K, K})};
       break;
-    case DiffusionConfig::LEARNED:
+    case DiffusionConfig::LEARNED: {
+      const LearnedQdOptions learned = LearnedQdOptions(K)
+                                           .d_full(config.d_full())
+                                           .d_full_cholesky(config.d_full_cholesky())
+                                           .seed(seed);
+      // One bin is the paper's process, under its own parameter names.
+      if (config.time_bins() <= 1) {
+        return Diffusion(std::make_shared<LearnedQdImpl>(learned), options);
+      }
       return Diffusion(
-          std::make_shared<LearnedQdImpl>(
-              LearnedQdOptions(K)
-                  .d_full(config.d_full())
-                  .d_full_cholesky(config.d_full_cholesky())
-                  .seed(seed)),
+          std::make_shared<TimeBinnedQdImpl>(learned, config.time_bins()),
           options);
+    }
     default:
       return absl::InvalidArgumentError("diffusion.sde_type is not set");
   }

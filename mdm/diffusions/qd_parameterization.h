@@ -23,6 +23,13 @@ class QdParameterization : public torch::nn::Module {
   virtual at::Tensor Q() const = 0;
   // D [K, K], symmetric positive semi-definite.
   virtual at::Tensor D() const = 0;
+
+  // Q and D piecewise constant over this many equal bins of B(t) (1:
+  // constant; then Q() and D() are the process's matrices).
+  virtual int64_t time_bins() const { return 1; }
+  // Q and D of one bin, 0 <= bin < time_bins().
+  virtual at::Tensor BinQ(int64_t /*bin*/) const { return Q(); }
+  virtual at::Tensor BinD(int64_t /*bin*/) const { return D(); }
 };
 
 }  // namespace mdm::diffusions

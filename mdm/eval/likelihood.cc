@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "mdm/sampling/probability_flow.h"
 #include "mdm/sde/block_ops.h"
 
 namespace mdm::eval {
@@ -22,11 +23,15 @@ absl::StatusOr<OdeLikelihood> OdeLogLikelihood(
   // One probe, fixed along the trajectory so the ODE stays deterministic.
   const std::vector<at::Tensor> probes =
       objectives::DivergenceProbes(options.divergence, u_0, 1, gen);
-  // The state: u flattened, then the accumulated divergence; float64.
-  const sampling::OdeFunction field =
-      [&](double t, const at::Tensor& state) -> absl::StatusOr<at::Tensor> {
+  // The state: u flattened, then the accumulated divergence; float64. In
+  // one time bin, or each time's own (nullopt).
+  const sampling::BinnedOdeFunction field = [&](c10::optional<int64_t> bin)
+      -> sampling::OdeFunction {
+    return [&, bin](double t,
+                    const at::Tensor& state) -> absl::StatusOr<at::Tensor> {
     const at::Tensor t_one = at::full({1}, t, at::kDouble);
-    const at::Tensor half_GGt = 0.5 * diffusion.DiffusionMatrix(t_one)[0];
+    const at::Tensor half_GGt =
+        0.5 * diffusion.DiffusionMatrix(t_one, bin)[0];
     at::Tensor u = state.slice(1, 0, n).reshape(shape).to(model_dtype);
     at::Tensor score_term, divergence;
     {
@@ -40,19 +45,20 @@ absl::StatusOr<OdeLikelihood> OdeLogLikelihood(
     }
     const at::Tensor t_batch = at::full({batch}, t, at::kDouble);
     const at::Tensor velocity =
-        diffusion.Drift(u.detach(), t_batch) - score_term.detach();
-    const at::Tensor div_f = diffusion.DriftDivergence(t_one, d);
+        diffusion.Drift(u.detach(), t_batch, bin) - score_term.detach();
+    const at::Tensor div_f = diffusion.DriftDivergence(t_one, d, bin);
     const at::Tensor div_F = div_f.to(u.device()).expand({batch}) -
                              divergence.detach().to(at::kDouble);
     return at::cat(
         {velocity.reshape({batch, n}).to(at::kDouble), div_F.unsqueeze(1)}, 1);
+    };
   };
   const at::Tensor start =
       at::cat({u_0.reshape({batch, n}).to(at::kDouble),
                at::zeros({batch, 1}, u_0.options().dtype(at::kDouble))},
               1);
-  absl::StatusOr<sampling::OdeResult> ode = sampling::DormandPrince(
-      field, start, options.t_min, options.t_max, options.adaptive);
+  absl::StatusOr<sampling::OdeResult> ode = sampling::DormandPrinceAcrossBins(
+      diffusion, field, start, options.t_min, options.t_max, options.adaptive);
   if (!ode.ok()) return ode.status();
   const at::Tensor u_T = ode->y.slice(1, 0, n).reshape(shape);
   OdeLikelihood result;

@@ -67,8 +67,13 @@ Checkpoint Snapshot(const proto::Experiment& experiment, const Model& model,
   }
   for (auto& [name, tensor] : optimizer)
     checkpoint.optimizer.emplace(name, tensor.detach().cpu().clone());
-  checkpoint.derived.emplace("Q", model.diffusion().Q().detach().cpu().clone());
-  checkpoint.derived.emplace("D", model.diffusion().D().detach().cpu().clone());
+  // [K, K], or [time_bins, K, K] for a time-binned process.
+  const diffusions::DiffusionImpl& diffusion = model.diffusion();
+  const bool binned = diffusion.time_bins() > 1;
+  checkpoint.derived.emplace(
+      "Q", (binned ? diffusion.BinnedQ() : diffusion.Q()).detach().cpu().clone());
+  checkpoint.derived.emplace(
+      "D", (binned ? diffusion.BinnedD() : diffusion.D()).detach().cpu().clone());
   checkpoint.state = state;
   return checkpoint;
 }

@@ -45,9 +45,8 @@ absl::StatusOr<at::Tensor> ExpectedPriorLogProb(const DiffusionImpl& diffusion,
                                                 const at::Tensor& u_0,
                                                 KernelType type) {
   const at::Tensor s = diffusion.stationary_var();
-  const sde::KernelMoments moments = diffusion.Sde().Moments(
-      at::full({1}, diffusion.options().t_max(), s.options()),
-      diffusion.InitialCov(type));
+  const sde::KernelMoments moments = diffusion.Moments(
+      at::full({1}, diffusion.options().t_max(), s.options()), type);
   const at::Tensor M = moments.mean_coef[0];
   const at::Tensor S_inv = at::diag(1.0 / s);
   const int64_t d = sde::DataDim(u_0);
@@ -69,7 +68,8 @@ absl::StatusOr<at::Tensor> ExpectedPriorLogProb(const DiffusionImpl& diffusion,
 // log p(u_0 | u_eps) - log q(u_eps | u_0) for the full kernel at eps =
 // t_min. With u_eps = M u_0 + L e, p(u_0 | u_eps) = N(M^{-1}(u_eps +
 // Sigma s), M^{-1} Sigma M^{-T}) gives
-//   -1/2 |e + L^T s|^2 + 1/2 |e|^2 + d log |det M|,  log |det M| = B tr(A).
+//   -1/2 |e + L^T s|^2 + 1/2 |e|^2 + d log |det M|,
+// log |det M| = int_0^eps beta tr(A) (B(eps) tr(A) for constant A).
 absl::StatusOr<at::Tensor> Offset(const DiffusionImpl& diffusion,
                                   const ScoreNetwork& network,
                                   const at::Tensor& u_0,
@@ -90,10 +90,8 @@ absl::StatusOr<at::Tensor> Offset(const DiffusionImpl& diffusion,
   const at::Tensor score =
       ScoreFromOutput(network(u_eps, t), *hybrid, options.parameterization);
   const at::Tensor r = eps + sde::ApplyMatrix(full->chol.t(), score);
-  const double int_beta =
-      diffusion.options().schedule().IntegratedBeta(options.t_min);
   return -0.5 * SumPerExample(r * r) + 0.5 * SumPerExample(eps * eps) +
-         d * int_beta * sde::Trace(diffusion.Sde().A());
+         d * diffusion.IntegratedDriftTrace(options.t_min);
 }
 
 // The parts every form shares: v_0, prior, entropy, offset, and the

@@ -11,7 +11,8 @@ using proto::ObjectiveConfig;
 
 bool DataIsNoiseFree(const diffusions::DiffusionImpl& diffusion) {
   at::NoGradGuard no_grad;
-  return diffusion.D()[0][0].item<double>() == 0.0;
+  // D_00 in every time bin.
+  return diffusion.BinnedD().select(-1, 0).select(-1, 0).eq(0).all().item<bool>();
 }
 
 absl::StatusOr<at::Tensor> NoisePredictionLoss(
@@ -37,7 +38,12 @@ absl::StatusOr<at::Tensor> NoisePredictionLoss(
   at::Tensor error = (eps_hat - sample->eps).pow(2);
   if (noised_only) {
     // Variables k with D_kk > 0: a [K] mask broadcast over the data.
-    at::Tensor mask = diffusion.D().diagonal().detach().gt(0).to(error.dtype());
+    at::Tensor mask = diffusion.BinnedD()
+                          .diagonal(0, -2, -1)
+                          .detach()
+                          .gt(0)
+                          .any(0)
+                          .to(error.dtype());
     for (int64_t i = 2; i < error.dim(); ++i) mask = mask.unsqueeze(-1);
     error = error * mask;
   }

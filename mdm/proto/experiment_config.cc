@@ -64,6 +64,10 @@ absl::Status ParseInto(absl::string_view text, absl::string_view source_name,
   return absl::OkStatus();
 }
 
+// More bins than this are more parameters than a likelihood bound can
+// place (and each adds a matrix exponential per kernel evaluation).
+constexpr int kMaxTimeBins = 64;
+
 absl::Status Invalid(absl::string_view field, absl::string_view requirement,
                      double got) {
   return absl::InvalidArgumentError(
@@ -396,6 +400,14 @@ absl::Status ValidateDiffusionConfig(const DiffusionConfig& config) {
   if (config.d_full_cholesky() && !config.d_full()) {
     return absl::InvalidArgumentError(
         "diffusion.d_full_cholesky needs diffusion.d_full: true");
+  }
+  if (config.time_bins() < 1 || config.time_bins() > kMaxTimeBins) {
+    return Invalid("diffusion.time_bins",
+                   absl::StrCat("1 to ", kMaxTimeBins), config.time_bins());
+  }
+  if (config.time_bins() > 1 && config.sde_type() != DiffusionConfig::LEARNED) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "diffusion.time_bins > 1 is for LEARNED processes, not ", process));
   }
   if (config.beta_fn_type() == DiffusionConfig::INHOM &&
       !(config.beta_1() >= config.beta_0())) {

@@ -157,6 +157,12 @@ TEST(ExperimentConfigTest, ValidationNamesTheViolatedConstraint) {
             "diffusion.n_vars must be 3 for ALDA, got 2");
   EXPECT_EQ(ValidationError("diffusion { sde_type: MALDA n_vars: 1 }"),
             "diffusion.n_vars must be at least 2 for MALDA, got 1");
+  EXPECT_EQ(ValidationError("diffusion { sde_type: CLD time_bins: 2 }"),
+            "diffusion.time_bins > 1 is for LEARNED processes, not CLD");
+  EXPECT_EQ(ValidationError("diffusion { sde_type: LEARNED time_bins: 0 }"),
+            "diffusion.time_bins must be 1 to 64, got 0");
+  EXPECT_EQ(ValidationError("diffusion { sde_type: LEARNED time_bins: 65 }"),
+            "diffusion.time_bins must be 1 to 64, got 65");
   EXPECT_EQ(ValidationError("diffusion { beta_0: 0 }"),
             "diffusion.beta_0 must be positive, got 0");
   EXPECT_EQ(ValidationError("diffusion { beta_0: 2 beta_1: 1 }"),

@@ -73,20 +73,25 @@ absl::StatusOr<SamplerResult> ExponentialIntegrator(
   at::NoGradGuard no_grad;
   const at::Tensor grid = time_grid.to(at::kCPU, at::kDouble);
   const int64_t steps = grid.size(0) - 1;
-  const sde::LinearSde sde = diffusion.Sde();
-  const sde::BetaSchedule& schedule = sde.schedule();
-  const at::Tensor D = sde.D().to(at::kDouble);
-  const at::Tensor S_inv = sde.StationaryCov().inverse();
-  const int64_t K = D.size(0);
+  const sde::BetaSchedule& schedule = diffusion.options().schedule();
+  const at::Tensor S_inv = diffusion.StationaryCov().inverse();
+  const int64_t K = diffusion.num_vars();
   const double c = options.stochastic ? 2.0 : 1.0;
-  // The linear part, solved exactly: the drift and the stationary score's
+  // Per time bin (one for most processes): D and the linear part solved
+  // exactly, A_c = A + c D S^{-1}: the drift and the stationary score's
   // share of the score term.
-  const at::Tensor A_c = sde.A() + c * at::matmul(D, S_inv);
+  std::vector<at::Tensor> D_bins, A_c_bins;
+  for (int64_t k = 0; k < diffusion.time_bins(); ++k) {
+    const sde::LinearSde sde = diffusion.BinSde(k);
+    D_bins.push_back(sde.D().to(at::kDouble));
+    A_c_bins.push_back(sde.A() + c * at::matmul(D_bins.back(), S_inv));
+  }
+  const std::vector<double> boundaries = diffusion.BinBoundaries();
   // The rule is computed on the CPU; its nodes and weights meet the
   // kernels and A_c on the diffusion's device.
   auto [gl_nodes, gl_weights] = GaussLegendre(options.quadrature_nodes);
-  gl_nodes = gl_nodes.to(D.device());
-  gl_weights = gl_weights.to(D.device());
+  gl_nodes = gl_nodes.to(S_inv.device());
+  gl_weights = gl_weights.to(S_inv.device());
 
   at::Tensor u = u_T;
   SamplerResult result;
@@ -111,40 +116,56 @@ absl::StatusOr<SamplerResult> ExponentialIntegrator(
         -kernel->chol.transpose(-1, -2), *s + sde::ApplyMatrix(S_inv, u));
     history.emplace_front(t, eps_hat);
     if (static_cast<int>(history.size()) > options.order) history.pop_back();
-
-    // Quadrature in y = log r over [log t', log t]: dr = r dy.
-    const double lo = std::log(t_next), hi = std::log(t);
-    const at::Tensor r = at::exp(lo + (hi - lo) * (gl_nodes + 1) / 2);
-    const at::Tensor w = gl_weights * (hi - lo) / 2 * r;
-    absl::StatusOr<sde::TransitionKernel> at_nodes =
-        diffusion.Kernel(r, diffusions::KernelType::kHybrid);
-    if (!at_nodes.ok()) return at_nodes.status();
-    const double B_next = schedule.IntegratedBeta(t_next);
-    const at::Tensor phi_nodes = at::linalg_matrix_exp(
-        -(schedule.IntegratedBeta(r) - B_next).view({-1, 1, 1}) * A_c);
-    const at::Tensor integrand =
-        at::matmul(phi_nodes, at::matmul(D, at_nodes->chol_inv_t)) *
-        (c * schedule.Beta(r) * w).view({-1, 1, 1});
-    // eps over the step: the polynomial through the history, in t (one
-    // term, the frozen eps_hat, at order 1 and on the first step).
     std::vector<double> times;
     for (const auto& h : history) times.push_back(h.first);
-    const at::Tensor basis = LagrangeBasis(times, r);  // [history, nodes].
 
-    // Phi(t', t) and the noise covariance from one matrix-fraction call.
-    const sde::KernelMoments reverse = sde::MatrixFractionMoments(
-        -A_c, D,
-        at::full({1}, schedule.IntegratedBeta(t) - B_next, at::kDouble),
-        at::zeros({K, K}, at::kDouble));
-    const at::Tensor forcing =
-        at::einsum("jn,nab->jab", {basis, integrand});  // [history, K, K].
-    u = sde::ApplyMatrix(reverse.mean_coef[0], u);
-    for (size_t j = 0; j < history.size(); ++j) {
-      u = u - sde::ApplyMatrix(forcing[j], history[j].second);
+    // The step in pieces, one per time bin it crosses (the bin boundaries
+    // inside (t', t) cut it), each solved exactly with its bin's matrices
+    // for the same eps over the step.
+    std::vector<double> cuts = {t};
+    for (auto b = boundaries.rbegin(); b != boundaries.rend(); ++b) {
+      if (*b < t && *b > t_next) cuts.push_back(*b);
     }
-    if (options.stochastic && (i + 1 < steps || options.noise_last_step)) {
-      u = u + sde::ApplyMatrix(PsdSqrt(reverse.cov[0]),
-                               at::randn(u.sizes(), gen, u.options()));
+    cuts.push_back(t_next);
+    for (size_t p = 0; p + 1 < cuts.size(); ++p) {
+      const double piece_hi = cuts[p], piece_lo = cuts[p + 1];
+      const int64_t bin =
+          boundaries.empty() ? 0 : diffusion.BinOf(0.5 * (piece_hi + piece_lo));
+      const at::Tensor& D = D_bins[bin];
+      const at::Tensor& A_c = A_c_bins[bin];
+      // Quadrature in y = log r over [log lo, log hi]: dr = r dy.
+      const double lo = std::log(piece_lo), hi = std::log(piece_hi);
+      const at::Tensor r = at::exp(lo + (hi - lo) * (gl_nodes + 1) / 2);
+      const at::Tensor w = gl_weights * (hi - lo) / 2 * r;
+      absl::StatusOr<sde::TransitionKernel> at_nodes =
+          diffusion.Kernel(r, diffusions::KernelType::kHybrid);
+      if (!at_nodes.ok()) return at_nodes.status();
+      const double B_lo = schedule.IntegratedBeta(piece_lo);
+      const at::Tensor phi_nodes = at::linalg_matrix_exp(
+          -(schedule.IntegratedBeta(r) - B_lo).view({-1, 1, 1}) * A_c);
+      const at::Tensor integrand =
+          at::matmul(phi_nodes, at::matmul(D, at_nodes->chol_inv_t)) *
+          (c * schedule.Beta(r) * w).view({-1, 1, 1});
+      // eps over the step: the polynomial through the history, in t (one
+      // term, the frozen eps_hat, at order 1 and on the first step).
+      const at::Tensor basis = LagrangeBasis(times, r);  // [history, nodes].
+
+      // Phi(lo, hi) and the noise covariance from one matrix-fraction call.
+      const sde::KernelMoments reverse = sde::MatrixFractionMoments(
+          -A_c, D,
+          at::full({1}, schedule.IntegratedBeta(piece_hi) - B_lo, at::kDouble),
+          at::zeros({K, K}, at::kDouble));
+      const at::Tensor forcing =
+          at::einsum("jn,nab->jab", {basis, integrand});  // [history, K, K].
+      u = sde::ApplyMatrix(reverse.mean_coef[0], u);
+      for (size_t j = 0; j < history.size(); ++j) {
+        u = u - sde::ApplyMatrix(forcing[j], history[j].second);
+      }
+      // No noise anywhere in the last step unless asked: its mean.
+      if (options.stochastic && (i + 1 < steps || options.noise_last_step)) {
+        u = u + sde::ApplyMatrix(PsdSqrt(reverse.cov[0]),
+                                 at::randn(u.sizes(), gen, u.options()));
+      }
     }
     if (callback) callback(i, t_next, u);
   }

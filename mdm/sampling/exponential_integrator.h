@@ -30,6 +30,11 @@
 // and D: the weights are [K, K] matrices, one per remembered evaluation).
 // The cost per step is unchanged: one score evaluation. Order 1 is the
 // single-step integrator above, bit for bit.
+//
+// A time-binned process (Q, D piecewise constant in B(t)) is solved the
+// same way: a step that crosses bin boundaries is cut there into pieces,
+// each exact with its own bin's matrices, for the same extrapolated eps
+// (no extra score evaluations).
 #ifndef MDM_SAMPLING_EXPONENTIAL_INTEGRATOR_H_
 #define MDM_SAMPLING_EXPONENTIAL_INTEGRATOR_H_
 

@@ -10,7 +10,9 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <string>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "mdm/sde/cholesky.h"
 #include "mdm/sde/schedule.h"
@@ -50,6 +52,11 @@ KernelMoments MatrixFractionMoments(const at::Tensor& A, const at::Tensor& D,
                                     const at::Tensor& int_beta,
                                     const at::Tensor& initial_cov);
 
+// exp(B A) for a [K, K] A at a batch of B ([batch]): the same shared
+// Taylor series and per-time squarings, differentiable in A (a time-binned
+// process's later bins). float64, [batch, K, K].
+at::Tensor MatrixExponentials(const at::Tensor& A, const at::Tensor& int_beta);
+
 // Everything a sampler or objective needs about q(u_t | .) at a batch of
 // times, computed once per time and shared by every data coordinate.
 struct TransitionKernel {
@@ -59,6 +66,13 @@ struct TransitionKernel {
   at::Tensor chol_inv_t;  // L^{-T}: [batch, K, K], upper triangular.
   at::Tensor jitter;      // [batch] diagonal jitter added; 0 where none.
 };
+
+// The Cholesky factor (bounded jitter, SafeCholesky) and L^{-T} of kernel
+// moments computed elsewhere (a time-binned process composes its own);
+// `describe` names a failing covariance by its batch index.
+absl::StatusOr<TransitionKernel> FactorizeKernel(
+    KernelMoments moments, const CholeskyOptions& cholesky_options,
+    absl::FunctionRef<std::string(int64_t)> describe);
 
 // One linear SDE: Q [K, K] antisymmetric, D [K, K] symmetric PSD (neither is
 // checked: constraints are built into the parameterizations that make

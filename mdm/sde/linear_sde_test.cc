@@ -1,9 +1,11 @@
 #include "mdm/sde/linear_sde.h"
 
 #include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
 #include <glog/logging.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <torch/csrc/autograd/autograd.h>
 
 #include <cmath>
 #include <limits>
@@ -215,6 +217,27 @@ INSTANTIATE_TEST_SUITE_P(K, MatrixFractionVsRk4Test, Values(2, 3, 4));
 
 // The doubling count is chosen per time, so a time's kernel does not depend
 // on which other times share its batch.
+// exp(B A) at many B by the kernel's Taylor series and squarings: LibTorch's
+// matrix_exp to rounding, over small and large B, with the same gradient.
+TEST(LinearSdeTest, MatrixExponentialsMatchMatrixExp) {
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(2);
+  const at::Tensor A =
+      at::randn({3, 3}, gen, at::kDouble).requires_grad_(true);
+  const at::Tensor B = at::tensor({0.0, 1e-6, 0.3, 2.0, 9.0}, at::kDouble);
+  const at::Tensor ours = MatrixExponentials(A, B);
+  const at::Tensor theirs = at::linalg_matrix_exp(B.view({-1, 1, 1}) * A);
+  EXPECT_LT((ours - theirs).abs().max().item<double>(),
+            1e-12 * theirs.abs().max().item<double>());
+  EXPECT_TRUE(at::equal(ours[0], at::eye(3, at::kDouble)));
+  const at::Tensor R = at::randn({5, 3, 3}, gen, at::kDouble);
+  const at::Tensor g_ours =
+      torch::autograd::grad({(ours * R).sum()}, {A})[0];
+  const at::Tensor g_theirs =
+      torch::autograd::grad({(theirs * R).sum()}, {A})[0];
+  EXPECT_LT((g_ours - g_theirs).abs().max().item<double>(),
+            1e-10 * g_theirs.abs().max().item<double>());
+}
+
 TEST(LinearSdeTest, KernelOfATimeDoesNotDependOnTheBatch) {
   const LinearSde alda = Alda();
   const KernelMoments alone = alda.Moments(Times({1e-4}), FullInitialCov(3));

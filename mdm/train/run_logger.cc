@@ -27,12 +27,17 @@ constexpr char kFid[] = "fid.csv";
 constexpr char kFidHeader[] =
     "step,epoch,split,fid,generated_samples,reference_samples";
 
-std::string MetricsHeader(int64_t K) {
+std::string MetricsHeader(int64_t K, int64_t time_bins) {
   std::vector<std::string> header = {"step", "epoch",     "loss",
                                      "lr",   "grad_norm", "examples_per_s"};
   for (const char* m : {"Q", "D"}) {
-    for (int64_t i = 0; i < K; ++i)
-      for (int64_t j = 0; j < K; ++j) header.push_back(absl::StrCat(m, "_", i, j));
+    for (int64_t k = 0; k < time_bins; ++k) {
+      const std::string bin =
+          time_bins > 1 ? absl::StrCat("_bin", k) : std::string();
+      for (int64_t i = 0; i < K; ++i)
+        for (int64_t j = 0; j < K; ++j)
+          header.push_back(absl::StrCat(m, bin, "_", i, j));
+    }
   }
   header.push_back("train_bpd");
   return absl::StrJoin(header, ",");
@@ -67,9 +72,9 @@ absl::Status CutBack(const std::string& path, const std::string& header,
 
 absl::StatusOr<std::unique_ptr<RunLogger>> RunLogger::Open(
     const std::string& output_dir, int64_t num_vars,
-    std::optional<int64_t> resume_step, bool fid) {
+    std::optional<int64_t> resume_step, bool fid, int64_t time_bins) {
   std::vector<std::pair<std::string, std::string>> files = {
-      {output_dir + "/" + kMetrics, MetricsHeader(num_vars)},
+      {output_dir + "/" + kMetrics, MetricsHeader(num_vars, time_bins)},
       {output_dir + "/" + kEval, kEvalHeader}};
   if (fid) files.emplace_back(output_dir + "/" + kFid, kFidHeader);
   for (const auto& [path, header] : files) {

@@ -46,7 +46,7 @@ struct StepRecord {
   double grad_norm = 0;
   double examples_per_s = 0;
   double train_bpd = 0;  // NaN for noise-prediction losses.
-  at::Tensor Q, D;       // [K, K].
+  at::Tensor Q, D;       // [K, K] or [time_bins, K, K].
 };
 
 class RunLogger {
@@ -54,10 +54,12 @@ class RunLogger {
   // Opens the logs of a run with K variables in `output_dir` (which exists):
   // new files, or with `resume_step` the existing ones cut back to the rows
   // of steps <= resume_step.
-  // `fid`: the run evaluates FID (fid.csv is kept).
+  // `fid`: the run evaluates FID (fid.csv is kept). A process with
+  // `time_bins` > 1 logs every bin's Q and D (columns Q_bin<k>_<ij>).
   static absl::StatusOr<std::unique_ptr<RunLogger>> Open(
       const std::string& output_dir, int64_t num_vars,
-      std::optional<int64_t> resume_step, bool fid = false);
+      std::optional<int64_t> resume_step, bool fid = false,
+      int64_t time_bins = 1);
 
   absl::Status LogStep(const StepRecord& record);
   absl::Status LogEvaluation(int64_t step, int64_t epoch,

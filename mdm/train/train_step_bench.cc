@@ -136,5 +136,20 @@ BENCHMARK(BM_TrainStepMlp)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
 
+// The same with Q(t), D(t) over four time bins: the kernel composes a
+// matrix exponential per bin past the first.
+void BM_TrainStepMlpTimeBins(benchmark::State& state) {
+  Setup setup = Make("configs/toy/checkerboard.textproto",
+                     {"diffusion.n_vars=3", "diffusion.time_bins=4",
+                      "training.batch_size=512"},
+                     "mlp");
+  Run(state, setup);
+}
+BENCHMARK(BM_TrainStepMlpTimeBins)
+    ->Arg(50)
+    ->Iterations(1)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+
 }  // namespace
 }  // namespace mdm::train

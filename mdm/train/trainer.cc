@@ -207,7 +207,7 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
     absl::StatusOr<std::unique_ptr<RunLogger>> logger = RunLogger::Open(
         options.output_dir, t->model_->diffusion().num_vars(),
         resuming ? std::optional<int64_t>(t->step_) : std::nullopt,
-        t->fid_net_.has_value());
+        t->fid_net_.has_value(), t->model_->diffusion().time_bins());
     if (!logger.ok()) return logger.status();
     t->logger_ = *std::move(logger);
     if (absl::Status s = t->logger_->LogRunInfo(
@@ -666,8 +666,8 @@ absl::Status Trainer::Run() {
                  .grad_norm = stats->grad_norm,
                  .examples_per_s = rate,
                  .train_bpd = stats->train_bpd,
-                 .Q = model_->diffusion().Q(),
-                 .D = model_->diffusion().D()});
+                 .Q = model_->diffusion().BinnedQ(),
+                 .D = model_->diffusion().BinnedD()});
             !s.ok()) {
           return s;
         }
