@@ -5,7 +5,9 @@
 #   1. the quick-start training for a few steps (then its evaluation, sample
 #      grid and checkpoints, as every run ends),
 #   2. sampling and ELBO evaluation of that run,
-#   3. the sampler benchmark.
+#   3. the sampler benchmark,
+#   4. with two or more GPUs, two data-parallel ranks on one machine (NCCL
+#      when the LibTorch has nccl.h; the log says which group they joined).
 #
 #   tools/setup.sh                                  # Debian's packages, data
 #   MDM_LIBTORCH=/opt/libtorch tools/gpu_check.sh [OUTPUT_DIR]
@@ -73,5 +75,25 @@ bazel run -c opt //mdm/bin:eval -- --checkpoint="$out/quickstart" \
 step "sampler benchmark on $device"
 bazel run -c opt //mdm/sampling:sampling_bench -- --device="$device" \
   --benchmark_out="$out/sampling_bench.json" --benchmark_out_format=json
+
+gpus=$( (nvidia-smi -L 2>/dev/null || true) | grep -c '^GPU' || true)
+if ((gpus >= 2)); then
+  step "two data-parallel ranks, one GPU each, $steps steps"
+  port=$((20000 + RANDOM % 20000))
+  pids=()
+  for rank in 0 1; do
+    RANK=$rank LOCAL_RANK=$rank WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 MASTER_PORT=$port \
+      "$binary" --device=cuda --set=training.max_steps="$steps" \
+      --output_dir="$out/ddp" --dist_timeout_s=300 >"$out/ddp_rank$rank.log" 2>&1 &
+    pids+=($!)
+  done
+  for pid in "${pids[@]}"; do
+    wait "$pid" || die "a data-parallel rank failed (logs: $out/ddp_rank*.log)"
+  done
+  grep -h "joined the" "$out"/ddp_rank*.log
+  [[ -f "$out/ddp/checkpoints/last.pt" ]] || die "the data-parallel run wrote no checkpoint"
+else
+  echo "gpu_check: one GPU: the data-parallel check needs two (skipped)"
+fi
 
 step "PASSED: outputs in $out"

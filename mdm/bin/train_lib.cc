@@ -52,8 +52,20 @@ absl::StatusOr<TrainOutcome> RunTraining(const TrainFlags& flags) {
     if (flags.dist_timeout_s <= 0) {
       return absl::InvalidArgumentError("--dist_timeout_s must be positive");
     }
+    c10::optional<c10::Device> device;
+    try {
+      device = c10::Device(flags.device);
+    } catch (const c10::Error&) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--device='", flags.device, "' is not a device"));
+    }
+    // One GPU per rank: "cuda" alone means this rank's local index.
+    if (device->is_cuda() && !device->has_index()) {
+      device = c10::Device(c10::kCUDA, env->local_rank);
+      options.device = device->str();
+    }
     absl::StatusOr<std::unique_ptr<train::Communicator>> communicator =
-        train::Connect(*env, absl::Seconds(flags.dist_timeout_s));
+        train::Connect(*env, absl::Seconds(flags.dist_timeout_s), *device);
     if (!communicator.ok()) return communicator.status();
     options.communicator = *std::move(communicator);
   }

@@ -7,6 +7,9 @@
 #include <cstdlib>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#ifdef MDM_WITH_NCCL
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <utility>
 #include <vector>
@@ -23,15 +26,20 @@ std::string FirstLine(const std::string& message) {
   return message.substr(0, message.find('\n'));
 }
 
-class GlooCommunicator : public Communicator {
+// The collectives of one c10d process group. Gloo reduces host tensors,
+// so with Gloo other devices go through a host copy (`host_copy`); NCCL
+// reduces CUDA tensors where they are.
+class GroupCommunicator : public Communicator {
  public:
-  GlooCommunicator(int rank, int world_size,
-                   c10::intrusive_ptr<c10d::Store> store,
-                   c10::intrusive_ptr<c10d::ProcessGroupGloo> group)
+  GroupCommunicator(int rank, int world_size,
+                    c10::intrusive_ptr<c10d::Store> store,
+                    c10::intrusive_ptr<c10d::ProcessGroup> group,
+                    bool host_copy)
       : rank_(rank),
         world_size_(world_size),
         store_(std::move(store)),
-        group_(std::move(group)) {}
+        group_(std::move(group)),
+        host_copy_(host_copy) {}
 
   int rank() const override { return rank_; }
   int world_size() const override { return world_size_; }
@@ -51,13 +59,12 @@ class GlooCommunicator : public Communicator {
   }
 
  private:
-  // Gloo reduces CPU tensors: other devices go through a CPU copy.
   template <typename Collective>
   absl::Status Run(const char* name, at::Tensor& tensor,
                    Collective collective) {
-    std::vector<at::Tensor> buffer = {tensor.device().is_cpu()
-                                          ? tensor.contiguous()
-                                          : tensor.cpu().contiguous()};
+    std::vector<at::Tensor> buffer = {
+        host_copy_ && !tensor.device().is_cpu() ? tensor.cpu().contiguous()
+                                                 : tensor.contiguous()};
     try {
       collective(buffer)->wait();
     } catch (const std::exception& e) {
@@ -72,7 +79,8 @@ class GlooCommunicator : public Communicator {
   int rank_;
   int world_size_;
   c10::intrusive_ptr<c10d::Store> store_;
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> group_;
+  c10::intrusive_ptr<c10d::ProcessGroup> group_;
+  bool host_copy_;
 };
 
 bool IsLoopback(const std::string& address) {
@@ -135,16 +143,40 @@ absl::StatusOr<DistributedEnvironment> DistributedEnvironmentFromEnv(
           absl::StrCat("MASTER_PORT=", env.master_port, " is not a port"));
     }
   }
+  for (const char* name : {"LOCAL_RANK", "SLURM_LOCALID"}) {
+    if (!get(name).empty()) {
+      if (absl::Status s = parse(name, &env.local_rank); !s.ok()) return s;
+      break;
+    }
+  }
   env.agent_store = get("TORCHELASTIC_USE_AGENT_STORE") == "True";
   env.socket_interface = get("GLOO_SOCKET_IFNAME");
   return env;
 }
 
+bool NcclAvailable() {
+#ifdef MDM_WITH_NCCL
+  return true;
+#else
+  return false;
+#endif
+}
+
+Backend ChooseBackend(const c10::Device& device, bool nccl_available) {
+  return device.is_cuda() && nccl_available ? Backend::kNccl : Backend::kGloo;
+}
+
 absl::StatusOr<std::unique_ptr<Communicator>> Connect(
-    const DistributedEnvironment& env, absl::Duration timeout) {
+    const DistributedEnvironment& env, absl::Duration timeout,
+    const c10::Device& device) {
   const auto timeout_ms =
       std::chrono::milliseconds(absl::ToInt64Milliseconds(timeout));
   const std::string where = absl::StrCat(env.master_addr, ":", env.master_port);
+  const Backend backend = ChooseBackend(device, NcclAvailable());
+  if (device.is_cuda() && backend == Backend::kGloo) {
+    LOG(WARNING) << "this LibTorch has no NCCL: gradients of " << device
+                 << " are averaged with Gloo through host memory";
+  }
   try {
     c10d::TCPStoreOptions store_options;
     store_options.port = static_cast<uint16_t>(env.master_port);
@@ -156,6 +188,18 @@ absl::StatusOr<std::unique_ptr<Communicator>> Connect(
         c10::make_intrusive<c10d::TCPStore>(env.master_addr, store_options);
     // A prefix keeps our keys apart from an agent's own.
     auto store = c10::make_intrusive<c10d::PrefixStore>("mdm", tcp_store);
+#ifdef MDM_WITH_NCCL
+    if (backend == Backend::kNccl) {
+      auto options = c10d::ProcessGroupNCCL::Options::create();
+      options->timeout = timeout_ms;
+      auto group = c10::make_intrusive<c10d::ProcessGroupNCCL>(
+          store, env.rank, env.world_size, options);
+      LOG(INFO) << "rank " << env.rank << " of " << env.world_size
+                << " joined the NCCL process group at " << where;
+      return std::make_unique<GroupCommunicator>(
+          env.rank, env.world_size, store, group, /*host_copy=*/false);
+    }
+#endif
     auto options = c10d::ProcessGroupGloo::Options::create(timeout_ms);
     if (!env.socket_interface.empty()) {
       options->devices.push_back(
@@ -171,8 +215,8 @@ absl::StatusOr<std::unique_ptr<Communicator>> Connect(
         store, env.rank, env.world_size, options);
     LOG(INFO) << "rank " << env.rank << " of " << env.world_size
               << " joined the Gloo process group at " << where;
-    return std::make_unique<GlooCommunicator>(env.rank, env.world_size, store,
-                                              group);
+    return std::make_unique<GroupCommunicator>(env.rank, env.world_size, store,
+                                               group, /*host_copy=*/true);
   } catch (const std::exception& e) {
     return absl::UnavailableError(
         absl::StrCat("rank ", env.rank, " of ", env.world_size,

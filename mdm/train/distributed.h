@@ -1,6 +1,9 @@
 // Data-parallel training across processes and machines with LibTorch's
-// c10d: a TCPStore for the rendezvous and a Gloo process group (CPU
-// tensors) for the collectives.
+// c10d: a TCPStore for the rendezvous and a process group for the
+// collectives, chosen by the training device: NCCL for CUDA tensors when
+// the LibTorch MDM is built against has it (a CUDA build with nccl.h;
+// @mdm_libtorch//:libtorch.bzl says), Gloo otherwise (on a GPU without
+// NCCL, through host copies).
 //
 // Processes find each other the way torchrun and Slurm describe them:
 //   RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT      (torchrun, by hand)
@@ -13,6 +16,7 @@
 #define MDM_TRAIN_DISTRIBUTED_H_
 
 #include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
 
 #include <functional>
 #include <memory>
@@ -32,6 +36,9 @@ struct DistributedEnvironment {
   // torchrun's agent serves the store: rank 0 connects as a client.
   bool agent_store = false;
   std::string socket_interface;  // GLOO_SOCKET_IFNAME.
+  // This rank's index on its machine (LOCAL_RANK, or SLURM_LOCALID; 0):
+  // its GPU when the device names none.
+  int local_rank = 0;
 };
 
 // Reads the variables above through `getenv` (std::getenv by default); a
@@ -61,10 +68,23 @@ absl::Status AllReduceGradients(Communicator& communicator,
                                 const std::vector<at::Tensor>& params,
                                 std::vector<double>& scalars);
 
-// Joins the process group described by `env`, waiting at most `timeout`
-// for the other ranks and for any later collective.
+enum class Backend { kGloo, kNccl };
+
+// Whether this build has c10d's NCCL backend.
+bool NcclAvailable();
+
+// The backend for collectives on `device`'s tensors: NCCL for CUDA when
+// `nccl_available`, Gloo for everything else.
+Backend ChooseBackend(const c10::Device& device, bool nccl_available);
+
+// Joins the process group described by `env` for tensors on `device`
+// (ChooseBackend with NcclAvailable()), waiting at most `timeout` for the
+// other ranks and for any later collective. With NCCL every rank's
+// tensors are on its own GPU (the trainer's device: cuda without an index
+// means cuda:<local_rank>).
 absl::StatusOr<std::unique_ptr<Communicator>> Connect(
-    const DistributedEnvironment& env, absl::Duration timeout);
+    const DistributedEnvironment& env, absl::Duration timeout,
+    const c10::Device& device = c10::Device(c10::kCPU));
 
 }  // namespace mdm::train
 

@@ -38,6 +38,8 @@ TEST(DistributedEnvironmentTest, ReadsTorchrunVariables) {
                {"MASTER_ADDR", "node7"},
                {"MASTER_PORT", "12345"},
                {"TORCHELASTIC_USE_AGENT_STORE", "True"},
+               {"LOCAL_RANK", "1"},
+               {"SLURM_LOCALID", "5"},
                {"SLURM_PROCID", "0"},
                {"SLURM_NTASKS", "8"}});
   ASSERT_TRUE(env.ok()) << env.status();
@@ -46,13 +48,16 @@ TEST(DistributedEnvironmentTest, ReadsTorchrunVariables) {
   EXPECT_EQ(env->master_addr, "node7");
   EXPECT_EQ(env->master_port, 12345);
   EXPECT_TRUE(env->agent_store);
+  EXPECT_EQ(env->local_rank, 1);  // LOCAL_RANK before SLURM_LOCALID.
 }
 
 TEST(DistributedEnvironmentTest, ReadsSlurmVariables) {
   absl::StatusOr<DistributedEnvironment> env = FromMap(
-      {{"SLURM_PROCID", "1"}, {"SLURM_NTASKS", "2"}, {"MASTER_ADDR", "n1"}});
+      {{"SLURM_PROCID", "1"}, {"SLURM_NTASKS", "2"}, {"MASTER_ADDR", "n1"},
+       {"SLURM_LOCALID", "1"}});
   ASSERT_TRUE(env.ok()) << env.status();
   EXPECT_EQ(env->rank, 1);
+  EXPECT_EQ(env->local_rank, 1);
   EXPECT_EQ(env->world_size, 2);
   EXPECT_EQ(env->master_port, 29500);
   EXPECT_FALSE(env->agent_store);
@@ -80,15 +85,27 @@ TEST(DistributedEnvironmentTest, NamesTheBadVariable) {
               HasSubstr("MASTER_PORT=70000"));
 }
 
+TEST(BackendTest, NcclForCudaWhenTheBuildHasIt) {
+  const c10::Device cpu(c10::kCPU), cuda(c10::kCUDA, 1);
+  EXPECT_EQ(ChooseBackend(cuda, /*nccl_available=*/true), Backend::kNccl);
+  EXPECT_EQ(ChooseBackend(cuda, /*nccl_available=*/false), Backend::kGloo);
+  EXPECT_EQ(ChooseBackend(cpu, /*nccl_available=*/true), Backend::kGloo);
+  EXPECT_EQ(ChooseBackend(cpu, /*nccl_available=*/false), Backend::kGloo);
+  // Debian's LibTorch is a CPU build.
+  EXPECT_FALSE(NcclAvailable());
+}
+
 // Rank `rank` of 3 sums (rank + 1) * [1, 2] and receives rank 2's
-// broadcast; exits 0 when both results are right.
+// broadcast; exits 0 when both results are right. Rank 1 asks for a CUDA
+// device's backend: without NCCL that is Gloo, the same group.
 int RunRank(int rank, int port) {
   DistributedEnvironment env;
   env.rank = rank;
   env.world_size = 3;
   env.master_port = port;
-  absl::StatusOr<std::unique_ptr<Communicator>> comm =
-      Connect(env, absl::Seconds(60));
+  absl::StatusOr<std::unique_ptr<Communicator>> comm = Connect(
+      env, absl::Seconds(60),
+      rank == 1 ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU));
   if (!comm.ok()) return 10;
   at::Tensor t = at::tensor({1.0, 2.0}, at::kDouble) * (rank + 1);
   if (!(*comm)->AllReduceSum(t).ok()) return 11;
