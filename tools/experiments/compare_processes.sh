@@ -17,9 +17,16 @@
 #   ODE_EXAMPLES=1000   test images for the ODE likelihood
 #   ODE_TOL=1e-3        its solver rtol = atol
 #   THREADS=2           LibTorch threads per run
-#   PROCESSES="vpsde cld alda malda learned_2 learned_3"
+#   PROCESSES="vpsde cld alda malda learned_2 learned_3"; also variants
+#                       (tools/experiments/processes.sh): learned_3_bins4
+#                       for Q(t), D(t) over 4 time bins, +adaptive for the
+#                       adaptive time proposal, e.g. learned_2_bins4+adaptive
 #   PARTS="checkerboard fashion_mnist"
 #   BASE=configs/fashion_mnist/quickstart.textproto
+#   FID_MODEL=           a TorchScript feature network for Fashion-MNIST FID
+#                       (tools/experiments/fmnist_classifier.py makes one);
+#                       when set, FID of FID_SAMPLES=1000 samples at 10 and
+#                       20 score evaluations per process
 #   EXTRA="--set=..."   more overrides for every Fashion-MNIST run
 # Bigger machines scale it up by the same knobs (e.g. STEPS=50000, a bigger
 # network through EXTRA, or a CIFAR-10 BASE).
@@ -35,13 +42,28 @@ processes=${PROCESSES:-vpsde cld alda malda learned_2 learned_3}
 parts=${PARTS:-checkerboard fashion_mnist}
 base=${BASE:-configs/fashion_mnist/quickstart.textproto}
 read -r -a extra <<<"${EXTRA:-}"
+fid_model=${FID_MODEL:-}
+fid_samples=${FID_SAMPLES:-1000}
 
 bazel build //mdm/bin:train //mdm/bin:eval //mdm/bin:sample
-bin=bazel-bin/mdm/bin
+# The build's own folder, not the bazel-bin link (which any later build with
+# other flags, e.g. -c opt, repoints while the experiment runs).
+bin="$(bazel info bazel-bin)/mdm/bin"
 
 # The diffusion of each process; everything else comes from the base config.
 # shellcheck source=tools/experiments/processes.sh
 source tools/experiments/processes.sh
+
+# Samples from few score evaluations: the multistep exponential
+# integrator at 10 and 20, and the single-step one at 20 for comparison.
+few_step_samples() {
+  local run=$1 n=$2
+  for spec in expint_ms:10 expint_ms:20 expint:20; do
+    "$bin/sample" --checkpoint="$run" --n="$n" --sampler="${spec%:*}" \
+      --steps="${spec#*:}" --out="$run/samples_${spec%:*}_${spec#*:}.png" \
+      --num_threads="$threads"
+  done
+}
 
 mkdir -p "$out"
 {
@@ -51,6 +73,9 @@ mkdir -p "$out"
   echo "steps: $steps, toy_epochs: $toy_epochs, ode_examples: $ode_examples, ode_tol: $ode_tol, threads: $threads"
   echo "base: $base ${extra[*]:-}"
   echo "parts: $parts; processes: $processes"
+  if [[ -n $fid_model ]]; then
+    echo "fid_model: $fid_model (sha256 $(sha256sum <"$fid_model" | cut -c1-16)), fid_samples: $fid_samples"
+  fi
 } >>"$out/setup.txt"
 
 # 1. The 2-D checkerboard: every process to convergence in a few minutes. The
@@ -71,6 +96,7 @@ mkdir -p "$out"
     --limit_examples=2000 --rtol=1e-5 --atol=1e-5 --num_threads="$threads"
   "$bin/sample" --checkpoint="$run" --n=20000 --sampler=expint --steps=100 \
     --out="$run/samples.png" --num_threads="$threads"
+  few_step_samples "$run" 20000
 done
 
 # 2. Fashion-MNIST: the same network, optimizer and step budget.
@@ -85,5 +111,14 @@ done
     --rtol="$ode_tol" --atol="$ode_tol" --batch_size=100 --num_threads="$threads"
   "$bin/sample" --checkpoint="$run" --n=64 --sampler=expint --steps=100 \
     --out="$run/samples.png" --num_threads="$threads"
+  few_step_samples "$run" 64
+  if [[ -n $fid_model ]]; then
+    for spec in expint_ms:10 expint_ms:20 expint:20; do
+      "$bin/eval" --checkpoint="$run" --metric=fid --fid_model="$fid_model" \
+        --fid_stats="$out/fashion_mnist/fid_reference.stats" \
+        --fid_samples="$fid_samples" --sampler="${spec%:*}" --steps="${spec#*:}" \
+        --json="$run/eval/fid_${spec%:*}_${spec#*:}.json" --num_threads="$threads"
+    done
+  fi
 done
 echo "done: $out"

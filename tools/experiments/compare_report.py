@@ -16,8 +16,36 @@ import subprocess
 import sys
 
 PROCESSES = ["vpsde", "cld", "alda", "malda", "learned_2", "learned_3"]
-NAMES = {"vpsde": "VPSDE", "cld": "CLD", "alda": "ALDA", "malda": "MALDA",
-         "learned_2": "Learned-2", "learned_3": "Learned-3"}
+BASE_NAMES = {"vpsde": "VPSDE", "cld": "CLD", "alda": "ALDA", "malda": "MALDA",
+              "learned_2": "Learned-2", "learned_3": "Learned-3"}
+
+
+def name(p):
+    """learned_3_bins4+adaptive -> Learned-3, 4 time bins, adaptive t."""
+    adaptive = p.endswith("+adaptive")
+    p = p.removesuffix("+adaptive")
+    bins = None
+    if "_bins" in p:
+        p, bins = p.split("_bins")
+    text = BASE_NAMES.get(p, p)
+    if bins:
+        text += f", {bins} time bins"
+    if adaptive:
+        text += ", adaptive t"
+    return text
+
+
+def variants(out, data):
+    """The processes in their usual order, then any other variant run."""
+    root = os.path.join(out, data)
+    found = sorted(d for d in os.listdir(root)
+                   if os.path.isdir(os.path.join(root, d))) if os.path.isdir(root) else []
+    return [p for p in PROCESSES if p in found] + [p for p in found if p not in PROCESSES]
+
+
+def num_vars(Q):
+    """K from a [K, K] Q or a per-bin [N, K, K] one."""
+    return len(Q[0]) if isinstance(Q[0][0], list) else len(Q)
 
 
 def load(path):
@@ -32,7 +60,7 @@ def matrix(m):
 def table(out, data):
     rows = ["| process | K | ELBO bits/dim | ELBO bits/dim with offset | ODE bits/dim | ODE examples | steps |",
             "|---|---|---|---|---|---|---|"]
-    for p in PROCESSES:
+    for p in variants(out, data):
         run = os.path.join(out, data, p)
         try:
             elbo = load(os.path.join(run, "eval", "elbo_test.json"))
@@ -40,7 +68,7 @@ def table(out, data):
         except FileNotFoundError:
             continue
         rows.append(
-            f"| {NAMES[p]} | {len(elbo['Q'])} | {elbo['bpd']:.3f} +- {elbo['bpd_ci95']:.3f} "
+            f"| {name(p)} | {num_vars(elbo['Q'])} | {elbo['bpd']:.3f} +- {elbo['bpd_ci95']:.3f} "
             f"| {elbo['bpd_with_offset']:.3f} +- {elbo['bpd_with_offset_ci95']:.3f} "
             f"| {ode['bpd']:.3f} +- {ode['bpd_ci95']:.3f} | {ode['examples']} | {elbo['step']} |")
     return "\n".join(rows)
@@ -48,12 +76,33 @@ def table(out, data):
 
 def learned(out, data):
     lines = []
-    for p in ["learned_2", "learned_3"]:
+    for p in [v for v in variants(out, data) if v.startswith("learned")]:
         path = os.path.join(out, data, p, "eval", "elbo_test.json")
         if os.path.exists(path):
             e = load(path)
-            lines.append(f"- {NAMES[p]}: Q = {matrix(e['Q'])}, D = {matrix(e['D'])}")
+            if isinstance(e["Q"][0][0], list):  # One Q and D per time bin.
+                for k, (Q, D) in enumerate(zip(e["Q"], e["D"])):
+                    lines.append(f"- {name(p)}, bin {k}: Q = {matrix(Q)}, D = {matrix(D)}")
+            else:
+                lines.append(f"- {name(p)}: Q = {matrix(e['Q'])}, D = {matrix(e['D'])}")
     return "\n".join(lines)
+
+
+FID_RUNS = [("expint_ms", 10), ("expint_ms", 20), ("expint", 20)]
+
+
+def fid_table(out, data):
+    """FID (the script's FID_MODEL features) per process and sampler."""
+    header = "| process | " + " | ".join(f"{s} at {n}" for s, n in FID_RUNS) + " |"
+    rows = [header, "|---|" + "---|" * len(FID_RUNS)]
+    for p in variants(out, data):
+        cells = []
+        for sampler, steps in FID_RUNS:
+            path = os.path.join(out, data, p, "eval", f"fid_{sampler}_{steps}.json")
+            cells.append(f"{load(path)['fid']:.1f}" if os.path.exists(path) else "")
+        if any(cells):
+            rows.append(f"| {name(p)} | " + " | ".join(cells) + " |")
+    return "\n".join(rows) if len(rows) > 2 else ""
 
 
 TITLES = {"fashion_mnist": "Fashion-MNIST", "checkerboard": "Checkerboard"}
@@ -64,7 +113,7 @@ YRANGES = {"fashion_mnist": (3, 8), "checkerboard": (2, 8)}
 
 def curves(out, data, png):
     series = []
-    for p in PROCESSES:
+    for p in variants(out, data):
         run = os.path.join(out, data, p)
         metrics = os.path.join(run, "metrics.csv")
         evals = os.path.join(run, "eval.csv")
@@ -82,10 +131,10 @@ def curves(out, data, png):
         return False
     plots = []
     for i, (p, dat, evals) in enumerate(series, start=1):
-        plots.append(f"'{dat}' using 1:2 smooth bezier lw 1.5 lc {i} title '{NAMES[p]} (train)'")
+        plots.append(f"'{dat}' using 1:2 smooth bezier lw 1.5 lc {i} title '{name(p)} (train)'")
         if evals:
-            plots.append(f"'{evals}' using 1:3 every ::1 with linespoints pt 7 lw 2 lc {i} "
-                         f"dt 2 title '{NAMES[p]} (test)'")
+            plots.append(f"'{evals}' using 1:4 every ::1 with linespoints pt 7 lw 2 lc {i} "
+                         f"dt 2 title '{name(p)} (test)'")
     low, high = YRANGES[data]
     script = f"""
 set datafile separator ','
@@ -109,15 +158,22 @@ def main():
     print(table(out, "fashion_mnist"))
     print("\nLearned matrices:\n")
     print(learned(out, "fashion_mnist"))
+    fids = fid_table(out, "fashion_mnist")
+    if fids:
+        print("\nFID of 1,000 samples (the script's FID_MODEL features):\n")
+        print(fids)
     print("\n## Checkerboard\n")
     print(table(out, "checkerboard"))
     print("\nLearned matrices:\n")
     print(learned(out, "checkerboard"))
     for data in ["fashion_mnist", "checkerboard"]:
-        for p in PROCESSES:
-            src = os.path.join(out, data, p, "samples.png")
-            if os.path.exists(src):
-                shutil.copy(src, os.path.join(docs, f"{data}_{p}.png"))
+        for p in variants(out, data):
+            for picture in ["samples", "samples_expint_ms_10", "samples_expint_ms_20",
+                            "samples_expint_20"]:
+                src = os.path.join(out, data, p, picture + ".png")
+                suffix = picture.removeprefix("samples")
+                if os.path.exists(src):
+                    shutil.copy(src, os.path.join(docs, f"{data}_{p}{suffix}.png"))
     for data in ["fashion_mnist", "checkerboard"]:
         png = os.path.join(docs, f"{data}_curves.png")
         if curves(out, data, png):

@@ -20,7 +20,9 @@ threads=${THREADS:-1}
 processes=${PROCESSES:-vpsde cld alda malda learned_2 learned_3}
 
 bazel build //mdm/bin:train //mdm/bin:eval
-bin=bazel-bin/mdm/bin
+# The build's own folder, not the bazel-bin link (which any later build with
+# other flags, e.g. -c opt, repoints while the experiment runs).
+bin="$(bazel info bazel-bin)/mdm/bin"
 
 # The diffusion of each process; everything else comes from the base config.
 # shellcheck source=tools/experiments/processes.sh
