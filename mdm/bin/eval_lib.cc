@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
 #include "absl/strings/str_format.h"
+#include "mdm/bin/ode_flags.h"
 #include "mdm/data/factory.h"
 #include "mdm/data/loader.h"
 #include "mdm/eval/elbo_evaluation.h"
@@ -89,15 +89,9 @@ absl::StatusOr<std::string> RunEvaluation(const EvalFlags& flags) {
     return absl::InvalidArgumentError(
         "--steps must be >= 0 and --fid_samples >= 2");
   }
-  if (absl::Status s = sampling::ValidateAdaptiveOptions(
-          {.rtol = flags.rtol,
-           .atol = flags.atol,
-           .max_steps = flags.ode_max_steps},
-          "--");
-      !s.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrReplaceAll(s.message(), {{"--max_steps", "--ode_max_steps"}}));
-  }
+  absl::StatusOr<sampling::AdaptiveOptions> adaptive =
+      OdeFlags(flags.rtol, flags.atol, flags.ode_max_steps);
+  if (!adaptive.ok()) return adaptive.status();
   absl::StatusOr<objectives::DivergenceEstimator> divergence =
       ParseDivergence(flags.divergence);
   if (!divergence.ok()) return divergence.status();
@@ -176,9 +170,7 @@ absl::StatusOr<std::string> RunEvaluation(const EvalFlags& flags) {
     eval::OdeLikelihoodOptions ode;
     ode.t_min = experiment.eval().t_min_eval();
     ode.t_max = experiment.diffusion().t_max();
-    ode.adaptive.rtol = flags.rtol;
-    ode.adaptive.atol = flags.atol;
-    ode.adaptive.max_steps = flags.ode_max_steps;
+    ode.adaptive = *adaptive;
     ode.divergence = *divergence;
     ode.v0_draws = flags.v0_draws;
     const int quantization =

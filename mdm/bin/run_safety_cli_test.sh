@@ -107,6 +107,8 @@ expect_error "--steps and --batch_size must be >= 0" sample --checkpoint="$run" 
 expect_error "--rtol must be positive and finite, got -1" sample --checkpoint="$run" --rtol=-1 --out="$tmp/s.png"
 expect_error "--atol must be positive and finite, got 0" eval --checkpoint="$run" --metric=ode --atol=0
 expect_error "--rtol must be positive and finite, got nan" eval --checkpoint="$run" --metric=ode --rtol=nan
+expect_error "--ode_max_steps must be positive, got 0" sample --checkpoint="$run" --ode_max_steps=0 --out="$tmp/s.png"
+expect_error "--ode_max_steps must be positive, got -5" eval --checkpoint="$run" --metric=ode --ode_max_steps=-5
 expect_error "raise max_steps (--ode_max_steps" sample --checkpoint="$run" --sampler=ode \
   --ode_max_steps=2 --n=16 --out="$tmp/s.png" --num_threads=1
 printf 'base_config: "%s"\naxis { field: "diffusion.n_vars" values: "2" values: "5" }\n' \

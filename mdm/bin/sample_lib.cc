@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_replace.h"
+#include "mdm/bin/ode_flags.h"
 #include "mdm/model/saved_run.h"
 #include "mdm/sampling/ode_solvers.h"
 #include "mdm/sampling/picture.h"
@@ -30,15 +30,9 @@ absl::Status RunSampling(const SampleFlags& flags) {
         "--steps and --batch_size must be >= 0 (0: the config's n_fes, all "
         "at once)");
   }
-  if (absl::Status s = sampling::ValidateAdaptiveOptions(
-          {.rtol = flags.rtol,
-           .atol = flags.atol,
-           .max_steps = flags.ode_max_steps},
-          "--");
-      !s.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrReplaceAll(s.message(), {{"--max_steps", "--ode_max_steps"}}));
-  }
+  absl::StatusOr<sampling::AdaptiveOptions> adaptive =
+      OdeFlags(flags.rtol, flags.atol, flags.ode_max_steps);
+  if (!adaptive.ok()) return adaptive.status();
   if (flags.out.empty()) return absl::InvalidArgumentError("--out is required");
   if (flags.num_threads < 0) {
     return absl::InvalidArgumentError("--num_threads must be >= 0");
@@ -56,9 +50,7 @@ absl::Status RunSampling(const SampleFlags& flags) {
   sampling::SampleOptions options = sampling::SampleOptionsFor(experiment);
   options.kind = *kind;
   if (flags.steps > 0) options.steps = flags.steps;
-  options.adaptive.rtol = flags.rtol;
-  options.adaptive.atol = flags.atol;
-  options.adaptive.max_steps = flags.ode_max_steps;
+  options.adaptive = *adaptive;
   const int64_t K = model->model.diffusion().num_vars();
   std::vector<int64_t> example_shape =
       data.is_image() ? std::vector<int64_t>{data.in_channels(), data.height(),
