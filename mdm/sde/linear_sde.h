@@ -39,23 +39,31 @@ struct KernelMoments {
   at::Tensor cov;        // Sigma(t): [batch, K, K], symmetric.
 };
 
+// How MatrixFractionMoments and MatrixExponentials square their Taylor
+// results back: kAuto fuses each time's squarings into one autograd node
+// with a hand-written backward on the CPU and uses batched operations on
+// other devices; kBatchedOperations always uses the latter (a test
+// compares the two).
+enum class SquaringPath { kAuto, kBatchedOperations };
+
 // Moments for integrated schedule values `int_beta` ([batch]) by the
 // matrix-fraction (Van Loan) method: with block = [[A, 2D], [0, -A^T]],
 //   Phi = exp(B block),  M = Phi_11,  Sigma_F = Phi_12 M^T,
 //   Sigma = M Sigma_0 M^T + Sigma_F,
-// so no matrix is inverted. B is split into m steps of a fixed length plus
-// a remainder: the remainder's exponential is a Taylor series whose powers
-// of `block` are shared by the whole batch, and the steps are composed in
-// by the binary digits of m from doubled intervals, adding only positive
-// semi-definite terms (see the .cc). All inputs are promoted to float64.
-KernelMoments MatrixFractionMoments(const at::Tensor& A, const at::Tensor& D,
-                                    const at::Tensor& int_beta,
-                                    const at::Tensor& initial_cov);
+// so no matrix is inverted. Each time's B is halved until the Taylor
+// series of exp(h block) is exact to rounding, the powers of `block`
+// shared by the whole batch, and its (M, Sigma_F) are doubled back,
+// adding only positive semi-definite terms (see the .cc). All inputs are
+// promoted to float64.
+KernelMoments MatrixFractionMoments(
+    const at::Tensor& A, const at::Tensor& D, const at::Tensor& int_beta,
+    const at::Tensor& initial_cov, SquaringPath path = SquaringPath::kAuto);
 
 // exp(B A) for a [K, K] A at a batch of B ([batch]): the same shared
 // Taylor series and per-time squarings, differentiable in A (a time-binned
 // process's later bins). float64, [batch, K, K].
-at::Tensor MatrixExponentials(const at::Tensor& A, const at::Tensor& int_beta);
+at::Tensor MatrixExponentials(const at::Tensor& A, const at::Tensor& int_beta,
+                              SquaringPath path = SquaringPath::kAuto);
 
 // Everything a sampler or objective needs about q(u_t | .) at a batch of
 // times, computed once per time and shared by every data coordinate.

@@ -238,6 +238,43 @@ TEST(LinearSdeTest, MatrixExponentialsMatchMatrixExp) {
             1e-10 * g_theirs.abs().max().item<double>());
 }
 
+// The fused squarings (one autograd node per call, hand-written backward;
+// the CPU's path) against the batched operations (every other device's):
+// the same moments and the same gradients to Q and D, at times that need
+// 0 to 9 halvings.
+TEST(LinearSdeTest, FusedAndBatchedSquaringsAgreeWithGradients) {
+  constexpr int64_t K = 3;
+  at::Generator gen = testing::MakeGenerator(5);
+  const at::Tensor W = at::randn({K, K}, gen, at::kDouble).requires_grad_();
+  const at::Tensor F = at::randn({K, K}, gen, at::kDouble).requires_grad_();
+  const at::Tensor B =
+      at::cat({at::zeros({1}, at::kDouble),
+               at::logspace(-4, 1.3, 40, 10.0, at::kDouble)});
+  const at::Tensor weights = at::randn({3, B.size(0), K, K}, gen, at::kDouble);
+  const at::Tensor sigma0 = HybridInitialCov(K, 0.2);
+  auto run = [&](SquaringPath path) {
+    const at::Tensor D = at::matmul(F, F.t()) + 0.1 * at::eye(K, at::kDouble);
+    const at::Tensor A = -(W - W.t()) - D;
+    const KernelMoments m = MatrixFractionMoments(A, D, B, sigma0, path);
+    const at::Tensor exps = MatrixExponentials(A, B, path);
+    const at::Tensor loss = (m.mean_coef * weights[0]).sum() +
+                            (m.cov * weights[1]).sum() +
+                            (exps * weights[2]).sum();
+    const auto grads = torch::autograd::grad({loss}, {W, F});
+    return std::vector<at::Tensor>{m.mean_coef, m.cov, exps, grads[0],
+                                   grads[1]};
+  };
+  const std::vector<at::Tensor> fused = run(SquaringPath::kAuto);
+  const std::vector<at::Tensor> batched =
+      run(SquaringPath::kBatchedOperations);
+  const char* names[] = {"M", "Sigma", "exp(B A)", "dW", "dF"};
+  for (size_t i = 0; i < fused.size(); ++i) {
+    EXPECT_LT(MaxRelativeError(fused[i], batched[i]), 1e-13) << names[i];
+  }
+  EXPECT_GT(MaxAbs(fused[3]), 1e-2);
+  EXPECT_GT(MaxAbs(fused[4]), 1e-2);
+}
+
 TEST(LinearSdeTest, KernelOfATimeDoesNotDependOnTheBatch) {
   const LinearSde alda = Alda();
   const KernelMoments alone = alda.Moments(Times({1e-4}), FullInitialCov(3));
