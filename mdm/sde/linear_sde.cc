@@ -76,16 +76,17 @@ constexpr int64_t kTaylorDegree = 24;
 // (no masks, no wasted products, and autograd records only the rows that
 // change). B carries no gradient.
 struct HalvedTimes {
-  at::Tensor coefficients;    // h^k / k!, k = 1..24: [batch, 24].
-  at::Tensor halvings;        // s per row: [batch] int64.
+  at::Tensor coefficients;  // h^k / k!, k = 1..24: [batch, 24].
+  at::Tensor halvings;      // s per row: [batch] int64.
   bool sorted = false;
-  at::Tensor inverse_order;   // Sorted: the row of each original time.
+  at::Tensor inverse_order;            // Sorted: the row of each original time.
   std::vector<int64_t> squaring_rows;  // Sorted: level i squares [0, this).
 };
 
 HalvedTimes HalveTimes(const at::Tensor& B, double norm, SquaringPath path) {
   HalvedTimes times;
-  times.sorted = path == SquaringPath::kBatchedOperations || !B.device().is_cpu();
+  times.sorted =
+      path == SquaringPath::kBatchedOperations || !B.device().is_cpu();
   at::Tensor halvings =
       at::ceil(at::log2(B.detach().abs() * norm)).clamp_min(0);
   at::Tensor b = B.detach();
@@ -126,7 +127,7 @@ at::Tensor TaylorPowers(const at::Tensor& X) {
 }
 
 // sum_k (h^k / k!) P_k for a block P of the powers ([24, r, c]): one
-// product for the whole batch, [batch, r, c] in sorted order.
+// product for the whole batch, [batch, r, c] in the times' row order.
 at::Tensor Series(const HalvedTimes& times, const at::Tensor& powers) {
   return at::matmul(times.coefficients, powers.reshape({kTaylorDegree, -1}))
       .view({-1, powers.size(1), powers.size(2)});
@@ -219,10 +220,10 @@ class FusedSquaring : public torch::autograd::Function<FusedSquaring> {
           Product(df, m, t1.data(), K, false, false);
           Product(t1.data(), f, t2.data(), K, false, true);  // dF M F^T
           for (int64_t i = 0; i < KK; ++i) gm[i] += t2[i];
-          Product(df, m, t1.data(), K, true, false);         // dF^T M
+          Product(df, m, t1.data(), K, true, false);          // dF^T M
           Product(t1.data(), f, t2.data(), K, false, false);  // dF^T M F
           for (int64_t i = 0; i < KK; ++i) gm[i] += t2[i];
-          Product(m, df, t1.data(), K, true, false);         // M^T dF
+          Product(m, df, t1.data(), K, true, false);          // M^T dF
           Product(t1.data(), m, gf.data(), K, false, false);  // M^T dF M
           for (int64_t i = 0; i < KK; ++i) df[i] += gf[i];
         }
@@ -255,8 +256,8 @@ class FusedSquaring : public torch::autograd::Function<FusedSquaring> {
 // every row's final value in the times' original order.
 std::vector<at::Tensor> SquareBack(
     const HalvedTimes& times, std::vector<at::Tensor> values,
-    const std::function<std::vector<at::Tensor>(const std::vector<at::Tensor>&)>&
-        square) {
+    const std::function<
+        std::vector<at::Tensor>(const std::vector<at::Tensor>&)>& square) {
   if (!times.sorted) {
     torch::autograd::variable_list out = FusedSquaring::apply(
         values[0],
@@ -332,8 +333,8 @@ KernelMoments MatrixFractionMoments(const at::Tensor& A, const at::Tensor& D,
       at::eye(K, A64.options()) + Series(times, top.narrow(2, 0, K));
   const at::Tensor forced_h =
       at::matmul(Series(times, top.narrow(2, K, K)), M_h.transpose(1, 2));
-  const std::vector<at::Tensor> doubled = SquareBack(
-      times, {M_h, forced_h}, [](const std::vector<at::Tensor>& v) {
+  const std::vector<at::Tensor> doubled =
+      SquareBack(times, {M_h, forced_h}, [](const std::vector<at::Tensor>& v) {
         const at::Tensor& M = v[0];
         const at::Tensor& forced = v[1];
         return std::vector<at::Tensor>{
@@ -355,14 +356,15 @@ at::Tensor MatrixExponentials(const at::Tensor& A, const at::Tensor& int_beta,
               int_beta.sizes());
   const at::Tensor A64 = A.to(at::kDouble);
   const at::Tensor B = int_beta.to(A64.options());
-  if (B.numel() == 0) return at::empty({0, A.size(0), A.size(0)}, A64.options());
+  if (B.numel() == 0)
+    return at::empty({0, A.size(0), A.size(0)}, A64.options());
   const HalvedTimes times =
       HalveTimes(B, A64.detach().abs().sum(0).max().item<double>(), path);
   const at::Tensor M_h =
       at::eye(A.size(0), A64.options()) + Series(times, TaylorPowers(A64));
   return SquareBack(times, {M_h}, [](const std::vector<at::Tensor>& v) {
-           return std::vector<at::Tensor>{at::matmul(v[0], v[0])};
-         })[0];
+    return std::vector<at::Tensor>{at::matmul(v[0], v[0])};
+  })[0];
 }
 
 LinearSde::LinearSde(at::Tensor Q, at::Tensor D, at::Tensor stationary_var,

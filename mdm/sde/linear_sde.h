@@ -55,9 +55,10 @@ enum class SquaringPath { kAuto, kBatchedOperations };
 // shared by the whole batch, and its (M, Sigma_F) are doubled back,
 // adding only positive semi-definite terms (see the .cc). All inputs are
 // promoted to float64.
-KernelMoments MatrixFractionMoments(
-    const at::Tensor& A, const at::Tensor& D, const at::Tensor& int_beta,
-    const at::Tensor& initial_cov, SquaringPath path = SquaringPath::kAuto);
+KernelMoments MatrixFractionMoments(const at::Tensor& A, const at::Tensor& D,
+                                    const at::Tensor& int_beta,
+                                    const at::Tensor& initial_cov,
+                                    SquaringPath path = SquaringPath::kAuto);
 
 // exp(B A) for a [K, K] A at a batch of B ([batch]): the same shared
 // Taylor series and per-time squarings, differentiable in A (a time-binned

@@ -221,8 +221,7 @@ INSTANTIATE_TEST_SUITE_P(K, MatrixFractionVsRk4Test, Values(2, 3, 4));
 // matrix_exp to rounding, over small and large B, with the same gradient.
 TEST(LinearSdeTest, MatrixExponentialsMatchMatrixExp) {
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(2);
-  const at::Tensor A =
-      at::randn({3, 3}, gen, at::kDouble).requires_grad_(true);
+  const at::Tensor A = at::randn({3, 3}, gen, at::kDouble).requires_grad_(true);
   const at::Tensor B = at::tensor({0.0, 1e-6, 0.3, 2.0, 9.0}, at::kDouble);
   const at::Tensor ours = MatrixExponentials(A, B);
   const at::Tensor theirs = at::linalg_matrix_exp(B.view({-1, 1, 1}) * A);
@@ -230,8 +229,7 @@ TEST(LinearSdeTest, MatrixExponentialsMatchMatrixExp) {
             1e-12 * theirs.abs().max().item<double>());
   EXPECT_TRUE(at::equal(ours[0], at::eye(3, at::kDouble)));
   const at::Tensor R = at::randn({5, 3, 3}, gen, at::kDouble);
-  const at::Tensor g_ours =
-      torch::autograd::grad({(ours * R).sum()}, {A})[0];
+  const at::Tensor g_ours = torch::autograd::grad({(ours * R).sum()}, {A})[0];
   const at::Tensor g_theirs =
       torch::autograd::grad({(theirs * R).sum()}, {A})[0];
   EXPECT_LT((g_ours - g_theirs).abs().max().item<double>(),
@@ -247,9 +245,8 @@ TEST(LinearSdeTest, FusedAndBatchedSquaringsAgreeWithGradients) {
   at::Generator gen = testing::MakeGenerator(5);
   const at::Tensor W = at::randn({K, K}, gen, at::kDouble).requires_grad_();
   const at::Tensor F = at::randn({K, K}, gen, at::kDouble).requires_grad_();
-  const at::Tensor B =
-      at::cat({at::zeros({1}, at::kDouble),
-               at::logspace(-4, 1.3, 40, 10.0, at::kDouble)});
+  const at::Tensor B = at::cat({at::zeros({1}, at::kDouble),
+                                at::logspace(-4, 1.3, 40, 10.0, at::kDouble)});
   const at::Tensor weights = at::randn({3, B.size(0), K, K}, gen, at::kDouble);
   const at::Tensor sigma0 = HybridInitialCov(K, 0.2);
   auto run = [&](SquaringPath path) {
@@ -265,8 +262,7 @@ TEST(LinearSdeTest, FusedAndBatchedSquaringsAgreeWithGradients) {
                                    grads[1]};
   };
   const std::vector<at::Tensor> fused = run(SquaringPath::kAuto);
-  const std::vector<at::Tensor> batched =
-      run(SquaringPath::kBatchedOperations);
+  const std::vector<at::Tensor> batched = run(SquaringPath::kBatchedOperations);
   const char* names[] = {"M", "Sigma", "exp(B A)", "dW", "dF"};
   for (size_t i = 0; i < fused.size(); ++i) {
     EXPECT_LT(MaxRelativeError(fused[i], batched[i]), 1e-13) << names[i];
