@@ -111,8 +111,7 @@ Errors Compare(const diffusions::DiffusionImpl& diffusion, int64_t steps,
     return diffusion.SamplePrior({kSamples, K, 2}, at::kDouble, gen);
   };
   const double t_min = 1e-3;
-  const at::Tensor grid =
-      MakeTimeGrid(TimeGridKind::kSqrt, steps, t_min, 1.0);
+  const at::Tensor grid = MakeTimeGrid(TimeGridKind::kSqrt, steps, t_min, 1.0);
   auto error = [&](const absl::StatusOr<SamplerResult>& r) {
     TORCH_CHECK(r.ok(), r.status().ToString());
     return Mmd2(r->u.select(1, 0), reference);
@@ -140,20 +139,34 @@ void Record(const std::string& line) {
       << line << "\n";
 }
 
-TEST(SamplersTest, ExponentialIntegratorBeatsEulerMaruyamaAtEqualEvaluations) {
+// The processes the sampler comparisons cover.
+constexpr const char* kComparedProcesses[] = {
+    "sde_type: CLD", "sde_type: VPSDE",
+    "sde_type: LEARNED n_vars: 3 init_aux_var: 0.01"};
+
+// Fresh data to measure samples against, and the MMD^2 between two
+// independent data samples: the estimate's noise level.
+struct Reference {
+  at::Tensor data;
+  double floor;
+};
+
+Reference MakeReference() {
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(3);
-  const at::Tensor reference = DataSamples(kSamples, gen);
-  // Two independent data samples: the estimate's noise level.
-  const double floor = Mmd2(DataSamples(kSamples, gen), reference);
+  at::Tensor data = DataSamples(kSamples, gen);
+  const double floor = Mmd2(DataSamples(kSamples, gen), data);
+  return {data, floor};
+}
+
+TEST(SamplersTest, ExponentialIntegratorBeatsEulerMaruyamaAtEqualEvaluations) {
+  const auto [reference, floor] = MakeReference();
   // The table (in the test's outputs) covers three processes. For each, at
   // 24 evaluations the exponential integrator beats Euler-Maruyama and has
   // reached the data to within ten times the estimate's noise floor; for
   // CLD, whose fast Hamiltonian rotation is what first-order schemes handle
   // worst, it wins by a factor at both step counts, and its ODE form beats
   // RK4 by 4x.
-  for (const char* config :
-       {"sde_type: CLD", "sde_type: VPSDE",
-        "sde_type: LEARNED n_vars: 3 init_aux_var: 0.01"}) {
+  for (const char* config : kComparedProcesses) {
     const Diffusion diffusion = Make(config);
     for (int64_t steps : {12, 24}) {
       const Errors e = Compare(*diffusion, steps, reference);
@@ -185,12 +198,8 @@ TEST(SamplersTest, ExponentialIntegratorBeatsEulerMaruyamaAtEqualEvaluations) {
 // 8.7e-4 for expint_ms at 10 and 1.0e-4 for expint at 20, noise ~2e-4; the
 // table records expint at 20 for comparison.)
 TEST(SamplersTest, MultistepExponentialIntegratorAtTenEvaluationsBeatsTwenty) {
-  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(3);
-  const at::Tensor reference = DataSamples(kSamples, gen);
-  const double floor = Mmd2(DataSamples(kSamples, gen), reference);
-  for (const char* config :
-       {"sde_type: CLD", "sde_type: VPSDE",
-        "sde_type: LEARNED n_vars: 3 init_aux_var: 0.01"}) {
+  const auto [reference, floor] = MakeReference();
+  for (const char* config : kComparedProcesses) {
     const Diffusion diffusion = Make(config);
     const ScoreFunction score = ExactScore(*diffusion);
     const int64_t K = diffusion->num_vars();
@@ -341,8 +350,8 @@ TEST(SamplersTest, SamplersCrossTheBinsOfATimeBinnedProcess) {
   ProbabilityFlowOptions rk4;
   rk4.solver = ProbabilityFlowOptions::Solver::kRk4;
   rk4.time_grid = MakeTimeGrid(TimeGridKind::kSqrt, 100, 1e-3, 1.0);
-  const double rk4_error = distance(
-      ProbabilityFlowSample(*diffusion, score, u_T, 1.0, 1e-3, rk4));
+  const double rk4_error =
+      distance(ProbabilityFlowSample(*diffusion, score, u_T, 1.0, 1e-3, rk4));
   const at::Tensor grid = MakeTimeGrid(TimeGridKind::kSqrt, 100, 1e-3, 1.0);
   const double expint_error = distance(ExponentialIntegrator(
       *diffusion, score, u_T, grid, {.stochastic = false}));
@@ -374,8 +383,9 @@ TEST(SamplersTest, ConfigAndFlagsNameTheSameSamplers) {
   for (const SamplerKind kind :
        {SamplerKind::kEm, SamplerKind::kExpint, SamplerKind::kExpintOde,
         SamplerKind::kExpintMultistep, SamplerKind::kOde, SamplerKind::kRk4}) {
-    EXPECT_NE(methods->FindValueByName(absl::AsciiStrToUpper(SamplerName(kind))),
-              nullptr)
+    EXPECT_NE(
+        methods->FindValueByName(absl::AsciiStrToUpper(SamplerName(kind))),
+        nullptr)
         << SamplerName(kind);
     EXPECT_EQ(*ParseSamplerKind(SamplerName(kind)), kind);
   }
