@@ -61,14 +61,14 @@ absl::StatusOr<SamplerResult> ExponentialIntegrator(
               "the time grid needs at least two times");
   TORCH_CHECK(options.quadrature_nodes >= 1, "need quadrature nodes");
   if (options.order < 1 || options.order > 4) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the exponential integrator's order must be 1 to 4, not ",
-        options.order));
-  }
-  if (options.order > 1 && options.stochastic) {
     return absl::InvalidArgumentError(
-        "a multistep exponential integrator needs the probability-flow ODE: "
-        "the SDE's noisy path is not smooth enough to extrapolate");
+        absl::StrCat("the exponential integrator's order must be 1 to 4, not ",
+                     options.order));
+  }
+  if (!(options.noise_fraction >= 0 && options.noise_fraction <= 1)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the exponential integrator's noise fraction must be in [0, 1], not ",
+        options.noise_fraction));
   }
   at::NoGradGuard no_grad;
   const at::Tensor grid = time_grid.to(at::kCPU, at::kDouble);
@@ -76,7 +76,9 @@ absl::StatusOr<SamplerResult> ExponentialIntegrator(
   const sde::BetaSchedule& schedule = diffusion.options().schedule();
   const at::Tensor S_inv = diffusion.StationaryCov().inverse();
   const int64_t K = diffusion.num_vars();
-  const double c = options.stochastic ? 2.0 : 1.0;
+  // The share of the SDE's noise variance kept (0: the ODE).
+  const double eta2 = options.stochastic ? options.noise_fraction : 0.0;
+  const double c = 1.0 + eta2;
   // Per time bin (one for most processes): D and the linear part solved
   // exactly, A_c = A + c D S^{-1}: the drift and the stationary score's
   // share of the score term.
@@ -124,7 +126,7 @@ absl::StatusOr<SamplerResult> ExponentialIntegrator(
     // for the same eps over the step.
     std::vector<double> cuts = {t};
     for (auto b = boundaries.rbegin(); b != boundaries.rend(); ++b) {
-      if (*b < t && *b > t_next) cuts.push_back(*b);
+      if (*b<t&& * b> t_next) cuts.push_back(*b);
     }
     cuts.push_back(t_next);
     for (size_t p = 0; p + 1 < cuts.size(); ++p) {
@@ -162,8 +164,8 @@ absl::StatusOr<SamplerResult> ExponentialIntegrator(
         u = u - sde::ApplyMatrix(forcing[j], history[j].second);
       }
       // No noise anywhere in the last step unless asked: its mean.
-      if (options.stochastic && (i + 1 < steps || options.noise_last_step)) {
-        u = u + sde::ApplyMatrix(PsdSqrt(reverse.cov[0]),
+      if (eta2 > 0 && (i + 1 < steps || options.noise_last_step)) {
+        u = u + sde::ApplyMatrix(std::sqrt(eta2) * PsdSqrt(reverse.cov[0]),
                                  at::randn(u.sizes(), gen, u.options()));
       }
     }

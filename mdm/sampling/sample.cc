@@ -14,12 +14,13 @@ namespace mdm::sampling {
 absl::StatusOr<SamplerKind> ParseSamplerKind(const std::string& name) {
   for (SamplerKind kind :
        {SamplerKind::kEm, SamplerKind::kExpint, SamplerKind::kExpintOde,
-        SamplerKind::kExpintMultistep, SamplerKind::kOde, SamplerKind::kRk4}) {
+        SamplerKind::kExpintMultistep, SamplerKind::kExpintMultistepSde,
+        SamplerKind::kOde, SamplerKind::kRk4}) {
     if (SamplerName(kind) == name) return kind;
   }
   return absl::InvalidArgumentError(absl::StrCat(
       "unknown sampler '", name,
-      "' (em, expint, expint_ode, expint_ms, ode, rk4)"));
+      "' (em, expint, expint_ode, expint_ms, expint_ms_sde, ode, rk4)"));
 }
 
 std::string SamplerName(SamplerKind kind) {
@@ -32,6 +33,8 @@ std::string SamplerName(SamplerKind kind) {
       return "expint_ode";
     case SamplerKind::kExpintMultistep:
       return "expint_ms";
+    case SamplerKind::kExpintMultistepSde:
+      return "expint_ms_sde";
     case SamplerKind::kOde:
       return "ode";
     case SamplerKind::kRk4:
@@ -45,8 +48,9 @@ SampleOptions SampleOptionsFor(const proto::Experiment& experiment) {
   SampleOptions options;
   // The config's enum names the samplers as their flags do, in capitals
   // (validated configs hold a known one; anything else stays EM).
-  if (absl::StatusOr<SamplerKind> kind = ParseSamplerKind(absl::AsciiStrToLower(
-          proto::SamplingConfig::SamplingMethod_Name(config.sampling_method())));
+  if (absl::StatusOr<SamplerKind> kind = ParseSamplerKind(
+          absl::AsciiStrToLower(proto::SamplingConfig::SamplingMethod_Name(
+              config.sampling_method())));
       kind.ok()) {
     options.kind = *kind;
   }
@@ -109,10 +113,16 @@ absl::StatusOr<SamplerResult> Sample(const diffusions::DiffusionImpl& diffusion,
       return EulerMaruyama(diffusion, score, u_T, grid, noise_gen);
     case SamplerKind::kExpint:
     case SamplerKind::kExpintOde:
-    case SamplerKind::kExpintMultistep: {
+    case SamplerKind::kExpintMultistep:
+    case SamplerKind::kExpintMultistepSde: {
       ExponentialIntegratorOptions expint;
-      expint.stochastic = options.kind == SamplerKind::kExpint;
+      expint.stochastic = options.kind == SamplerKind::kExpint ||
+                          options.kind == SamplerKind::kExpintMultistepSde;
       if (options.kind == SamplerKind::kExpintMultistep) expint.order = 3;
+      if (options.kind == SamplerKind::kExpintMultistepSde) {
+        expint.order = 2;
+        expint.noise_fraction = 0.8;
+      }
       return ExponentialIntegrator(diffusion, score, u_T, grid, expint,
                                    noise_gen);
     }

@@ -399,6 +399,7 @@ MDM_OVERHEAD_BENCHMARK(em, SamplerKind::kEm);
 MDM_OVERHEAD_BENCHMARK(expint, SamplerKind::kExpint);
 MDM_OVERHEAD_BENCHMARK(expint_ode, SamplerKind::kExpintOde);
 MDM_OVERHEAD_BENCHMARK(expint_ms, SamplerKind::kExpintMultistep);
+MDM_OVERHEAD_BENCHMARK(expint_ms_sde, SamplerKind::kExpintMultistepSde);
 MDM_OVERHEAD_BENCHMARK(ode, SamplerKind::kOde);
 MDM_OVERHEAD_BENCHMARK(rk4, SamplerKind::kRk4);
 #undef MDM_OVERHEAD_BENCHMARK
@@ -426,6 +427,7 @@ MDM_SAMPLER_BENCHMARK(em, SamplerKind::kEm);
 MDM_SAMPLER_BENCHMARK(expint, SamplerKind::kExpint);
 MDM_SAMPLER_BENCHMARK(expint_ode, SamplerKind::kExpintOde);
 MDM_SAMPLER_BENCHMARK(expint_ms, SamplerKind::kExpintMultistep);
+MDM_SAMPLER_BENCHMARK(expint_ms_sde, SamplerKind::kExpintMultistepSde);
 MDM_SAMPLER_BENCHMARK(ode, SamplerKind::kOde);
 MDM_SAMPLER_BENCHMARK(rk4, SamplerKind::kRk4);
 #undef MDM_SAMPLER_BENCHMARK
