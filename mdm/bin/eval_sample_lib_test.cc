@@ -148,7 +148,8 @@ TEST_F(EvalSampleTest, KernelToolReportsTheLearnedProcess) {
 }
 
 TEST_F(EvalSampleTest, EverySamplerDrawsToyAndImageSamples) {
-  for (const char* sampler : {"em", "expint", "expint_ode", "ode", "rk4"}) {
+  for (const char* sampler : {"em", "expint", "expint_ode", "expint_ms",
+                              "expint_ms_sde", "ode", "rk4"}) {
     const std::string out = ::testing::TempDir() + "/toy_" + sampler + ".png";
     absl::Status s = RunSampling({.checkpoint = *toy_,
                                   .n = 500,
