@@ -126,7 +126,7 @@ absl::StatusOr<SamplerResult> ExponentialIntegrator(
     // for the same eps over the step.
     std::vector<double> cuts = {t};
     for (auto b = boundaries.rbegin(); b != boundaries.rend(); ++b) {
-      if (*b<t&& * b> t_next) cuts.push_back(*b);
+      if (t_next < *b && *b < t) cuts.push_back(*b);
     }
     cuts.push_back(t_next);
     for (size_t p = 0; p + 1 < cuts.size(); ++p) {

@@ -158,6 +158,27 @@ Reference MakeReference() {
   return {data, floor};
 }
 
+// The data coordinate of n exponential-integrator samples at `steps` score
+// evaluations on a `grid` from 1 to 1e-3, from the prior draw and noise of
+// the two seeds.
+at::Tensor ExpintSamples(const diffusions::DiffusionImpl& diffusion, int64_t n,
+                         int64_t steps, TimeGridKind grid,
+                         const ExponentialIntegratorOptions& options,
+                         uint64_t prior_seed, uint64_t noise_seed) {
+  at::Generator prior_gen =
+      at::make_generator<at::CPUGeneratorImpl>(prior_seed);
+  const at::Tensor u_T = diffusion.SamplePrior({n, diffusion.num_vars(), 2},
+                                               at::kDouble, prior_gen);
+  at::Generator noise_gen =
+      at::make_generator<at::CPUGeneratorImpl>(noise_seed);
+  absl::StatusOr<SamplerResult> r = ExponentialIntegrator(
+      diffusion, ExactScore(diffusion), u_T,
+      MakeTimeGrid(grid, steps, 1e-3, 1.0), options, noise_gen);
+  TORCH_CHECK(r.ok(), r.status().ToString());
+  TORCH_CHECK(r->score_evaluations == steps);
+  return r->u.select(1, 0);
+}
+
 TEST(SamplersTest, ExponentialIntegratorBeatsEulerMaruyamaAtEqualEvaluations) {
   const auto [reference, floor] = MakeReference();
   // The table (in the test's outputs) covers three processes. For each, at
@@ -202,20 +223,9 @@ TEST(SamplersTest, MultistepExponentialIntegratorAtTenEvaluationsBeatsTwenty) {
   const auto [reference, floor] = MakeReference();
   for (const char* config : kComparedProcesses) {
     const Diffusion diffusion = Make(config);
-    const ScoreFunction score = ExactScore(*diffusion);
-    const int64_t K = diffusion->num_vars();
     auto sample = [&](int64_t steps, int order, bool stochastic) {
-      at::Generator prior_gen = at::make_generator<at::CPUGeneratorImpl>(11);
-      const at::Tensor u_T =
-          diffusion->SamplePrior({kSamples, K, 2}, at::kDouble, prior_gen);
-      at::Generator noise_gen = at::make_generator<at::CPUGeneratorImpl>(12);
-      absl::StatusOr<SamplerResult> r = ExponentialIntegrator(
-          *diffusion, score, u_T,
-          MakeTimeGrid(TimeGridKind::kSqrt, steps, 1e-3, 1.0),
-          {.stochastic = stochastic, .order = order}, noise_gen);
-      TORCH_CHECK(r.ok(), r.status().ToString());
-      TORCH_CHECK(r->score_evaluations == steps);
-      return r->u.select(1, 0);
+      return ExpintSamples(*diffusion, kSamples, steps, TimeGridKind::kSqrt,
+                           {.stochastic = stochastic, .order = order}, 11, 12);
     };
     const at::Tensor converged = sample(200, 3, false);
     auto path_error = [&](const at::Tensor& x) {
@@ -286,21 +296,11 @@ TEST(SamplersTest, FewStepSamplersAtTenBeatTheSdeAtTwenty) {
                 TimeGridKind::kSqrt,
                 {.stochastic = false, .order = 3}}}) {
     const Diffusion diffusion = Make(few.config);
-    const ScoreFunction score = ExactScore(*diffusion);
     auto mmd = [&](int64_t steps, TimeGridKind grid,
                    const ExponentialIntegratorOptions& options, int seed) {
-      at::Generator prior_gen =
-          at::make_generator<at::CPUGeneratorImpl>(100 + seed);
-      const at::Tensor u_T = diffusion->SamplePrior(
-          {n, diffusion->num_vars(), 2}, at::kDouble, prior_gen);
-      at::Generator noise_gen =
-          at::make_generator<at::CPUGeneratorImpl>(200 + seed);
-      absl::StatusOr<SamplerResult> r = ExponentialIntegrator(
-          *diffusion, score, u_T, MakeTimeGrid(grid, steps, 1e-3, 1.0), options,
-          noise_gen);
-      TORCH_CHECK(r.ok(), r.status().ToString());
-      TORCH_CHECK(r->score_evaluations == steps);
-      return Mmd2(r->u.select(1, 0), reference);
+      return Mmd2(ExpintSamples(*diffusion, n, steps, grid, options, 100 + seed,
+                                200 + seed),
+                  reference);
     };
     for (int seed = 0; seed < 4; ++seed) {
       const double sde20 = mmd(20, TimeGridKind::kSqrt, {}, seed);
