@@ -14,6 +14,9 @@ packages=(
   # A fast BLAS: Debian's LibTorch calls whatever libblas.so.3 points to,
   # and the reference BLAS is ~40x slower on matmul and convolution.
   libopenblas0-pthread
+  # tcmalloc, the malloc every binary links (third_party/tcmalloc): less
+  # memory and a faster step than glibc's.
+  libtcmalloc-minimal4
   # Real data for the quick-start and end-to-end tests.
   dataset-fashion-mnist
   # Debian's PyTorch, only to prove exported weights open in Python.
