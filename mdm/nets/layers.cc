@@ -1,10 +1,15 @@
 #include "mdm/nets/layers.h"
 
 #include <ATen/ATen.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/csrc/autograd/custom_function.h>
 
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <tuple>
+#include <utility>
+#include <vector>
 
 namespace mdm::nets {
 
@@ -19,12 +24,12 @@ Conv2d Conv1x1(int64_t in, int64_t out) {
   return Conv2d(Conv2dOptions(in, out, 1));
 }
 
-at::Tensor ConvTranspose2dTo(torch::nn::ConvTranspose2d& conv,
-                             const at::Tensor& x, at::IntArrayRef output_size) {
+namespace {
+
+// Whether ConvTranspose2dTo computes conv of x as one GEMM over the batch.
+bool TakesBatchedRoute(const torch::nn::ConvTranspose2d& conv,
+                       const at::Tensor& x) {
   const auto& options = conv->options;
-  const at::Tensor& weight = conv->weight;  // [Cin, Cout, kh, kw]
-  const int64_t batch = x.size(0), in = x.size(1);
-  const int64_t pixels = x.size(2) * x.size(3);
   const std::array<int64_t, 2> ones = {1, 1}, zeros = {0, 0};
   const auto* padding =
       c10::get_if<torch::ExpandingArray<2>>(&options.padding());
@@ -32,9 +37,19 @@ at::Tensor ConvTranspose2dTo(torch::nn::ConvTranspose2d& conv,
                      padding != nullptr && **padding == zeros;
   // The single GEMM was measured against LibTorch's CPU kernel only; an
   // accelerator keeps LibTorch's own (cuDNN's).
-  if (!plain || pixels > kBatchedTransposedConvPixels || !x.is_cpu()) {
-    return conv->forward(x, output_size.vec());
-  }
+  return plain && x.size(2) * x.size(3) <= kBatchedTransposedConvPixels &&
+         x.is_cpu();
+}
+
+}  // namespace
+
+at::Tensor ConvTranspose2dTo(torch::nn::ConvTranspose2d& conv,
+                             const at::Tensor& x, at::IntArrayRef output_size) {
+  if (!TakesBatchedRoute(conv, x)) return conv->forward(x, output_size.vec());
+  const auto& options = conv->options;
+  const at::Tensor& weight = conv->weight;  // [Cin, Cout, kh, kw]
+  const int64_t batch = x.size(0), in = x.size(1);
+  const int64_t pixels = x.size(2) * x.size(3);
   const int64_t out = weight.size(1);
   const int64_t kh = weight.size(2), kw = weight.size(3);
   // cols [Cout kh kw, B H W] = W^T [Cout kh kw, Cin] x [Cin, B H W].
@@ -47,6 +62,243 @@ at::Tensor ConvTranspose2dTo(torch::nn::ConvTranspose2d& conv,
       {kh, kw}, /*dilation=*/{1, 1}, /*padding=*/{0, 0}, *options.stride());
   if (conv->bias.defined()) y = y + conv->bias.view({1, out, 1, 1});
   return y;
+}
+
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// GroupNorm's statistics and output for x [N, C, ...] (contiguous), as
+// at::group_norm computes them: (y, mean, rstd).
+std::tuple<at::Tensor, at::Tensor, at::Tensor> NativeGroupNorm(
+    const at::Tensor& x, const at::Tensor& gamma, const at::Tensor& beta,
+    int64_t groups, double eps) {
+  const int64_t N = x.size(0), C = x.size(1);
+  return at::native_group_norm(x, gamma, beta, N, C, x.numel() / (N * C),
+                               groups, eps);
+}
+
+// GroupNorm's output y and statistics, recomputed from x in a backward.
+struct Normalized {
+  at::Tensor y, mean, rstd;
+};
+
+Normalized Normalize(const at::Tensor& x, const at::Tensor& gamma,
+                     const at::Tensor& beta, int64_t groups, double eps) {
+  auto [y, mean, rstd] = NativeGroupNorm(x, gamma, beta, groups, eps);
+  return {std::move(y), std::move(mean), std::move(rstd)};
+}
+
+// The backward of SiLU(GroupNorm(x)) given the gradient to its output and
+// `n` = Normalize(x, ...), whose normalized values it releases as soon as
+// they are used. Returns the gradients to x, gamma and beta (undefined where
+// `mask` says none is needed).
+std::tuple<at::Tensor, at::Tensor, at::Tensor> GroupNormSiLUBackward(
+    const at::Tensor& grad, Normalized n, const at::Tensor& x,
+    const at::Tensor& gamma, const at::Tensor& beta, int64_t groups,
+    std::array<bool, 3> mask) {
+  if (at::GradMode::is_enabled()) {
+    // This backward is itself differentiated (create_graph, as in the ISM
+    // ELBO). LibTorch's GroupNorm backward kernel has no derivative, so
+    // differentiate the recomputed composition (n.y was recomputed with
+    // its graph) as autograd would.
+    const std::array<at::Tensor, 3> inputs = {x, gamma, beta};
+    std::vector<at::Tensor> wrt;
+    for (int i = 0; i < 3; ++i) {
+      if (mask[i]) wrt.push_back(inputs[i]);
+    }
+    std::vector<at::Tensor> grads =
+        torch::autograd::grad({at::silu(n.y)}, wrt, {grad},
+                              /*retain_graph=*/true, /*create_graph=*/true);
+    std::array<at::Tensor, 3> result;
+    for (int i = 0, k = 0; i < 3; ++i) {
+      if (mask[i]) result[i] = grads[k++];
+    }
+    return {result[0], result[1], result[2]};
+  }
+  // The kernels, and the contiguity, of LibTorch's own derivatives.
+  at::Tensor dy = at::silu_backward(grad, n.y);
+  n.y.reset();
+  if (!dy.is_contiguous()) dy = dy.contiguous();
+  const int64_t N = x.size(0), C = x.size(1);
+  return at::native_group_norm_backward(dy, x, n.mean, n.rstd, gamma, N, C,
+                                        x.numel() / (N * C), groups, mask);
+}
+
+// GroupNorm's affine parameters, absent (nullopt) without them. A custom
+// Function takes an absent tensor as an optional, not an undefined one.
+c10::optional<at::Tensor> Gamma(const torch::nn::GroupNorm& norm) {
+  if (!norm->options.affine()) return c10::nullopt;
+  return norm->weight;
+}
+
+c10::optional<at::Tensor> Beta(const torch::nn::GroupNorm& norm) {
+  if (!norm->options.affine()) return c10::nullopt;
+  return norm->bias;
+}
+
+// Which of x, gamma, beta need gradients, for a node whose first inputs are
+// x and (when defined) gamma and beta: the edges count defined inputs only.
+std::array<bool, 3> NormGradMask(const AutogradContext* ctx,
+                                 const at::Tensor& gamma,
+                                 const at::Tensor& beta) {
+  return {ctx->needs_input_grad(0),
+          gamma.defined() && ctx->needs_input_grad(1),
+          beta.defined() && ctx->needs_input_grad(1 + gamma.defined())};
+}
+
+class GroupNormSiLUFunction
+    : public torch::autograd::Function<GroupNormSiLUFunction> {
+ public:
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x,
+                            const c10::optional<at::Tensor>& gamma,
+                            const c10::optional<at::Tensor>& beta,
+                            int64_t groups, double eps) {
+    const at::Tensor input = x.contiguous();
+    ctx->save_for_backward({input, gamma.value_or(at::Tensor()),
+                            beta.value_or(at::Tensor())});
+    ctx->saved_data["groups"] = groups;
+    ctx->saved_data["eps"] = eps;
+    return at::silu(std::get<0>(NativeGroupNorm(
+        input, gamma.value_or(at::Tensor()), beta.value_or(at::Tensor()),
+        groups, eps)));
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const variable_list saved = ctx->get_saved_variables();
+    const at::Tensor &x = saved[0], &gamma = saved[1], &beta = saved[2];
+    const int64_t groups = ctx->saved_data["groups"].toInt();
+    auto [dx, dgamma, dbeta] = GroupNormSiLUBackward(
+        grads[0],
+        Normalize(x, gamma, beta, groups, ctx->saved_data["eps"].toDouble()),
+        x, gamma, beta, groups, NormGradMask(ctx, gamma, beta));
+    return {dx, dgamma, dbeta, at::Tensor(), at::Tensor()};
+  }
+};
+
+// The output padding that makes a transposed convolution of `input` by
+// `options` have `output_size` (as ConvTranspose2d::forward picks it).
+std::vector<int64_t> OutputPadding(
+    const at::Tensor& input, const torch::nn::detail::ConvNdOptions<2>& options,
+    at::IntArrayRef padding, at::IntArrayRef output_size) {
+  std::vector<int64_t> output_padding(2);
+  for (int d = 0; d < 2; ++d) {
+    const int64_t smallest = (input.size(d + 2) - 1) * (*options.stride())[d] -
+                             2 * padding[d] +
+                             (*options.dilation())[d] *
+                                 ((*options.kernel_size())[d] - 1) +
+                             1;
+    output_padding[d] = output_size[d] - smallest;
+  }
+  return output_padding;
+}
+
+// Inputs: x, gamma, beta, skip, and `conv`'s weight and bias (undefined:
+// none), passed for their gradients.
+class GroupNormSiLUCatConvTranspose2dFunction
+    : public torch::autograd::Function<
+          GroupNormSiLUCatConvTranspose2dFunction> {
+ public:
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x,
+                            const c10::optional<at::Tensor>& gamma,
+                            const c10::optional<at::Tensor>& beta,
+                            const at::Tensor& skip, const at::Tensor& weight,
+                            const c10::optional<at::Tensor>& bias,
+                            int64_t groups, double eps,
+                            torch::nn::ConvTranspose2d conv,
+                            at::IntArrayRef output_size) {
+    const at::Tensor input = x.contiguous();
+    const at::Tensor cat =
+        at::cat({at::silu(std::get<0>(NativeGroupNorm(
+                     input, gamma.value_or(at::Tensor()),
+                     beta.value_or(at::Tensor()), groups, eps))),
+                 skip},
+                1);
+    const at::Tensor y = ConvTranspose2dTo(conv, cat, output_size);
+    const auto& options = conv->options;
+    const auto* padding =
+        c10::get_if<torch::ExpandingArray<2>>(&options.padding());
+    TORCH_CHECK(padding != nullptr, "explicit padding needed");
+    ctx->save_for_backward({input, gamma.value_or(at::Tensor()),
+                            beta.value_or(at::Tensor()), skip, weight,
+                            bias.value_or(at::Tensor())});
+    ctx->saved_data["groups"] = groups;
+    ctx->saved_data["eps"] = eps;
+    ctx->saved_data["stride"] = at::IntArrayRef(options.stride()).vec();
+    ctx->saved_data["padding"] = at::IntArrayRef(*padding).vec();
+    ctx->saved_data["dilation"] = at::IntArrayRef(options.dilation()).vec();
+    ctx->saved_data["output_padding"] =
+        OutputPadding(cat, options, **padding, output_size);
+    ctx->saved_data["conv_groups"] = options.groups();
+    return y;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    const variable_list saved = ctx->get_saved_variables();
+    const at::Tensor &x = saved[0], &gamma = saved[1], &beta = saved[2],
+                     &skip = saved[3], &weight = saved[4], &bias = saved[5];
+    const int64_t groups = ctx->saved_data["groups"].toInt();
+    Normalized n =
+        Normalize(x, gamma, beta, groups, ctx->saved_data["eps"].toDouble());
+    const bool has_bias = bias.defined();
+    // Edges: x, gamma and beta if defined, skip, weight, bias if defined.
+    const size_t weight_edge = 2 + gamma.defined() + beta.defined();
+    const std::vector<int64_t> bias_sizes = {weight.size(1)};
+    at::Tensor dcat, dweight, dbias;
+    {  // The concatenation lives only as long as the convolution needs it.
+      const at::Tensor cat = at::cat({at::silu(n.y), skip}, 1);
+      std::tie(dcat, dweight, dbias) = at::convolution_backward(
+          grads[0], cat, weight,
+          has_bias ? c10::optional<at::IntArrayRef>(bias_sizes) : c10::nullopt,
+          ctx->saved_data["stride"].toIntVector(),
+          ctx->saved_data["padding"].toIntVector(),
+          ctx->saved_data["dilation"].toIntVector(), /*transposed=*/true,
+          ctx->saved_data["output_padding"].toIntVector(),
+          ctx->saved_data["conv_groups"].toInt(),
+          {true, ctx->needs_input_grad(weight_edge),
+           has_bias && ctx->needs_input_grad(weight_edge + 1)});
+    }
+    auto [dx, dgamma, dbeta] = GroupNormSiLUBackward(
+        dcat.narrow(1, 0, x.size(1)), std::move(n), x, gamma, beta, groups,
+        NormGradMask(ctx, gamma, beta));
+    return {dx,
+            dgamma,
+            dbeta,
+            dcat.narrow(1, x.size(1), skip.size(1)),
+            dweight,
+            dbias,
+            at::Tensor(),
+            at::Tensor(),
+            at::Tensor(),
+            at::Tensor(), at::Tensor()};
+  }
+};
+
+}  // namespace
+
+at::Tensor GroupNormSiLU(const at::Tensor& x, torch::nn::GroupNorm& norm) {
+  return GroupNormSiLUFunction::apply(x, Gamma(norm), Beta(norm),
+                                      norm->options.num_groups(),
+                                      norm->options.eps());
+}
+
+at::Tensor GroupNormSiLUCatConvTranspose2d(const at::Tensor& x,
+                                           torch::nn::GroupNorm& norm,
+                                           const at::Tensor& skip,
+                                           torch::nn::ConvTranspose2d& conv,
+                                           at::IntArrayRef output_size) {
+  if (TakesBatchedRoute(conv, x)) {
+    // Small activations: the composition, whose backward differentiates
+    // ConvTranspose2dTo's single GEMM.
+    return ConvTranspose2dTo(conv, at::cat({GroupNormSiLU(x, norm), skip}, 1),
+                             output_size);
+  }
+  return GroupNormSiLUCatConvTranspose2dFunction::apply(
+      x, Gamma(norm), Beta(norm), skip, conv->weight,
+      conv->bias.defined() ? c10::optional<at::Tensor>(conv->bias)
+                           : c10::nullopt,
+      norm->options.num_groups(), norm->options.eps(), conv, output_size);
 }
 
 void VarianceScalingInit(at::Tensor weight, at::Tensor bias, double scale,

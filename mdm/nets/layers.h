@@ -46,6 +46,25 @@ at::Tensor ConvTranspose2dTo(torch::nn::ConvTranspose2d& conv,
                              const at::Tensor& x, at::IntArrayRef output_size);
 inline constexpr int64_t kBatchedTransposedConvPixels = 32;
 
+// SiLU(GroupNorm(x)) as one autograd node that keeps only x for the
+// backward and recomputes the normalized values there: the values and
+// gradients of norm->forward followed by at::silu, bit for bit (the same
+// ATen kernels), with one saved activation of x's size instead of two.
+at::Tensor GroupNormSiLU(const at::Tensor& x, torch::nn::GroupNorm& norm);
+
+// A U-Net decoder step: ConvTranspose2dTo(conv, cat({GroupNormSiLU(x,
+// norm), skip}, 1), output_size) as one autograd node that keeps x and skip
+// (which the encoder keeps anyway) and recomputes the concatenation in the
+// backward, instead of saving a concatenated copy of the skip connection and
+// the normalized values. The values and gradients of the composition, bit
+// for bit. Inputs small enough for ConvTranspose2dTo's single GEMM take the
+// composition itself (their activations are small).
+at::Tensor GroupNormSiLUCatConvTranspose2d(const at::Tensor& x,
+                                           torch::nn::GroupNorm& norm,
+                                           const at::Tensor& skip,
+                                           torch::nn::ConvTranspose2d& conv,
+                                           at::IntArrayRef output_size);
+
 struct SelfAttention2dOptions {
   SelfAttention2dOptions(int64_t channels, int64_t num_groups)
       : channels_(channels), num_groups_(num_groups) {}

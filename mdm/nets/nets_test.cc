@@ -254,6 +254,120 @@ TEST(LayersTest, BatchedTransposedConvolutionIsLibTorchs) {
   }
 }
 
+// The gradients of sum(y * w) to `wrt`, and the gradients of the sum of
+// those gradients' products with fixed random tensors (a double backward,
+// as the ISM ELBO takes through the network).
+std::vector<at::Tensor> FirstAndSecondGradients(
+    const at::Tensor& y, const std::vector<at::Tensor>& wrt, uint64_t seed) {
+  // Contiguous draws: randn_like would follow each tensor's strides, which
+  // differ between equal gradients computed by different routes.
+  torch::manual_seed(seed);
+  const at::Tensor w = at::randn(y.sizes(), y.options());
+  std::vector<at::Tensor> first =
+      torch::autograd::grad({(y * w).sum()}, wrt, {}, /*retain_graph=*/true,
+                            /*create_graph=*/true);
+  at::Tensor probe = at::zeros({}, y.options());
+  for (const at::Tensor& g : first) {
+    probe = probe + (g * at::randn(g.sizes(), g.options())).sum();
+  }
+  std::vector<at::Tensor> second =
+      torch::autograd::grad({probe}, wrt, {}, /*retain_graph=*/false,
+                            /*create_graph=*/false, /*allow_unused=*/true);
+  for (at::Tensor& g : first) g = g.detach();
+  first.insert(first.end(), second.begin(), second.end());
+  return first;
+}
+
+void ExpectSameGradients(const std::vector<at::Tensor>& got,
+                         const std::vector<at::Tensor>& expected,
+                         double first_tolerance, const std::string& what) {
+  ASSERT_EQ(got.size(), expected.size());
+  const size_t n = got.size() / 2;
+  for (size_t i = 0; i < got.size(); ++i) {
+    ASSERT_EQ(got[i].defined(), expected[i].defined()) << what << " " << i;
+    if (!got[i].defined()) continue;
+    // The first gradients run LibTorch's own backward kernels; the second
+    // ones differentiate them (LibTorch picks other, equivalent formulas
+    // when it records a graph), so they agree to rounding.
+    const double tolerance = i < n ? first_tolerance : 1e-10;
+    EXPECT_LE((got[i] - expected[i]).abs().max().item<double>(),
+              tolerance * (1 + expected[i].abs().max().item<double>()))
+        << what << (i < n ? ": gradient " : ": second-order gradient ")
+        << i % n;
+  }
+}
+
+// GroupNormSiLU keeps less for its backward but is the composition:
+// values bit for bit, gradients from the same kernels, double backward
+// included; with and without GroupNorm's affine parameters.
+TEST(LayersTest, GroupNormSiLUIsTheComposition) {
+  for (const bool affine : {true, false}) {
+    torch::manual_seed(3);
+    torch::nn::GroupNorm norm(
+        torch::nn::GroupNormOptions(4, 8).affine(affine).eps(1e-5));
+    norm->to(at::kDouble);
+    if (affine) {  // Not the initial ones and zeros, which hide mistakes.
+      at::NoGradGuard no_grad;
+      norm->weight.normal_();
+      norm->bias.normal_();
+    }
+    const at::Tensor x =
+        (3 * at::randn({5, 8, 6, 7}, at::kDouble) + 1).requires_grad_();
+    const at::Tensor expected = at::silu(norm->forward(x));
+    const at::Tensor got = GroupNormSiLU(x, norm);
+    EXPECT_TRUE(at::equal(got, expected));
+    std::vector<at::Tensor> wrt = {x};
+    if (affine) wrt.insert(wrt.end(), {norm->weight, norm->bias});
+    ExpectSameGradients(FirstAndSecondGradients(got, wrt, 9),
+                        FirstAndSecondGradients(expected, wrt, 9), 0,
+                        affine ? "affine" : "no affine");
+  }
+}
+
+// The decoder step without its saved concatenation is the composition:
+// values and gradients bit for bit, double backward included, on both of
+// ConvTranspose2dTo's routes; with and without bias, for even and odd
+// output sizes.
+TEST(LayersTest, GroupNormSiLUCatConvTranspose2dIsTheComposition) {
+  for (const bool bias : {false, true}) {
+    for (const int64_t side : {2, 5, 7}) {  // 7 * 7 > the batched limit.
+      for (const int64_t extra : {0, 1}) {  // The output padding.
+        torch::manual_seed(11);
+        torch::nn::GroupNorm norm(torch::nn::GroupNormOptions(2, 4));
+        torch::nn::ConvTranspose2d conv(
+            torch::nn::ConvTranspose2dOptions(7, 3, 3).stride(2).bias(bias));
+        norm->to(at::kDouble);
+        conv->to(at::kDouble);
+        {
+          at::NoGradGuard no_grad;
+          norm->weight.normal_();
+          norm->bias.normal_();
+        }
+        const at::Tensor x =
+            at::randn({6, 4, side, side}, at::kDouble).requires_grad_();
+        const at::Tensor skip =
+            at::randn({6, 3, side, side}, at::kDouble).requires_grad_();
+        const std::vector<int64_t> size = {2 * side + 1 + extra,
+                                           2 * side + 1 + extra};
+        const at::Tensor expected = ConvTranspose2dTo(
+            conv, at::cat({at::silu(norm->forward(x)), skip}, 1), size);
+        const at::Tensor got =
+            GroupNormSiLUCatConvTranspose2d(x, norm, skip, conv, size);
+        ASSERT_EQ(got.sizes(), expected.sizes());
+        EXPECT_TRUE(at::equal(got, expected)) << side << " " << extra;
+        std::vector<at::Tensor> wrt = {x, skip, norm->weight, norm->bias,
+                                       conv->weight};
+        if (bias) wrt.push_back(conv->bias);
+        ExpectSameGradients(
+            FirstAndSecondGradients(got, wrt, 4),
+            FirstAndSecondGradients(expected, wrt, 4), 0,
+            "side " + std::to_string(side) + " output padding " +
+                std::to_string(extra) + (bias ? " with bias" : ""));
+      }
+    }
+  }
+}
+
 TEST(MlpTest, ShapesTimeAndGradients) {
   torch::manual_seed(0);
   Mlp mlp(MlpOptions(3, 2));

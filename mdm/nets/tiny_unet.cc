@@ -14,18 +14,21 @@ using torch::nn::ConvTranspose2dOptions;
 using torch::nn::GroupNorm;
 using torch::nn::GroupNormOptions;
 
-// GroupNorm, embedding bias, SiLU: the step after every (transposed)
-// convolution but the last.
+// The embedding's bias, GroupNorm and SiLU: the step after every encoder
+// convolution. One node keeps the pre-norm sum only (GroupNormSiLU).
 at::Tensor Condition(const at::Tensor& h, DenseImpl& dense,
                      const at::Tensor& embed, GroupNorm& norm) {
-  return at::silu(norm->forward(h + dense.forward(embed)));
+  return GroupNormSiLU(h + dense.forward(embed), norm);
 }
 
-// A stride-2 transposed convolution whose output matches `skip` in size
-// (the output padding, 0 or 1, is implied by the size).
-at::Tensor UpTo(ConvTranspose2d& conv, const at::Tensor& h,
-                const at::Tensor& skip) {
-  return ConvTranspose2dTo(conv, h, {skip.size(2), skip.size(3)});
+// A decoder step: the normalized, activated pre-norm sum h concatenated
+// with the encoder's skip and transposed-convolved to skip_to's size, as
+// one node that keeps h and skip but neither the concatenation nor the
+// normalized values (GroupNormSiLUCatConvTranspose2d).
+at::Tensor Up(const at::Tensor& h, GroupNorm& norm, const at::Tensor& skip,
+              ConvTranspose2d& conv, const at::Tensor& skip_to) {
+  return GroupNormSiLUCatConvTranspose2d(h, norm, skip, conv,
+                                         {skip_to.size(2), skip_to.size(3)});
 }
 
 }  // namespace
@@ -94,6 +97,8 @@ at::Tensor TinyUNetImpl::forward(const at::Tensor& u, const at::Tensor& t) {
               kTinyUNetMinSize, ", got ", u.size(3), "x", u.size(4));
   const at::Tensor embed = at::silu(embed_->forward(t));
   const at::Tensor x = StateToChannels(u);
+  // The decoder's h are pre-norm sums (conv output plus embedding bias);
+  // Up normalizes and activates each before the next transposed conv.
   const at::Tensor h1 = Condition(conv1_->forward(x), *dense1_, embed, gnorm1_);
   const at::Tensor h2 =
       Condition(conv2_->forward(h1), *dense2_, embed, gnorm2_);
@@ -101,12 +106,11 @@ at::Tensor TinyUNetImpl::forward(const at::Tensor& u, const at::Tensor& t) {
       Condition(conv3_->forward(h2), *dense3_, embed, gnorm3_);
   const at::Tensor h4 =
       Condition(conv4_->forward(h3), *dense4_, embed, gnorm4_);
-  at::Tensor h = Condition(UpTo(tconv4_, h4, h3), *dense5_, embed, tgnorm4_);
-  h = Condition(UpTo(tconv3_, at::cat({h, h3}, 1), h2), *dense6_, embed,
-                tgnorm3_);
-  h = Condition(UpTo(tconv2_, at::cat({h, h2}, 1), h1), *dense7_, embed,
-                tgnorm2_);
-  h = tconv1_->forward(at::cat({h, h1}, 1));
+  at::Tensor h = ConvTranspose2dTo(tconv4_, h4, {h3.size(2), h3.size(3)}) +
+                 dense5_->forward(embed);
+  h = Up(h, tgnorm4_, h3, tconv3_, h2) + dense6_->forward(embed);
+  h = Up(h, tgnorm3_, h2, tconv2_, h1) + dense7_->forward(embed);
+  h = Up(h, tgnorm2_, h1, tconv1_, x);
   return h.view(u.sizes());
 }
 
