@@ -52,6 +52,12 @@ at::Tensor LagrangeBasis(const std::vector<double>& times,
 
 }  // namespace
 
+MultistepVariable MultistepVariableFor(
+    const diffusions::DiffusionImpl& diffusion) {
+  const double d00 = diffusion.BinSde(0).D()[0][0].item<double>();
+  return d00 > 0 ? MultistepVariable::kSqrtTime : MultistepVariable::kTime;
+}
+
 absl::StatusOr<SamplerResult> ExponentialIntegrator(
     const diffusions::DiffusionImpl& diffusion, const ScoreFunction& score,
     const at::Tensor& u_T, const at::Tensor& time_grid,
@@ -95,6 +101,8 @@ absl::StatusOr<SamplerResult> ExponentialIntegrator(
   gl_nodes = gl_nodes.to(S_inv.device());
   gl_weights = gl_weights.to(S_inv.device());
 
+  const bool in_sqrt_t =
+      options.multistep_variable == MultistepVariable::kSqrtTime;
   at::Tensor u = u_T;
   SamplerResult result;
   // The last `order` evaluations, newest first: (t, eps_hat).
@@ -118,8 +126,10 @@ absl::StatusOr<SamplerResult> ExponentialIntegrator(
         -kernel->chol.transpose(-1, -2), *s + sde::ApplyMatrix(S_inv, u));
     history.emplace_front(t, eps_hat);
     if (static_cast<int>(history.size()) > options.order) history.pop_back();
+    // The history's times in the polynomial's variable.
     std::vector<double> times;
-    for (const auto& h : history) times.push_back(h.first);
+    for (const auto& h : history)
+      times.push_back(in_sqrt_t ? std::sqrt(h.first) : h.first);
 
     // The step in pieces, one per time bin it crosses (the bin boundaries
     // inside (t', t) cut it), each solved exactly with its bin's matrices
@@ -148,9 +158,11 @@ absl::StatusOr<SamplerResult> ExponentialIntegrator(
       const at::Tensor integrand =
           at::matmul(phi_nodes, at::matmul(D, at_nodes->chol_inv_t)) *
           (c * schedule.Beta(r) * w).view({-1, 1, 1});
-      // eps over the step: the polynomial through the history, in t (one
-      // term, the frozen eps_hat, at order 1 and on the first step).
-      const at::Tensor basis = LagrangeBasis(times, r);  // [history, nodes].
+      // eps over the step: the polynomial through the history, in t or
+      // sqrt(t) (one term, the frozen eps_hat, at order 1 and on the first
+      // step).
+      const at::Tensor basis = LagrangeBasis(
+          times, in_sqrt_t ? at::sqrt(r) : r);  // [history, nodes].
 
       // Phi(lo, hi) and the noise covariance from one matrix-fraction call.
       const sde::KernelMoments reverse = sde::MatrixFractionMoments(
