@@ -212,6 +212,23 @@ at::Tensor ExpintSamples(const diffusions::DiffusionImpl& diffusion, int64_t n,
   return r->u.select(1, 0);
 }
 
+// Mmd2ToData is what Mmd2 against fresh data estimates: on a blurred
+// sample the two agree to within the fresh estimate's noise, and a sample
+// of the data itself scores near zero against the law.
+TEST(SamplersTest, Mmd2ToDataIsTheLimitOfFreshData) {
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(21);
+  const at::Tensor blurred =
+      DataSamples(4000, gen) + 0.05 * at::randn({4000, 2}, gen, at::kDouble);
+  const double law = Mmd2ToData(blurred);
+  const double fresh = Mmd2(blurred, DataSamples(8000, gen));
+  const double itself = Mmd2ToData(DataSamples(4000, gen));
+  std::cout << "MMD^2 of a blurred sample: to the law " << law
+            << ", to fresh data " << fresh << "; of data to the law " << itself
+            << "\n";
+  EXPECT_NEAR(fresh, law, 0.15 * law);
+  EXPECT_LT(std::abs(itself), 0.05 * law);
+}
+
 TEST(SamplersTest, ExponentialIntegratorBeatsEulerMaruyamaAtEqualEvaluations) {
   const auto [reference, floor] = MakeReference();
   // The table (in the test's outputs) covers three processes. For each, at
