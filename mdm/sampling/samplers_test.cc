@@ -543,28 +543,44 @@ TEST(SamplersTest, ConfigAndFlagsNameTheSameSamplers) {
   EXPECT_EQ(named, 7);
 }
 
+// A sampler by name through Sample at 10 steps on `grid`, from seed 7, with
+// the prior draw it started from and a generator where Sample's noise
+// began: what a direct call needs to draw the same samples.
+struct NamedDraw {
+  at::Tensor u;
+  at::Tensor u_T;
+  at::Generator noise_gen;
+};
+
+NamedDraw SampleByName(const diffusions::DiffusionImpl& diffusion,
+                       const std::string& name, at::IntArrayRef shape,
+                       TimeGridKind grid) {
+  SampleOptions options;
+  options.kind = *ParseSamplerKind(name);
+  options.steps = 10;
+  options.grid = grid;
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(7);
+  absl::StatusOr<SamplerResult> named = Sample(
+      diffusion, ExactScore(diffusion), shape, at::kDouble, options, gen);
+  TORCH_CHECK(named.ok(), named.status().ToString());
+  TORCH_CHECK(named->score_evaluations == 10);
+  at::Generator replay = at::make_generator<at::CPUGeneratorImpl>(7);
+  const at::Tensor u_T = diffusion.SamplePrior(shape, at::kDouble, replay);
+  return {named->u, u_T, replay};
+}
+
 // expint_ms_sde is the second-order multistep form that keeps 80% of the
 // SDE's noise: Sample draws what the direct call does, bit for bit.
 TEST(SamplersTest, ExpintMsSdeNamesThePartlyStochasticSecondOrderForm) {
   const Diffusion diffusion = Make("sde_type: CLD");
-  const ScoreFunction score = ExactScore(*diffusion);
-  SampleOptions options;
-  options.kind = *ParseSamplerKind("expint_ms_sde");
-  options.steps = 10;
-  options.grid = TimeGridKind::kLinear;
-  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(7);
-  absl::StatusOr<SamplerResult> named =
-      Sample(*diffusion, score, {50, 2, 2}, at::kDouble, options, gen);
-  ASSERT_TRUE(named.ok()) << named.status();
-  gen = at::make_generator<at::CPUGeneratorImpl>(7);
-  const at::Tensor u_T = diffusion->SamplePrior({50, 2, 2}, at::kDouble, gen);
-  absl::StatusOr<SamplerResult> direct =
-      ExponentialIntegrator(*diffusion, score, u_T,
-                            MakeTimeGrid(TimeGridKind::kLinear, 10, 1e-3, 1.0),
-                            {.noise_fraction = 0.8, .order = 2}, gen);
+  NamedDraw named = SampleByName(*diffusion, "expint_ms_sde", {50, 2, 2},
+                                 TimeGridKind::kLinear);
+  absl::StatusOr<SamplerResult> direct = ExponentialIntegrator(
+      *diffusion, ExactScore(*diffusion), named.u_T,
+      MakeTimeGrid(TimeGridKind::kLinear, 10, 1e-3, 1.0),
+      {.noise_fraction = 0.8, .order = 2}, named.noise_gen);
   ASSERT_TRUE(direct.ok()) << direct.status();
-  EXPECT_TRUE(at::equal(named->u, direct->u));
-  EXPECT_EQ(named->score_evaluations, 10);
+  EXPECT_TRUE(at::equal(named.u, direct->u));
 }
 
 // expint_ms extrapolates in sqrt(t) where the data coordinate is noised
@@ -578,24 +594,16 @@ TEST(SamplersTest, ExpintMsExtrapolatesInTheProcesssVariable) {
             MultistepVariable::kSqrtTime);
   const Diffusion diffusion = Make("sde_type: VPSDE");
   EXPECT_EQ(MultistepVariableFor(*diffusion), MultistepVariable::kSqrtTime);
-  const ScoreFunction score = ExactScore(*diffusion);
-  SampleOptions options;
-  options.kind = *ParseSamplerKind("expint_ms");
-  options.steps = 10;
-  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(7);
-  absl::StatusOr<SamplerResult> named =
-      Sample(*diffusion, score, {50, 1, 2}, at::kDouble, options, gen);
-  ASSERT_TRUE(named.ok()) << named.status();
-  gen = at::make_generator<at::CPUGeneratorImpl>(7);
-  const at::Tensor u_T = diffusion->SamplePrior({50, 1, 2}, at::kDouble, gen);
-  const at::Tensor grid = MakeTimeGrid(options.grid, 10, 1e-3, 1.0);
+  const NamedDraw named = SampleByName(*diffusion, "expint_ms", {50, 1, 2},
+                                       TimeGridKind::kQuadratic);
   for (const MultistepVariable variable :
        {MultistepVariable::kSqrtTime, MultistepVariable::kTime}) {
     absl::StatusOr<SamplerResult> direct = ExponentialIntegrator(
-        *diffusion, score, u_T, grid,
+        *diffusion, ExactScore(*diffusion), named.u_T,
+        MakeTimeGrid(TimeGridKind::kQuadratic, 10, 1e-3, 1.0),
         {.stochastic = false, .order = 3, .multistep_variable = variable});
     ASSERT_TRUE(direct.ok()) << direct.status();
-    EXPECT_EQ(at::equal(named->u, direct->u),
+    EXPECT_EQ(at::equal(named.u, direct->u),
               variable == MultistepVariable::kSqrtTime);
   }
 }
