@@ -108,6 +108,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> GroupNormSiLUBackward(
     for (int i = 0; i < 3; ++i) {
       if (mask[i]) wrt.push_back(inputs[i]);
     }
+    if (wrt.empty()) return {};
     std::vector<at::Tensor> grads =
         torch::autograd::grad({at::silu(n.y)}, wrt, {grad},
                               /*retain_graph=*/true, /*create_graph=*/true);
@@ -143,8 +144,7 @@ c10::optional<at::Tensor> Beta(const torch::nn::GroupNorm& norm) {
 std::array<bool, 3> NormGradMask(const AutogradContext* ctx,
                                  const at::Tensor& gamma,
                                  const at::Tensor& beta) {
-  return {ctx->needs_input_grad(0),
-          gamma.defined() && ctx->needs_input_grad(1),
+  return {ctx->needs_input_grad(0), gamma.defined() && ctx->needs_input_grad(1),
           beta.defined() && ctx->needs_input_grad(1 + gamma.defined())};
 }
 
@@ -155,24 +155,26 @@ class GroupNormSiLUFunction
                             const c10::optional<at::Tensor>& gamma,
                             const c10::optional<at::Tensor>& beta,
                             int64_t groups, double eps) {
-    const at::Tensor input = x.contiguous();
-    ctx->save_for_backward({input, gamma.value_or(at::Tensor()),
-                            beta.value_or(at::Tensor())});
+    // x itself, not a contiguous copy: a copy made here (under no-grad)
+    // would not link a double backward to x.
+    ctx->save_for_backward(
+        {x, gamma.value_or(at::Tensor()), beta.value_or(at::Tensor())});
     ctx->saved_data["groups"] = groups;
     ctx->saved_data["eps"] = eps;
-    return at::silu(std::get<0>(NativeGroupNorm(
-        input, gamma.value_or(at::Tensor()), beta.value_or(at::Tensor()),
-        groups, eps)));
+    return at::silu(std::get<0>(
+        NativeGroupNorm(x.contiguous(), gamma.value_or(at::Tensor()),
+                        beta.value_or(at::Tensor()), groups, eps)));
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const variable_list saved = ctx->get_saved_variables();
-    const at::Tensor &x = saved[0], &gamma = saved[1], &beta = saved[2];
+    const at::Tensor x = saved[0].contiguous();
+    const at::Tensor &gamma = saved[1], &beta = saved[2];
     const int64_t groups = ctx->saved_data["groups"].toInt();
     auto [dx, dgamma, dbeta] = GroupNormSiLUBackward(
         grads[0],
-        Normalize(x, gamma, beta, groups, ctx->saved_data["eps"].toDouble()),
-        x, gamma, beta, groups, NormGradMask(ctx, gamma, beta));
+        Normalize(x, gamma, beta, groups, ctx->saved_data["eps"].toDouble()), x,
+        gamma, beta, groups, NormGradMask(ctx, gamma, beta));
     return {dx, dgamma, dbeta, at::Tensor(), at::Tensor()};
   }
 };
@@ -184,11 +186,9 @@ std::vector<int64_t> OutputPadding(
     at::IntArrayRef padding, at::IntArrayRef output_size) {
   std::vector<int64_t> output_padding(2);
   for (int d = 0; d < 2; ++d) {
-    const int64_t smallest = (input.size(d + 2) - 1) * (*options.stride())[d] -
-                             2 * padding[d] +
-                             (*options.dilation())[d] *
-                                 ((*options.kernel_size())[d] - 1) +
-                             1;
+    const int64_t smallest =
+        (input.size(d + 2) - 1) * (*options.stride())[d] - 2 * padding[d] +
+        (*options.dilation())[d] * ((*options.kernel_size())[d] - 1) + 1;
     output_padding[d] = output_size[d] - smallest;
   }
   return output_padding;
@@ -220,7 +220,7 @@ class GroupNormSiLUCatConvTranspose2dFunction
     const auto* padding =
         c10::get_if<torch::ExpandingArray<2>>(&options.padding());
     TORCH_CHECK(padding != nullptr, "explicit padding needed");
-    ctx->save_for_backward({input, gamma.value_or(at::Tensor()),
+    ctx->save_for_backward({x, gamma.value_or(at::Tensor()),
                             beta.value_or(at::Tensor()), skip, weight,
                             bias.value_or(at::Tensor())});
     ctx->saved_data["groups"] = groups;
@@ -236,8 +236,9 @@ class GroupNormSiLUCatConvTranspose2dFunction
 
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     const variable_list saved = ctx->get_saved_variables();
-    const at::Tensor &x = saved[0], &gamma = saved[1], &beta = saved[2],
-                     &skip = saved[3], &weight = saved[4], &bias = saved[5];
+    const at::Tensor x = saved[0].contiguous();
+    const at::Tensor &gamma = saved[1], &beta = saved[2], &skip = saved[3],
+                     &weight = saved[4], &bias = saved[5];
     const int64_t groups = ctx->saved_data["groups"].toInt();
     Normalized n =
         Normalize(x, gamma, beta, groups, ctx->saved_data["eps"].toDouble());
@@ -262,15 +263,12 @@ class GroupNormSiLUCatConvTranspose2dFunction
     auto [dx, dgamma, dbeta] = GroupNormSiLUBackward(
         dcat.narrow(1, 0, x.size(1)), std::move(n), x, gamma, beta, groups,
         NormGradMask(ctx, gamma, beta));
-    return {dx,
-            dgamma,
-            dbeta,
-            dcat.narrow(1, x.size(1), skip.size(1)),
-            dweight,
-            dbias,
-            at::Tensor(),
-            at::Tensor(),
-            at::Tensor(),
+    // One gradient per forward argument: none for groups, eps, conv and
+    // output_size.
+    return {dx,           dgamma,
+            dbeta,        dcat.narrow(1, x.size(1), skip.size(1)),
+            dweight,      dbias,
+            at::Tensor(), at::Tensor(),
             at::Tensor(), at::Tensor()};
   }
 };

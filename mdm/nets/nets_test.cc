@@ -311,16 +311,21 @@ TEST(LayersTest, GroupNormSiLUIsTheComposition) {
       norm->weight.normal_();
       norm->bias.normal_();
     }
-    const at::Tensor x =
+    const at::Tensor leaf =
         (3 * at::randn({5, 8, 6, 7}, at::kDouble) + 1).requires_grad_();
-    const at::Tensor expected = at::silu(norm->forward(x));
-    const at::Tensor got = GroupNormSiLU(x, norm);
-    EXPECT_TRUE(at::equal(got, expected));
-    std::vector<at::Tensor> wrt = {x};
-    if (affine) wrt.insert(wrt.end(), {norm->weight, norm->bias});
-    ExpectSameGradients(FirstAndSecondGradients(got, wrt, 9),
-                        FirstAndSecondGradients(expected, wrt, 9), 0,
-                        affine ? "affine" : "no affine");
+    // Contiguous, and a transposed view (the node saves x itself, so the
+    // double backward reaches the leaf through the view).
+    for (const at::Tensor& x : {leaf, leaf.transpose(2, 3)}) {
+      const at::Tensor expected = at::silu(norm->forward(x));
+      const at::Tensor got = GroupNormSiLU(x, norm);
+      EXPECT_TRUE(at::equal(got, expected));
+      std::vector<at::Tensor> wrt = {leaf};
+      if (affine) wrt.insert(wrt.end(), {norm->weight, norm->bias});
+      ExpectSameGradients(FirstAndSecondGradients(got, wrt, 9),
+                          FirstAndSecondGradients(expected, wrt, 9), 0,
+                          std::string(affine ? "affine" : "no affine") +
+                              (x.is_contiguous() ? "" : ", transposed input"));
+    }
   }
 }
 
@@ -358,11 +363,11 @@ TEST(LayersTest, GroupNormSiLUCatConvTranspose2dIsTheComposition) {
         std::vector<at::Tensor> wrt = {x, skip, norm->weight, norm->bias,
                                        conv->weight};
         if (bias) wrt.push_back(conv->bias);
-        ExpectSameGradients(
-            FirstAndSecondGradients(got, wrt, 4),
-            FirstAndSecondGradients(expected, wrt, 4), 0,
-            "side " + std::to_string(side) + " output padding " +
-                std::to_string(extra) + (bias ? " with bias" : ""));
+        ExpectSameGradients(FirstAndSecondGradients(got, wrt, 4),
+                            FirstAndSecondGradients(expected, wrt, 4), 0,
+                            "side " + std::to_string(side) +
+                                " output padding " + std::to_string(extra) +
+                                (bias ? " with bias" : ""));
       }
     }
   }
