@@ -64,12 +64,10 @@ namespace mdm::sampling {
 // changes fastest, it should make eps smooth: sqrt(t) where the data
 // coordinate gets noise directly (its kernel's spread grows like sqrt(t):
 // VPSDE, learned D), t where the noise reaches it only through auxiliary
-// variables (CLD, whose x spreads like t^(3/2)). With exact scores at 10
-// evaluations on the sqrt grid (samplers_test), the third-order ODE form in
-// sqrt(t) lands 1.4-2x closer to the converged ODE than in t on VPSDE and
-// the learned K = 3 process (MMD^2 to the data law 0.2-1.3e-4 against
-// 2.1-5.3e-4); on CLD, MMD^2 is twice as large in sqrt(t) as in t
-// (MultistepVariableFor chooses; Sample uses it).
+// variables (CLD, ALDA, MALDA, whose x spreads faster than linearly in t).
+// MultistepVariableFor chooses; Sample uses it for expint_ms. samplers_test
+// measures both: with exact scores, sqrt(t) is the better on VPSDE and a
+// learned K = 3 process, t on CLD.
 enum class MultistepVariable { kTime, kSqrtTime };
 
 struct ExponentialIntegratorOptions {
@@ -88,7 +86,8 @@ struct ExponentialIntegratorOptions {
 };
 
 // kSqrtTime if the diffusion's D puts noise on the data coordinate (D_00 > 0
-// in its first time bin, the one nearest t = 0), else kTime.
+// in its first time bin, the one nearest t = 0), else kTime. A learned D is
+// floored above zero, so every learned process gets kSqrtTime.
 MultistepVariable MultistepVariableFor(
     const diffusions::DiffusionImpl& diffusion);
 

@@ -118,8 +118,10 @@ absl::StatusOr<SamplerResult> Sample(const diffusions::DiffusionImpl& diffusion,
       ExponentialIntegratorOptions expint;
       expint.stochastic = options.kind == SamplerKind::kExpint ||
                           options.kind == SamplerKind::kExpintMultistepSde;
-      if (options.kind == SamplerKind::kExpintMultistep) expint.order = 3;
-      expint.multistep_variable = MultistepVariableFor(diffusion);
+      if (options.kind == SamplerKind::kExpintMultistep) {
+        expint.order = 3;
+        expint.multistep_variable = MultistepVariableFor(diffusion);
+      }
       if (options.kind == SamplerKind::kExpintMultistepSde) {
         expint.order = 2;
         expint.noise_fraction = 0.8;

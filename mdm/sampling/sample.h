@@ -3,8 +3,10 @@
 //   em          Euler-Maruyama on the reverse SDE (`steps` evaluations)
 //   expint      the exponential integrator on the reverse SDE (`steps`)
 //   expint_ode  the exponential integrator on the probability-flow ODE
-//   expint_ms   its third-order multistep form on the ODE (`steps`): the
-//               few-step sampler (10 evaluations beat expint_ode's 20)
+//   expint_ms   its third-order multistep form on the ODE (`steps`), in
+//               sqrt(t) or t by the process (MultistepVariableFor): the
+//               few-step sampler (10 evaluations beat expint_ode's 20, and
+//               on VPSDE and learned processes expint's 20)
 //   expint_ms_sde  its second-order form on a reverse process that keeps
 //               80% of the SDE's noise (`steps`): the few-step sampler for
 //               processes whose noise reaches the data only through
