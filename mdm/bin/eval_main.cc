@@ -38,7 +38,9 @@ DEFINE_string(fid_model, "", "fid: TorchScript feature network.");
 DEFINE_string(fid_stats, "",
               "fid: cache of the split's feature statistics (made once).");
 DEFINE_int64(fid_samples, 1000, "fid: number of generated samples.");
-DEFINE_string(sampler, "em", "fid: em, expint, expint_ode, expint_ms, expint_ms_sde, ode or rk4.");
+DEFINE_string(sampler, "em",
+              "fid: em, expint, expint_ode, expint_ms, expint_ms_sde, ode "
+              "or rk4.");
 DEFINE_int64(steps, 0, "fid: score evaluations per sample; 0: n_fes.");
 DEFINE_string(json, "", "Where to write the JSON; default RUN/eval/.");
 DEFINE_int32(num_threads, 0,

@@ -13,7 +13,9 @@ DEFINE_string(checkpoint, "",
               "checkpoint file.");
 DEFINE_string(config, "", "Another config than the run's config.textproto.");
 DEFINE_int64(n, 64, "Number of samples.");
-DEFINE_string(sampler, "em", "em, expint, expint_ode, expint_ms, expint_ms_sde, ode or rk4.");
+DEFINE_string(sampler, "em",
+              "em, expint, expint_ode, expint_ms, expint_ms_sde, ode or "
+              "rk4.");
 DEFINE_int64(steps, 0,
              "Score evaluations per sample (not ode); 0: the config's "
              "sampling.n_fes.");

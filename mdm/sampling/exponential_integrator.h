@@ -30,18 +30,17 @@
 // Multistep (order p > 1; `expint_ms` in sample, on the ODE): instead of
 // freezing eps over the step, it is the polynomial in t, or in sqrt(t),
 // through the last p evaluations (fewer on the first steps), so the same
-// quadrature integrates
-// the extrapolated noise (DEIS's tAB-p, Zhang and Chen 2023, for any K, Q
-// and D: the weights are [K, K] matrices, one per remembered evaluation).
-// The cost per step is unchanged: one score evaluation. Order 1 is the
-// single-step integrator above, bit for bit. The polynomial's variable
-// matters most near t = 0, where eps changes fastest: sqrt(t) where the
-// data coordinate is noised directly, t on CLD-like processes
-// (`MultistepVariable`). With noise the extrapolation
-// is sound only where the noise reaches the data through auxiliary
-// variables (CLD: x's path stays smooth; there, order 2 with eta^2 = 0.8 on
-// equal steps beats the SDE at twice the evaluations); noise on the data
-// itself (VPSDE, a learned D) makes the path too rough to extrapolate.
+// quadrature integrates the extrapolated noise (DEIS's tAB-p, Zhang and
+// Chen 2023, for any K, Q and D: the weights are [K, K] matrices, one per
+// remembered evaluation). The cost per step is unchanged: one score
+// evaluation. Order 1 is the single-step integrator above, bit for bit.
+// The polynomial's variable matters most near t = 0, where eps changes
+// fastest: sqrt(t) where the data coordinate is noised directly, t on
+// CLD-like processes (`MultistepVariable`). With noise the extrapolation is
+// sound only where the noise reaches the data through auxiliary variables
+// (CLD: x's path stays smooth; there, order 2 with eta^2 = 0.8 on equal
+// steps beats the SDE at twice the evaluations); noise on the data itself
+// (VPSDE, a learned D) makes the path too rough to extrapolate.
 //
 // A time-binned process (Q, D piecewise constant in B(t)) is solved the
 // same way: a step that crosses bin boundaries is cut there into pieces,

@@ -2,9 +2,13 @@
 
 #include <ATen/ATen.h>
 
+#include <string>
+#include <vector>
+
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "mdm/sampling/euler_maruyama.h"
 #include "mdm/sampling/exponential_integrator.h"
 #include "mdm/sampling/probability_flow.h"
@@ -12,15 +16,13 @@
 namespace mdm::sampling {
 
 absl::StatusOr<SamplerKind> ParseSamplerKind(const std::string& name) {
-  for (SamplerKind kind :
-       {SamplerKind::kEm, SamplerKind::kExpint, SamplerKind::kExpintOde,
-        SamplerKind::kExpintMultistep, SamplerKind::kExpintMultistepSde,
-        SamplerKind::kOde, SamplerKind::kRk4}) {
+  std::vector<std::string> names;
+  for (SamplerKind kind : kSamplerKinds) {
     if (SamplerName(kind) == name) return kind;
+    names.push_back(SamplerName(kind));
   }
   return absl::InvalidArgumentError(absl::StrCat(
-      "unknown sampler '", name,
-      "' (em, expint, expint_ode, expint_ms, expint_ms_sde, ode, rk4)"));
+      "unknown sampler '", name, "' (", absl::StrJoin(names, ", "), ")"));
 }
 
 std::string SamplerName(SamplerKind kind) {

@@ -44,6 +44,16 @@ enum class SamplerKind {
   kRk4
 };
 
+// Every sampler, in the order the names above list them.
+inline constexpr SamplerKind kSamplerKinds[] = {
+    SamplerKind::kEm,
+    SamplerKind::kExpint,
+    SamplerKind::kExpintOde,
+    SamplerKind::kExpintMultistep,
+    SamplerKind::kExpintMultistepSde,
+    SamplerKind::kOde,
+    SamplerKind::kRk4};
+
 // "em", "expint", "expint_ode", "expint_ms", "expint_ms_sde", "ode", "rk4".
 absl::StatusOr<SamplerKind> ParseSamplerKind(const std::string& name);
 std::string SamplerName(SamplerKind kind);

@@ -565,10 +565,7 @@ TEST(SamplersTest, ConfigAndFlagsNameTheSameSamplers) {
     EXPECT_EQ(SamplerName(kind), absl::AsciiStrToLower(value->name()));
     ++named;
   }
-  for (const SamplerKind kind :
-       {SamplerKind::kEm, SamplerKind::kExpint, SamplerKind::kExpintOde,
-        SamplerKind::kExpintMultistep, SamplerKind::kExpintMultistepSde,
-        SamplerKind::kOde, SamplerKind::kRk4}) {
+  for (const SamplerKind kind : kSamplerKinds) {
     EXPECT_NE(
         methods->FindValueByName(absl::AsciiStrToUpper(SamplerName(kind))),
         nullptr)
