@@ -63,8 +63,10 @@ absl::StatusOr<Examples> InMemoryVectors::Get(
 
 InMemoryImages Truncate(const InMemoryImages& images, int64_t limit) {
   if (limit <= 0 || limit >= images.size()) return images;
-  return InMemoryImages(images.name(), images.images().narrow(0, 0, limit),
-                        images.labels().narrow(0, 0, limit));
+  // Copies, so the examples left out are freed, not kept by a view.
+  return InMemoryImages(images.name(),
+                        images.images().narrow(0, 0, limit).clone(),
+                        images.labels().narrow(0, 0, limit).clone());
 }
 
 Subset::Subset(std::string name, std::shared_ptr<const Dataset> parent,

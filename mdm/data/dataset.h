@@ -76,7 +76,8 @@ class InMemoryVectors : public Dataset {
   at::Tensor x_;
 };
 
-// The first `limit` examples of `images` (all when limit <= 0 or larger).
+// The first `limit` examples of `images` (all when limit <= 0 or larger),
+// holding only their own memory.
 InMemoryImages Truncate(const InMemoryImages& images, int64_t limit);
 
 // The examples of `parent` at `indices`, in that order (a held-out

@@ -2,26 +2,39 @@
 
 #include <zlib.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 
 namespace mdm::data {
 namespace {
 
+// zlib's gz reader's input buffer (its default is 8 KiB).
+constexpr unsigned kGzBuffer = 1 << 17;
+// Deflate's largest expansion of compressed bytes.
+constexpr uint64_t kMaxDeflateRatio = 1032;
+
 absl::StatusOr<std::string> ReadPlainFile(const std::string& path) {
-  std::ifstream file(path, std::ios::binary);
+  std::ifstream file(path, std::ios::binary | std::ios::ate);
   if (!file) return absl::NotFoundError(absl::StrCat("cannot open ", path));
-  std::stringstream bytes;
-  bytes << file.rdbuf();
-  if (file.bad())
+  // One buffer of the file's size, not a growing one copied at the end.
+  const std::streamoff size = file.tellg();
+  if (size < 0) return absl::DataLossError(absl::StrCat("cannot read ", path));
+  std::string bytes(static_cast<size_t>(size), '\0');
+  file.seekg(0);
+  if (!file.read(bytes.data(), size)) {
     return absl::DataLossError(absl::StrCat("cannot read ", path));
-  return bytes.str();
+  }
+  return bytes;
 }
 
 absl::StatusOr<std::string> Gunzip(const std::string& compressed,
@@ -55,6 +68,51 @@ absl::StatusOr<std::string> Gunzip(const std::string& compressed,
 }
 
 }  // namespace
+
+void InputStream::Closer::operator()(gzFile_s* file) const { gzclose(file); }
+
+absl::StatusOr<InputStream> InputStream::Open(const std::string& path) {
+  gzFile file = gzopen(path.c_str(), "rb");
+  if (file == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("cannot open ", path, ": ", std::strerror(errno)));
+  }
+  gzbuffer(file, kGzBuffer);
+  std::error_code error;
+  const uint64_t size = std::filesystem::file_size(path, error);
+  if (error) {
+    gzclose(file);
+    return absl::NotFoundError(
+        absl::StrCat("cannot open ", path, ": ", error.message()));
+  }
+  // gzdirect: 1 when the file is not gzip data and passes through.
+  return InputStream(path, file,
+                     gzdirect(file) ? size : size * kMaxDeflateRatio);
+}
+
+absl::StatusOr<size_t> InputStream::Read(void* out, size_t n) {
+  size_t done = 0;
+  while (done < n) {
+    const unsigned chunk =
+        static_cast<unsigned>(std::min<size_t>(n - done, INT_MAX));
+    const int got = gzread(file_.get(), static_cast<char*>(out) + done, chunk);
+    int code = Z_OK;
+    absl::string_view message = gzerror(file_.get(), &code);
+    // zlib reports truncated gzip data as Z_BUF_ERROR with a short read.
+    if (got < 0 || code != Z_OK) {
+      if (code == Z_ERRNO) {
+        return absl::DataLossError(
+            absl::StrCat("cannot read ", path_, ": ", std::strerror(errno)));
+      }
+      absl::ConsumePrefix(&message, absl::StrCat(path_, ": "));
+      return absl::DataLossError(absl::StrCat(
+          path_, ": corrupt or truncated gzip data (", message, ")"));
+    }
+    done += static_cast<size_t>(got);
+    if (static_cast<unsigned>(got) < chunk) break;  // The end.
+  }
+  return done;
+}
 
 absl::StatusOr<std::string> MaybeGunzip(std::string bytes,
                                         const std::string& path) {

@@ -2,9 +2,11 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "mdm/data/file_io.h"
@@ -12,54 +14,52 @@
 namespace mdm::data {
 namespace {
 
-uint32_t BigEndian32(absl::string_view bytes, size_t offset) {
-  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data() + offset);
+uint32_t BigEndian32(const unsigned char* p) {
   return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) |
          (uint32_t{p[2]} << 8) | p[3];
 }
 
-absl::StatusOr<at::Tensor> ReadIdxFile(const std::string& dir,
-                                       const std::string& stem) {
-  absl::StatusOr<std::string> path =
-      FindFirstExisting({dir + "/" + stem + ".gz", dir + "/" + stem}, stem);
-  if (!path.ok()) return path.status();
-  absl::StatusOr<std::string> bytes = ReadMaybeGzipFile(*path);
-  if (!bytes.ok()) return bytes.status();
-  return ParseIdx(*bytes, *path);
-}
+// Reads up to n bytes into out; fewer only at the end of the data.
+using ReadFn = absl::FunctionRef<absl::StatusOr<size_t>(void* out, size_t n)>;
 
-}  // namespace
-
-absl::StatusOr<at::Tensor> ParseIdx(absl::string_view bytes,
-                                    const std::string& path) {
-  if (bytes.size() < 4) {
-    return absl::DataLossError(absl::StrCat(
-        path, ": ", bytes.size(), " bytes, too short for an IDX header"));
+// The IDX parser, over bytes from `read` (at most `size_bound` of them):
+// the header, then the values straight into the tensor, then a check that
+// nothing follows.
+absl::StatusOr<at::Tensor> ReadIdx(ReadFn read, uint64_t size_bound,
+                                   const std::string& path) {
+  unsigned char head[4 + 4 * 4];
+  absl::StatusOr<size_t> got = read(head, 4);
+  if (!got.ok()) return got.status();
+  if (*got < 4) {
+    return absl::DataLossError(
+        absl::StrCat(path, ": ", *got, " bytes, too short for an IDX header"));
   }
-  const auto* b = reinterpret_cast<const unsigned char*>(bytes.data());
-  if (b[0] != 0 || b[1] != 0 || b[2] != 0x08) {
+  if (head[0] != 0 || head[1] != 0 || head[2] != 0x08) {
     return absl::InvalidArgumentError(absl::StrCat(
         path,
         ": bad IDX magic at offset 0: expected 00 00 08 (unsigned bytes), got ",
-        absl::Hex(b[0], absl::kZeroPad2), " ", absl::Hex(b[1], absl::kZeroPad2),
-        " ", absl::Hex(b[2], absl::kZeroPad2)));
+        absl::Hex(head[0], absl::kZeroPad2), " ",
+        absl::Hex(head[1], absl::kZeroPad2), " ",
+        absl::Hex(head[2], absl::kZeroPad2)));
   }
-  const int ndims = b[3];
+  const int ndims = head[3];
   if (ndims < 1 || ndims > 4) {
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": IDX header at offset 3 declares ", ndims,
                      " dimensions; expected 1 to 4"));
   }
   const size_t header = 4 + 4 * static_cast<size_t>(ndims);
-  if (bytes.size() < header) {
+  got = read(head + 4, header - 4);
+  if (!got.ok()) return got.status();
+  if (*got < header - 4) {
     return absl::DataLossError(
-        absl::StrCat(path, ": truncated IDX header: ", bytes.size(),
+        absl::StrCat(path, ": truncated IDX header: ", 4 + *got,
                      " bytes, expected ", header));
   }
   std::vector<int64_t> shape;
   uint64_t count = 1;
   for (int i = 0; i < ndims; ++i) {
-    const uint32_t d = BigEndian32(bytes, 4 + 4 * i);
+    const uint32_t d = BigEndian32(head + 4 + 4 * i);
     if (d == 0 || d > (1u << 28)) {
       return absl::InvalidArgumentError(
           absl::StrCat(path, ": IDX dimension ", i, " at offset ", 4 + 4 * i,
@@ -72,15 +72,59 @@ absl::StatusOr<at::Tensor> ParseIdx(absl::string_view bytes,
     }
     shape.push_back(d);
   }
-  if (bytes.size() - header != count) {
+  // The header's count is only a claim: a corrupt one must not allocate
+  // gigabytes for a small file, so it is checked against what the data can
+  // hold before the values go straight into their tensor.
+  at::Tensor out;
+  uint64_t values = 0;
+  if (count <= size_bound) {
+    out = at::empty({static_cast<int64_t>(count)}, at::kByte);
+    got = read(out.data_ptr<uint8_t>(), count);
+    if (!got.ok()) return got.status();
+    values = *got;
+  }
+  uint64_t rest = 0;  // What follows the values, or all data if not read.
+  char scratch[1 << 14];
+  for (got = read(scratch, sizeof(scratch)); got.ok() && *got > 0;
+       got = read(scratch, sizeof(scratch))) {
+    rest += *got;
+  }
+  if (!got.ok()) return got.status();
+  if (values != count || rest > 0) {
+    const uint64_t held = values + rest;
     return absl::DataLossError(absl::StrCat(
         path, ": the IDX header declares ", count, " values after offset ",
-        header, " but the file holds ", bytes.size() - header,
-        bytes.size() - header < count ? " (truncated)" : " (trailing bytes)"));
+        header, " but the file holds ", held,
+        held < count ? " (truncated)" : " (trailing bytes)"));
   }
-  at::Tensor out = at::empty(shape, at::kByte);
-  std::memcpy(out.data_ptr<uint8_t>(), bytes.data() + header, count);
-  return out;
+  return out.view(shape);
+}
+
+absl::StatusOr<at::Tensor> ReadIdxFile(const std::string& dir,
+                                       const std::string& stem) {
+  absl::StatusOr<std::string> path =
+      FindFirstExisting({dir + "/" + stem + ".gz", dir + "/" + stem}, stem);
+  if (!path.ok()) return path.status();
+  absl::StatusOr<InputStream> stream = InputStream::Open(*path);
+  if (!stream.ok()) return stream.status();
+  return ReadIdx(
+      [&stream](void* out, size_t n) { return stream->Read(out, n); },
+      stream->size_bound(), *path);
+}
+
+}  // namespace
+
+absl::StatusOr<at::Tensor> ParseIdx(absl::string_view bytes,
+                                    const std::string& path) {
+  size_t offset = 0;
+  return ReadIdx(
+      [&](void* out, size_t n) -> absl::StatusOr<size_t> {
+        const size_t got = std::min(n, bytes.size() - offset);
+        std::memcpy(out, bytes.data() + offset, got);
+        offset += got;
+        return got;
+      },
+      bytes.size(), path);
 }
 
 absl::StatusOr<InMemoryImages> LoadIdxImages(const std::string& dir,

@@ -4,7 +4,9 @@
 #include <ATen/ATen.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -85,6 +87,120 @@ TEST(IdxTest, BadFilesGiveClearErrors) {
       HasSubstr(
           "missing train-images-idx3-ubyte in /nonexistent: expected one of "
           "train-images-idx3-ubyte.gz, train-images-idx3-ubyte"));
+}
+
+// A fresh folder holding the test set's labels, for an images file of the
+// test's own making.
+std::string FolderWithLabels(const std::string& name) {
+  const std::string dir = ::testing::TempDir() + "/" + name;
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  std::filesystem::copy_file(kData + "/mnist/t10k-labels-idx1-ubyte",
+                             dir + "/t10k-labels-idx1-ubyte");
+  return dir;
+}
+
+void WriteFile(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(file), {});
+}
+
+// While in scope, the process may map only `extra` more bytes: an
+// allocation beyond that fails instead of being granted lazily.
+class AddressSpaceLimit {
+ public:
+  explicit AddressSpaceLimit(uint64_t extra) {
+    getrlimit(RLIMIT_AS, &saved_);
+    uint64_t mapped_kib = 0;
+    std::ifstream status("/proc/self/status");
+    for (std::string line; std::getline(status, line);) {
+      if (line.rfind("VmSize:", 0) == 0)
+        mapped_kib = std::stoull(line.substr(7));
+    }
+    rlimit limit = saved_;
+    limit.rlim_cur = mapped_kib * 1024 + extra;
+    setrlimit(RLIMIT_AS, &limit);
+  }
+  ~AddressSpaceLimit() { setrlimit(RLIMIT_AS, &saved_); }
+
+ private:
+  rlimit saved_;
+};
+
+// Files are streamed into their tensors: gzip data that ends early or is
+// corrupt is an error naming the file, and a header claiming more values
+// than the file can hold is rejected before anything of its size is
+// allocated.
+TEST(IdxTest, StreamsFilesAndRejectsBadOnes) {
+  const std::string gz = ReadFile(kData + "/mnist/t10k-images-idx3-ubyte.gz");
+  std::string dir = FolderWithLabels("idx_truncated_gzip");
+  WriteFile(dir + "/t10k-images-idx3-ubyte.gz", gz.substr(0, gz.size() - 40));
+  absl::StatusOr<InMemoryImages> images = LoadIdxImages(dir, "test", "mnist");
+  ASSERT_FALSE(images.ok());
+  EXPECT_THAT(Message(images.status()),
+              HasSubstr("t10k-images-idx3-ubyte.gz: corrupt or truncated "
+                        "gzip data (unexpected end of file)"));
+
+  dir = FolderWithLabels("idx_corrupt_gzip");
+  std::string corrupt = gz;
+  for (size_t i = 20; i < 60; ++i) corrupt[i] = static_cast<char>(0xff);
+  WriteFile(dir + "/t10k-images-idx3-ubyte.gz", corrupt);
+  images = LoadIdxImages(dir, "test", "mnist");
+  ASSERT_FALSE(images.ok());
+  EXPECT_THAT(Message(images.status()),
+              HasSubstr("t10k-images-idx3-ubyte.gz: corrupt or truncated"));
+
+  // 2^28 x 8 x 8 images (16 GiB) declared by a 26-byte file.
+  dir = FolderWithLabels("idx_huge_claim");
+  WriteFile(dir + "/t10k-images-idx3-ubyte",
+            std::string("\x00\x00\x08\x03\x10\x00\x00\x00\x00\x00\x00"
+                        "\x08\x00\x00\x00\x08",
+                        16) +
+                "0123456789");
+  {
+    const AddressSpaceLimit limit(uint64_t{1} << 30);
+    images = LoadIdxImages(dir, "test", "mnist");
+  }
+  ASSERT_FALSE(images.ok());
+  EXPECT_THAT(Message(images.status()),
+              HasSubstr("declares 17179869184 values after offset 16 but the "
+                        "file holds 10 (truncated)"));
+
+  // The same bytes, whole and uncompressed, read as the gzipped original.
+  dir = FolderWithLabels("idx_plain");
+  absl::StatusOr<InMemoryImages> reference =
+      LoadIdxImages(kData + "/mnist", "test", "mnist");
+  ASSERT_TRUE(reference.ok()) << reference.status();
+  const at::Tensor pixels = reference->images().contiguous();
+  std::string plain("\x00\x00\x08\x03", 4);
+  for (const int64_t d : {pixels.size(0), pixels.size(2), pixels.size(3)}) {
+    for (int shift = 24; shift >= 0; shift -= 8) plain += char(d >> shift);
+  }
+  plain.append(reinterpret_cast<const char*>(pixels.data_ptr<uint8_t>()),
+               pixels.numel());
+  WriteFile(dir + "/t10k-images-idx3-ubyte", plain);
+  images = LoadIdxImages(dir, "test", "mnist");
+  ASSERT_TRUE(images.ok()) << images.status();
+  EXPECT_TRUE(at::equal(images->images(), reference->images()));
+  WriteFile(dir + "/t10k-images-idx3-ubyte", plain + "x");
+  images = LoadIdxImages(dir, "test", "mnist");
+  ASSERT_FALSE(images.ok());
+  EXPECT_THAT(Message(images.status()), HasSubstr("(trailing bytes)"));
+}
+
+TEST(IdxTest, TruncationHoldsOnlyTheExamplesKept) {
+  absl::StatusOr<InMemoryImages> train =
+      LoadIdxImages(kData + "/mnist", "train", "mnist");
+  ASSERT_TRUE(train.ok()) << train.status();
+  const InMemoryImages first = Truncate(*train, 2);
+  ASSERT_EQ(first.size(), 2);
+  EXPECT_TRUE(at::equal(first.images(), train->images().narrow(0, 0, 2)));
+  EXPECT_EQ(first.images().storage().nbytes(), 2 * 28 * 28);
+  EXPECT_EQ(first.labels().storage().nbytes(), 2 * sizeof(int64_t));
 }
 
 TEST(CifarTest, ReadsTheBatchesInOrder) {
