@@ -92,12 +92,13 @@ Normalized Normalize(const at::Tensor& x, const at::Tensor& gamma,
 
 // The backward of SiLU(GroupNorm(x)) given the gradient to its output and
 // `n` = Normalize(x, ...), whose normalized values it releases as soon as
-// they are used. Returns the gradients to x, gamma and beta (undefined where
-// `mask` says none is needed).
+// they are used; `grad` too, whose memory it reuses when nothing else holds
+// it (a gradient the caller computed and moved in, not one autograd passed
+// to it). Returns the gradients to x, gamma and beta (undefined where `mask`
+// says none is needed).
 std::tuple<at::Tensor, at::Tensor, at::Tensor> GroupNormSiLUBackward(
-    const at::Tensor& grad, Normalized n, const at::Tensor& x,
-    const at::Tensor& gamma, const at::Tensor& beta, int64_t groups,
-    std::array<bool, 3> mask) {
+    at::Tensor grad, Normalized n, const at::Tensor& x, const at::Tensor& gamma,
+    const at::Tensor& beta, int64_t groups, std::array<bool, 3> mask) {
   if (at::GradMode::is_enabled()) {
     // This backward is itself differentiated (create_graph, as in the ISM
     // ELBO). LibTorch's GroupNorm backward kernel has no derivative, so
@@ -118,8 +119,19 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> GroupNormSiLUBackward(
     }
     return {result[0], result[1], result[2]};
   }
-  // The kernels, and the contiguity, of LibTorch's own derivatives.
-  at::Tensor dy = at::silu_backward(grad, n.y);
+  // The kernels, and the contiguity, of LibTorch's own derivatives. The
+  // elementwise SiLU derivative may overwrite its gradient in place, which
+  // gives the same values and one activation-sized buffer less at the
+  // network's peak.
+  at::Tensor dy;
+  if (grad.use_count() == 1 && grad.storage().use_count() == 1 &&
+      grad.is_contiguous() && grad.sizes() == n.y.sizes()) {
+    dy = std::move(grad);
+    at::silu_backward_out(dy, dy, n.y);
+  } else {
+    dy = at::silu_backward(grad, n.y);
+    grad.reset();
+  }
   n.y.reset();
   if (!dy.is_contiguous()) dy = dy.contiguous();
   const int64_t N = x.size(0), C = x.size(1);
@@ -194,6 +206,17 @@ std::vector<int64_t> OutputPadding(
   return output_padding;
 }
 
+// Whether a transposed convolution by `weight` [Cin, Cout, kh, kw] takes
+// the two halves of a concatenated input one at a time rather than the
+// concatenation: where its per-pixel columns (Cout kh kw) are no wider than
+// its input (Cin), as in a U-Net's last layer, so the work done twice (the
+// columns of the output and its gradient) costs less than the concatenated
+// copy it saves. Wider outputs keep the concatenation, whose single
+// convolution is then cheaper; so do grouped convolutions.
+bool SplitsConcatenation(const at::Tensor& weight, int64_t groups) {
+  return groups == 1 && weight[0].numel() <= weight.size(0);
+}
+
 // Inputs: x, gamma, beta, skip, and `conv`'s weight and bias (undefined:
 // none), passed for their gradients.
 class GroupNormSiLUCatConvTranspose2dFunction
@@ -208,28 +231,40 @@ class GroupNormSiLUCatConvTranspose2dFunction
                             int64_t groups, double eps,
                             torch::nn::ConvTranspose2d conv,
                             at::IntArrayRef output_size) {
-    const at::Tensor input = x.contiguous();
-    const at::Tensor cat =
-        at::cat({at::silu(std::get<0>(NativeGroupNorm(
-                     input, gamma.value_or(at::Tensor()),
-                     beta.value_or(at::Tensor()), groups, eps))),
-                 skip},
-                1);
-    const at::Tensor y = ConvTranspose2dTo(conv, cat, output_size);
     const auto& options = conv->options;
     const auto* padding =
         c10::get_if<torch::ExpandingArray<2>>(&options.padding());
     TORCH_CHECK(padding != nullptr, "explicit padding needed");
+    const at::Tensor activated = at::silu(std::get<0>(
+        NativeGroupNorm(x.contiguous(), gamma.value_or(at::Tensor()),
+                        beta.value_or(at::Tensor()), groups, eps)));
+    const std::vector<int64_t> output_padding =
+        OutputPadding(activated, options, **padding, output_size);
+    const bool split = SplitsConcatenation(weight, options.groups());
+    at::Tensor y;
+    if (split) {
+      // conv(cat(a, s)) = conv_a(a) + conv_s(s), W split by input channel.
+      y = at::conv_transpose2d(activated, weight.narrow(0, 0, x.size(1)),
+                               bias.value_or(at::Tensor()), options.stride(),
+                               **padding, output_padding, options.groups(),
+                               options.dilation());
+      y.add_(at::conv_transpose2d(
+          skip, weight.narrow(0, x.size(1), skip.size(1)), at::Tensor(),
+          options.stride(), **padding, output_padding, options.groups(),
+          options.dilation()));
+    } else {
+      y = ConvTranspose2dTo(conv, at::cat({activated, skip}, 1), output_size);
+    }
     ctx->save_for_backward({x, gamma.value_or(at::Tensor()),
                             beta.value_or(at::Tensor()), skip, weight,
                             bias.value_or(at::Tensor())});
     ctx->saved_data["groups"] = groups;
     ctx->saved_data["eps"] = eps;
+    ctx->saved_data["split"] = split;
     ctx->saved_data["stride"] = at::IntArrayRef(options.stride()).vec();
     ctx->saved_data["padding"] = at::IntArrayRef(*padding).vec();
     ctx->saved_data["dilation"] = at::IntArrayRef(options.dilation()).vec();
-    ctx->saved_data["output_padding"] =
-        OutputPadding(cat, options, **padding, output_size);
+    ctx->saved_data["output_padding"] = output_padding;
     ctx->saved_data["conv_groups"] = options.groups();
     return y;
   }
@@ -242,34 +277,50 @@ class GroupNormSiLUCatConvTranspose2dFunction
     const int64_t groups = ctx->saved_data["groups"].toInt();
     Normalized n =
         Normalize(x, gamma, beta, groups, ctx->saved_data["eps"].toDouble());
-    const bool has_bias = bias.defined();
     // Edges: x, gamma and beta if defined, skip, weight, bias if defined.
     const size_t weight_edge = 2 + gamma.defined() + beta.defined();
+    const bool weight_grad = ctx->needs_input_grad(weight_edge);
+    const bool bias_grad =
+        bias.defined() && ctx->needs_input_grad(weight_edge + 1);
     const std::vector<int64_t> bias_sizes = {weight.size(1)};
-    at::Tensor dcat, dweight, dbias;
-    {  // The concatenation lives only as long as the convolution needs it.
-      const at::Tensor cat = at::cat({at::silu(n.y), skip}, 1);
-      std::tie(dcat, dweight, dbias) = at::convolution_backward(
-          grads[0], cat, weight,
-          has_bias ? c10::optional<at::IntArrayRef>(bias_sizes) : c10::nullopt,
+    // The convolution's backward for `input`, the channels of the forward's
+    // concatenation from `first` on, by the matching slice of the weight.
+    auto conv_backward = [&](const at::Tensor& input, int64_t first,
+                             bool with_bias) {
+      return at::convolution_backward(
+          grads[0], input, weight.narrow(0, first, input.size(1)),
+          with_bias ? c10::optional<at::IntArrayRef>(bias_sizes) : c10::nullopt,
           ctx->saved_data["stride"].toIntVector(),
           ctx->saved_data["padding"].toIntVector(),
           ctx->saved_data["dilation"].toIntVector(), /*transposed=*/true,
           ctx->saved_data["output_padding"].toIntVector(),
           ctx->saved_data["conv_groups"].toInt(),
-          {true, ctx->needs_input_grad(weight_edge),
-           has_bias && ctx->needs_input_grad(weight_edge + 1)});
+          {true, weight_grad, with_bias && bias_grad});
+    };
+    at::Tensor dactivated, dskip, dweight, dbias;
+    if (ctx->saved_data["split"].toBool()) {
+      at::Tensor dweight_activated, dweight_skip;
+      std::tie(dactivated, dweight_activated, dbias) =
+          conv_backward(at::silu(n.y), 0, bias.defined());
+      std::tie(dskip, dweight_skip, std::ignore) =
+          conv_backward(skip, x.size(1), false);
+      if (weight_grad) dweight = at::cat({dweight_activated, dweight_skip});
+    } else {
+      at::Tensor dcat;
+      {  // The concatenation lives only as long as the convolution needs it.
+        const at::Tensor cat = at::cat({at::silu(n.y), skip}, 1);
+        std::tie(dcat, dweight, dbias) = conv_backward(cat, 0, bias.defined());
+      }
+      dactivated = dcat.narrow(1, 0, x.size(1));
+      dskip = dcat.narrow(1, x.size(1), skip.size(1));
     }
-    auto [dx, dgamma, dbeta] = GroupNormSiLUBackward(
-        dcat.narrow(1, 0, x.size(1)), std::move(n), x, gamma, beta, groups,
-        NormGradMask(ctx, gamma, beta));
+    auto [dx, dgamma, dbeta] =
+        GroupNormSiLUBackward(std::move(dactivated), std::move(n), x, gamma,
+                              beta, groups, NormGradMask(ctx, gamma, beta));
     // One gradient per forward argument: none for groups, eps, conv and
     // output_size.
-    return {dx,           dgamma,
-            dbeta,        dcat.narrow(1, x.size(1), skip.size(1)),
-            dweight,      dbias,
-            at::Tensor(), at::Tensor(),
-            at::Tensor(), at::Tensor()};
+    return {dx,    dgamma,       dbeta,        dskip,        dweight,
+            dbias, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 

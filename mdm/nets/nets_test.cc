@@ -329,45 +329,82 @@ TEST(LayersTest, GroupNormSiLUIsTheComposition) {
   }
 }
 
-// The decoder step without its saved concatenation is the composition:
-// values and gradients bit for bit, double backward included, on both of
-// ConvTranspose2dTo's routes; with and without bias, for even and odd
-// output sizes.
+// The decoder step without its saved concatenation is the composition,
+// double backward included, on both of ConvTranspose2dTo's routes; with and
+// without bias, for even and odd output sizes. A wide output (3 channels
+// from 7) convolves the concatenation, bit for bit; a narrow one (1 channel
+// from 12, a U-Net's last layer) takes the halves one at a time, to
+// rounding.
 TEST(LayersTest, GroupNormSiLUCatConvTranspose2dIsTheComposition) {
-  for (const bool bias : {false, true}) {
-    for (const int64_t side : {2, 5, 7}) {  // 7 * 7 > the batched limit.
-      for (const int64_t extra : {0, 1}) {  // The output padding.
-        torch::manual_seed(11);
-        torch::nn::GroupNorm norm(torch::nn::GroupNormOptions(2, 4));
-        torch::nn::ConvTranspose2d conv(
-            torch::nn::ConvTranspose2dOptions(7, 3, 3).stride(2).bias(bias));
-        norm->to(at::kDouble);
-        conv->to(at::kDouble);
-        {
-          at::NoGradGuard no_grad;
-          norm->weight.normal_();
-          norm->bias.normal_();
+  struct Shape {
+    int64_t skip, out;
+    bool split;
+  };
+  for (const Shape shape : {Shape{3, 3, false}, Shape{8, 1, true}}) {
+    for (const bool bias : {false, true}) {
+      for (const int64_t side : {2, 5, 7}) {  // 7 * 7 > the batched limit.
+        for (const int64_t extra : {0, 1}) {  // The output padding.
+          torch::manual_seed(11);
+          torch::nn::GroupNorm norm(torch::nn::GroupNormOptions(2, 4));
+          torch::nn::ConvTranspose2d conv(
+              torch::nn::ConvTranspose2dOptions(4 + shape.skip, shape.out, 3)
+                  .stride(2)
+                  .bias(bias));
+          norm->to(at::kDouble);
+          conv->to(at::kDouble);
+          {
+            at::NoGradGuard no_grad;
+            norm->weight.normal_();
+            norm->bias.normal_();
+            if (bias) conv->bias.normal_();
+          }
+          const at::Tensor x =
+              at::randn({6, 4, side, side}, at::kDouble).requires_grad_();
+          const at::Tensor skip =
+              at::randn({6, shape.skip, side, side}, at::kDouble)
+                  .requires_grad_();
+          const std::vector<int64_t> size = {2 * side + 1 + extra,
+                                             2 * side + 1 + extra};
+          const at::Tensor expected = ConvTranspose2dTo(
+              conv, at::cat({at::silu(norm->forward(x)), skip}, 1), size);
+          const at::Tensor got =
+              GroupNormSiLUCatConvTranspose2d(x, norm, skip, conv, size);
+          const std::string what =
+              "side " + std::to_string(side) + " output padding " +
+              std::to_string(extra) + (bias ? " with bias" : "") +
+              (shape.split ? ", halves" : ", concatenation");
+          ASSERT_EQ(got.sizes(), expected.sizes());
+          // Only inputs above the batched limit reach the node's halves.
+          if (shape.split && side * side > kBatchedTransposedConvPixels) {
+            EXPECT_FALSE(at::equal(got, expected)) << what;
+            EXPECT_LE((got - expected).abs().max().item<double>(),
+                      1e-13 * expected.abs().max().item<double>())
+                << what;
+          } else {
+            EXPECT_TRUE(at::equal(got, expected)) << what;
+          }
+          std::vector<at::Tensor> wrt = {x, skip, norm->weight, norm->bias,
+                                         conv->weight};
+          if (bias) wrt.push_back(conv->bias);
+          // A plain backward (no graph) runs the node's kernels, the in-place
+          // SiLU derivative among them; a double backward differentiates
+          // the recomputed composition.
+          const at::Tensor probe = at::randn(got.sizes(), got.options());
+          const std::vector<at::Tensor> plain = torch::autograd::grad(
+              {(got * probe).sum()}, wrt, {}, /*retain_graph=*/true);
+          const std::vector<at::Tensor> plain_expected =
+              torch::autograd::grad({(expected * probe).sum()}, wrt, {},
+                                    /*retain_graph=*/true);
+          for (size_t i = 0; i < wrt.size(); ++i) {
+            EXPECT_LE((plain[i] - plain_expected[i]).abs().max().item<double>(),
+                      (shape.split ? 1e-12 : 0) *
+                          plain_expected[i].abs().max().item<double>())
+                << what << ": gradient " << i;
+          }
+          ExpectSameGradients(FirstAndSecondGradients(got, wrt, 4),
+                              FirstAndSecondGradients(expected, wrt, 4),
+                              shape.split ? 1e-12 : 0, what);
         }
-        const at::Tensor x =
-            at::randn({6, 4, side, side}, at::kDouble).requires_grad_();
-        const at::Tensor skip =
-            at::randn({6, 3, side, side}, at::kDouble).requires_grad_();
-        const std::vector<int64_t> size = {2 * side + 1 + extra,
-                                           2 * side + 1 + extra};
-        const at::Tensor expected = ConvTranspose2dTo(
-            conv, at::cat({at::silu(norm->forward(x)), skip}, 1), size);
-        const at::Tensor got =
-            GroupNormSiLUCatConvTranspose2d(x, norm, skip, conv, size);
-        ASSERT_EQ(got.sizes(), expected.sizes());
-        EXPECT_TRUE(at::equal(got, expected)) << side << " " << extra;
-        std::vector<at::Tensor> wrt = {x, skip, norm->weight, norm->bias,
-                                       conv->weight};
-        if (bias) wrt.push_back(conv->bias);
-        ExpectSameGradients(FirstAndSecondGradients(got, wrt, 4),
-                            FirstAndSecondGradients(expected, wrt, 4), 0,
-                            "side " + std::to_string(side) +
-                                " output padding " + std::to_string(extra) +
-                                (bias ? " with bias" : ""));
       }
     }
   }
