@@ -1,19 +1,20 @@
 #include "mdm/data/file_io.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <climits>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
+#include <system_error>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/strings/strip.h"
 
 namespace mdm::data {
 namespace {
@@ -23,48 +24,9 @@ constexpr unsigned kGzBuffer = 1 << 17;
 // Deflate's largest expansion of compressed bytes.
 constexpr uint64_t kMaxDeflateRatio = 1032;
 
-absl::StatusOr<std::string> ReadPlainFile(const std::string& path) {
-  std::ifstream file(path, std::ios::binary | std::ios::ate);
-  if (!file) return absl::NotFoundError(absl::StrCat("cannot open ", path));
-  // One buffer of the file's size, not a growing one copied at the end.
-  const std::streamoff size = file.tellg();
-  if (size < 0) return absl::DataLossError(absl::StrCat("cannot read ", path));
-  std::string bytes(static_cast<size_t>(size), '\0');
-  file.seekg(0);
-  if (!file.read(bytes.data(), size)) {
-    return absl::DataLossError(absl::StrCat("cannot read ", path));
-  }
-  return bytes;
-}
-
-absl::StatusOr<std::string> Gunzip(const std::string& compressed,
-                                   const std::string& path) {
-  z_stream stream{};
-  // 16 + MAX_WBITS: expect a gzip header.
-  if (inflateInit2(&stream, 16 + MAX_WBITS) != Z_OK) {
-    return absl::InternalError("zlib: inflateInit2 failed");
-  }
-  stream.next_in =
-      reinterpret_cast<Bytef*>(const_cast<char*>(compressed.data()));
-  stream.avail_in = static_cast<uInt>(compressed.size());
-  std::string out;
-  char buffer[1 << 16];
-  int code = Z_OK;
-  while (code == Z_OK) {
-    stream.next_out = reinterpret_cast<Bytef*>(buffer);
-    stream.avail_out = sizeof(buffer);
-    code = inflate(&stream, Z_NO_FLUSH);
-    out.append(buffer, sizeof(buffer) - stream.avail_out);
-    if (code == Z_BUF_ERROR && stream.avail_in == 0) break;  // Truncated.
-  }
-  const std::string message = stream.msg ? stream.msg : "";
-  inflateEnd(&stream);
-  if (code != Z_STREAM_END) {
-    return absl::DataLossError(
-        absl::StrCat(path, ": corrupt or truncated gzip data",
-                     message.empty() ? "" : absl::StrCat(" (", message, ")")));
-  }
-  return out;
+std::string ErrnoMessage(int error) {
+  return error == 0 ? "cannot open"
+                    : std::error_code(error, std::generic_category()).message();
 }
 
 }  // namespace
@@ -72,22 +34,31 @@ absl::StatusOr<std::string> Gunzip(const std::string& compressed,
 void InputStream::Closer::operator()(gzFile_s* file) const { gzclose(file); }
 
 absl::StatusOr<InputStream> InputStream::Open(const std::string& path) {
-  gzFile file = gzopen(path.c_str(), "rb");
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return absl::NotFoundError(
+        absl::StrCat("cannot open ", path, ": ", ErrnoMessage(errno)));
+  }
+  struct stat info;
+  if (fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    close(fd);
+    return absl::NotFoundError(
+        absl::StrCat("cannot open ", path, ": not a regular file"));
+  }
+  errno = 0;
+  std::unique_ptr<gzFile_s, Closer> file(gzdopen(fd, "rb"));
   if (file == nullptr) {
+    const int error = errno;
+    close(fd);
     return absl::NotFoundError(
-        absl::StrCat("cannot open ", path, ": ", std::strerror(errno)));
+        absl::StrCat("cannot open ", path, ": ", ErrnoMessage(error)));
   }
-  gzbuffer(file, kGzBuffer);
-  std::error_code error;
-  const uint64_t size = std::filesystem::file_size(path, error);
-  if (error) {
-    gzclose(file);
-    return absl::NotFoundError(
-        absl::StrCat("cannot open ", path, ": ", error.message()));
-  }
+  gzbuffer(file.get(), kGzBuffer);
+  const uint64_t size = static_cast<uint64_t>(info.st_size);
   // gzdirect: 1 when the file is not gzip data and passes through.
-  return InputStream(path, file,
-                     gzdirect(file) ? size : size * kMaxDeflateRatio);
+  const bool compressed = gzdirect(file.get()) == 0;
+  return InputStream(path, std::move(file),
+                     compressed ? size * kMaxDeflateRatio : size, compressed);
 }
 
 absl::StatusOr<size_t> InputStream::Read(void* out, size_t n) {
@@ -98,13 +69,19 @@ absl::StatusOr<size_t> InputStream::Read(void* out, size_t n) {
     const int got = gzread(file_.get(), static_cast<char*>(out) + done, chunk);
     int code = Z_OK;
     absl::string_view message = gzerror(file_.get(), &code);
-    // zlib reports truncated gzip data as Z_BUF_ERROR with a short read.
+    // zlib reports truncated gzip data as Z_BUF_ERROR with a short read,
+    // and a failed read (its message from strerror) as Z_ERRNO.
     if (got < 0 || code != Z_OK) {
+      // zlib's message is "<fd:N>: what" for a stream it opened from a
+      // descriptor.
+      if (const size_t colon = message.find(": ");
+          colon != absl::string_view::npos) {
+        message.remove_prefix(colon + 2);
+      }
       if (code == Z_ERRNO) {
         return absl::DataLossError(
-            absl::StrCat("cannot read ", path_, ": ", std::strerror(errno)));
+            absl::StrCat("cannot read ", path_, ": ", message));
       }
-      absl::ConsumePrefix(&message, absl::StrCat(path_, ": "));
       return absl::DataLossError(absl::StrCat(
           path_, ": corrupt or truncated gzip data (", message, ")"));
     }
@@ -114,19 +91,24 @@ absl::StatusOr<size_t> InputStream::Read(void* out, size_t n) {
   return done;
 }
 
-absl::StatusOr<std::string> MaybeGunzip(std::string bytes,
-                                        const std::string& path) {
-  if (bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x1f &&
-      static_cast<unsigned char>(bytes[1]) == 0x8b) {
-    return Gunzip(bytes, path);
-  }
-  return bytes;
-}
-
 absl::StatusOr<std::string> ReadMaybeGzipFile(const std::string& path) {
-  absl::StatusOr<std::string> bytes = ReadPlainFile(path);
-  if (!bytes.ok()) return bytes;
-  return MaybeGunzip(*std::move(bytes), path);
+  absl::StatusOr<InputStream> stream = InputStream::Open(path);
+  if (!stream.ok()) return stream.status();
+  // A plain file in one buffer of its size (one byte more shows the end);
+  // gzip data in chunks that double.
+  size_t chunk = stream->compressed()
+                     ? size_t{1} << 20
+                     : static_cast<size_t>(stream->size_bound() + 1);
+  std::string bytes;
+  while (true) {
+    const size_t have = bytes.size();
+    bytes.resize(have + chunk);
+    absl::StatusOr<size_t> got = stream->Read(bytes.data() + have, chunk);
+    if (!got.ok()) return got.status();
+    bytes.resize(have + *got);
+    if (*got < chunk) return bytes;
+    chunk = bytes.size();
+  }
 }
 
 absl::StatusOr<std::string> FindFirstExisting(

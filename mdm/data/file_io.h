@@ -21,7 +21,7 @@ namespace mdm::data {
 // file, compressed and decompressed, in memory first.
 class InputStream {
  public:
-  // NotFound naming the path if it cannot be opened.
+  // NotFound naming the path if it cannot be opened or is not a file.
   static absl::StatusOr<InputStream> Open(const std::string& path);
 
   // Up to `n` bytes into `out`: fewer only at the end of the data. Corrupt
@@ -31,28 +31,30 @@ class InputStream {
   // its largest possible expansion (deflate's 1032:1). A reader checks a
   // header's claimed size against it before allocating.
   uint64_t size_bound() const { return size_bound_; }
+  // Whether the file is gzip data (else its bytes pass through).
+  bool compressed() const { return compressed_; }
   const std::string& path() const { return path_; }
 
  private:
   struct Closer {
     void operator()(gzFile_s* file) const;
   };
-  InputStream(std::string path, gzFile_s* file, uint64_t size_bound)
-      : path_(std::move(path)), file_(file), size_bound_(size_bound) {}
+  InputStream(std::string path, std::unique_ptr<gzFile_s, Closer> file,
+              uint64_t size_bound, bool compressed)
+      : path_(std::move(path)),
+        file_(std::move(file)),
+        size_bound_(size_bound),
+        compressed_(compressed) {}
 
   std::string path_;
   std::unique_ptr<gzFile_s, Closer> file_;
   uint64_t size_bound_;
+  bool compressed_;
 };
 
-// The bytes of a file; gzip-compressed files (by their magic bytes, any
-// name) are decompressed. Corrupt gzip data is an error naming the path.
+// The bytes of a file, gunzipped if it is gzip data (an InputStream read
+// to the end). Corrupt gzip data is an error naming the path.
 absl::StatusOr<std::string> ReadMaybeGzipFile(const std::string& path);
-
-// `bytes` decompressed if they are gzip data (by magic), else unchanged;
-// `path` names them in errors.
-absl::StatusOr<std::string> MaybeGunzip(std::string bytes,
-                                        const std::string& path);
 
 // The first of `candidates` (full paths) that exists, or NotFound naming
 // `what`, the folder and the files that were expected.

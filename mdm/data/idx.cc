@@ -74,11 +74,18 @@ absl::StatusOr<at::Tensor> ReadIdx(ReadFn read, uint64_t size_bound,
   }
   // The header's count is only a claim: a corrupt one must not allocate
   // gigabytes for a small file, so it is checked against what the data can
-  // hold before the values go straight into their tensor.
+  // hold (exactly for a plain file; deflate's largest expansion for gzip
+  // data) before the values go straight into their tensor.
   at::Tensor out;
   uint64_t values = 0;
   if (count <= size_bound) {
-    out = at::empty({static_cast<int64_t>(count)}, at::kByte);
+    try {
+      out = at::empty({static_cast<int64_t>(count)}, at::kByte);
+    } catch (const c10::Error&) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat(path, ": the IDX header declares ", count,
+                       " values, more than can be allocated"));
+    }
     got = read(out.data_ptr<uint8_t>(), count);
     if (!got.ok()) return got.status();
     values = *got;
@@ -100,19 +107,24 @@ absl::StatusOr<at::Tensor> ReadIdx(ReadFn read, uint64_t size_bound,
   return out.view(shape);
 }
 
-absl::StatusOr<at::Tensor> ReadIdxFile(const std::string& dir,
+// `dir`/`stem`.gz, else `dir`/`stem`.
+absl::StatusOr<at::Tensor> ReadIdxStem(const std::string& dir,
                                        const std::string& stem) {
   absl::StatusOr<std::string> path =
       FindFirstExisting({dir + "/" + stem + ".gz", dir + "/" + stem}, stem);
   if (!path.ok()) return path.status();
-  absl::StatusOr<InputStream> stream = InputStream::Open(*path);
-  if (!stream.ok()) return stream.status();
-  return ReadIdx(
-      [&stream](void* out, size_t n) { return stream->Read(out, n); },
-      stream->size_bound(), *path);
+  return ReadIdxFile(*path);
 }
 
 }  // namespace
+
+absl::StatusOr<at::Tensor> ReadIdxFile(const std::string& path) {
+  absl::StatusOr<InputStream> stream = InputStream::Open(path);
+  if (!stream.ok()) return stream.status();
+  return ReadIdx(
+      [&stream](void* out, size_t n) { return stream->Read(out, n); },
+      stream->size_bound(), path);
+}
 
 absl::StatusOr<at::Tensor> ParseIdx(absl::string_view bytes,
                                     const std::string& path) {
@@ -120,7 +132,7 @@ absl::StatusOr<at::Tensor> ParseIdx(absl::string_view bytes,
   return ReadIdx(
       [&](void* out, size_t n) -> absl::StatusOr<size_t> {
         const size_t got = std::min(n, bytes.size() - offset);
-        std::memcpy(out, bytes.data() + offset, got);
+        if (got > 0) std::memcpy(out, bytes.data() + offset, got);
         offset += got;
         return got;
       },
@@ -136,10 +148,10 @@ absl::StatusOr<InMemoryImages> LoadIdxImages(const std::string& dir,
   }
   const std::string prefix = split == "train" ? "train" : "t10k";
   absl::StatusOr<at::Tensor> images =
-      ReadIdxFile(dir, prefix + "-images-idx3-ubyte");
+      ReadIdxStem(dir, prefix + "-images-idx3-ubyte");
   if (!images.ok()) return images.status();
   absl::StatusOr<at::Tensor> labels =
-      ReadIdxFile(dir, prefix + "-labels-idx1-ubyte");
+      ReadIdxStem(dir, prefix + "-labels-idx1-ubyte");
   if (!labels.ok()) return labels.status();
   if (images->dim() != 3) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -20,6 +20,9 @@ namespace mdm::data {
 absl::StatusOr<at::Tensor> ParseIdx(absl::string_view bytes,
                                     const std::string& path);
 
+// Reads one IDX file, gzipped or not, straight into its tensor.
+absl::StatusOr<at::Tensor> ReadIdxFile(const std::string& path);
+
 // Reads "train" or "test" images [N, 1, H, W] and labels from `dir`.
 absl::StatusOr<InMemoryImages> LoadIdxImages(const std::string& dir,
                                              const std::string& split,

@@ -6,8 +6,11 @@
 #include <gtest/gtest.h>
 #include <sys/resource.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -114,7 +117,7 @@ std::string ReadFile(const std::string& path) {
 class AddressSpaceLimit {
  public:
   explicit AddressSpaceLimit(uint64_t extra) {
-    getrlimit(RLIMIT_AS, &saved_);
+    EXPECT_EQ(getrlimit(RLIMIT_AS, &saved_), 0);
     uint64_t mapped_kib = 0;
     std::ifstream status("/proc/self/status");
     for (std::string line; std::getline(status, line);) {
@@ -122,8 +125,12 @@ class AddressSpaceLimit {
         mapped_kib = std::stoull(line.substr(7));
     }
     rlimit limit = saved_;
-    limit.rlim_cur = mapped_kib * 1024 + extra;
-    setrlimit(RLIMIT_AS, &limit);
+    limit.rlim_cur =
+        std::min<rlim_t>(mapped_kib * 1024 + extra, saved_.rlim_max);
+    // Without the limit an oversized allocation would be granted lazily and
+    // the test would prove nothing.
+    EXPECT_GT(mapped_kib, 0u);
+    EXPECT_EQ(setrlimit(RLIMIT_AS, &limit), 0) << std::strerror(errno);
   }
   ~AddressSpaceLimit() { setrlimit(RLIMIT_AS, &saved_); }
 
@@ -178,7 +185,8 @@ TEST(IdxTest, StreamsFilesAndRejectsBadOnes) {
   const at::Tensor pixels = reference->images().contiguous();
   std::string plain("\x00\x00\x08\x03", 4);
   for (const int64_t d : {pixels.size(0), pixels.size(2), pixels.size(3)}) {
-    for (int shift = 24; shift >= 0; shift -= 8) plain += char(d >> shift);
+    for (int shift = 24; shift >= 0; shift -= 8)
+      plain += static_cast<char>(d >> shift);
   }
   plain.append(reinterpret_cast<const char*>(pixels.data_ptr<uint8_t>()),
                pixels.numel());
