@@ -192,7 +192,8 @@ class GroupNormSiLUFunction
 };
 
 // The output padding that makes a transposed convolution of `input` by
-// `options` have `output_size` (as ConvTranspose2d::forward picks it).
+// `options` have `output_size` (as ConvTranspose2d::forward picks it for
+// dilation 1).
 std::vector<int64_t> OutputPadding(
     const at::Tensor& input, const torch::nn::detail::ConvNdOptions<2>& options,
     at::IntArrayRef padding, at::IntArrayRef output_size) {
@@ -240,6 +241,9 @@ class GroupNormSiLUCatConvTranspose2dFunction
                         beta.value_or(at::Tensor()), groups, eps)));
     const std::vector<int64_t> output_padding =
         OutputPadding(activated, options, **padding, output_size);
+    TORCH_CHECK(weight.size(0) == x.size(1) + skip.size(1),
+                "the convolution takes ", weight.size(0),
+                " channels, the concatenation has ", x.size(1) + skip.size(1));
     const bool split = SplitsConcatenation(weight, options.groups());
     at::Tensor y;
     if (split) {
@@ -286,7 +290,7 @@ class GroupNormSiLUCatConvTranspose2dFunction
     // The convolution's backward for `input`, the channels of the forward's
     // concatenation from `first` on, by the matching slice of the weight.
     auto conv_backward = [&](const at::Tensor& input, int64_t first,
-                             bool with_bias) {
+                             bool input_grad, bool with_bias) {
       return at::convolution_backward(
           grads[0], input, weight.narrow(0, first, input.size(1)),
           with_bias ? c10::optional<at::IntArrayRef>(bias_sizes) : c10::nullopt,
@@ -295,21 +299,22 @@ class GroupNormSiLUCatConvTranspose2dFunction
           ctx->saved_data["dilation"].toIntVector(), /*transposed=*/true,
           ctx->saved_data["output_padding"].toIntVector(),
           ctx->saved_data["conv_groups"].toInt(),
-          {true, weight_grad, with_bias && bias_grad});
+          {input_grad, weight_grad, with_bias && bias_grad});
     };
     at::Tensor dactivated, dskip, dweight, dbias;
     if (ctx->saved_data["split"].toBool()) {
       at::Tensor dweight_activated, dweight_skip;
       std::tie(dactivated, dweight_activated, dbias) =
-          conv_backward(at::silu(n.y), 0, bias.defined());
-      std::tie(dskip, dweight_skip, std::ignore) =
-          conv_backward(skip, x.size(1), false);
+          conv_backward(at::silu(n.y), 0, true, bias.defined());
+      std::tie(dskip, dweight_skip, std::ignore) = conv_backward(
+          skip, x.size(1), ctx->needs_input_grad(weight_edge - 1), false);
       if (weight_grad) dweight = at::cat({dweight_activated, dweight_skip});
     } else {
       at::Tensor dcat;
       {  // The concatenation lives only as long as the convolution needs it.
         const at::Tensor cat = at::cat({at::silu(n.y), skip}, 1);
-        std::tie(dcat, dweight, dbias) = conv_backward(cat, 0, bias.defined());
+        std::tie(dcat, dweight, dbias) =
+            conv_backward(cat, 0, true, bias.defined());
       }
       dactivated = dcat.narrow(1, 0, x.size(1));
       dskip = dcat.narrow(1, x.size(1), skip.size(1));
@@ -337,9 +342,12 @@ at::Tensor GroupNormSiLUCatConvTranspose2d(const at::Tensor& x,
                                            const at::Tensor& skip,
                                            torch::nn::ConvTranspose2d& conv,
                                            at::IntArrayRef output_size) {
-  if (TakesBatchedRoute(conv, x)) {
+  const std::array<int64_t, 2> ones = {1, 1};
+  if (TakesBatchedRoute(conv, x) || *conv->options.dilation() != ones) {
     // Small activations: the composition, whose backward differentiates
-    // ConvTranspose2dTo's single GEMM.
+    // ConvTranspose2dTo's single GEMM. Dilated convolutions too: LibTorch's
+    // ConvTranspose2d picks their output padding without the dilation,
+    // which OutputPadding would not reproduce.
     return ConvTranspose2dTo(conv, at::cat({GroupNormSiLU(x, norm), skip}, 1),
                              output_size);
   }

@@ -54,14 +54,15 @@ at::Tensor GroupNormSiLU(const at::Tensor& x, torch::nn::GroupNorm& norm);
 
 // A U-Net decoder step: ConvTranspose2dTo(conv, cat({GroupNormSiLU(x,
 // norm), skip}, 1), output_size) as one autograd node that keeps x and skip
-// (which the encoder keeps anyway) and recomputes the normalized values in
-// the backward, instead of saving a concatenated copy of the skip connection
-// and the normalized values. Where the output is narrow (Cout kh kw <= Cin,
-// a U-Net's last layer) it convolves the two halves of the concatenation by
-// the two halves of the weight and never builds it; the values and
-// gradients of the composition then agree to rounding, and bit for bit
-// otherwise. Inputs small enough for ConvTranspose2dTo's single GEMM take
-// the composition itself (their activations are small).
+// (which the encoder keeps anyway) and recomputes the normalized values and
+// the concatenation in the backward, instead of saving a concatenated copy
+// of the skip connection and the normalized values: the values and
+// gradients of the composition, bit for bit. Where the output is narrow
+// (Cout kh kw <= Cin, a U-Net's last layer) it instead convolves the two
+// halves of the concatenation by the two halves of the weight and never
+// builds it; values and gradients then agree with the composition to
+// rounding. Inputs small enough for ConvTranspose2dTo's single GEMM, and
+// dilated convolutions, take the composition itself.
 at::Tensor GroupNormSiLUCatConvTranspose2d(const at::Tensor& x,
                                            torch::nn::GroupNorm& norm,
                                            const at::Tensor& skip,
