@@ -24,11 +24,6 @@ constexpr unsigned kGzBuffer = 1 << 17;
 // Deflate's largest expansion of compressed bytes.
 constexpr uint64_t kMaxDeflateRatio = 1032;
 
-std::string ErrnoMessage(int error) {
-  return error == 0 ? "cannot open"
-                    : std::error_code(error, std::generic_category()).message();
-}
-
 }  // namespace
 
 void InputStream::Closer::operator()(gzFile_s* file) const { gzclose(file); }
@@ -36,8 +31,9 @@ void InputStream::Closer::operator()(gzFile_s* file) const { gzclose(file); }
 absl::StatusOr<InputStream> InputStream::Open(const std::string& path) {
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    return absl::NotFoundError(
-        absl::StrCat("cannot open ", path, ": ", ErrnoMessage(errno)));
+    return absl::NotFoundError(absl::StrCat(
+        "cannot open ", path, ": ",
+        std::error_code(errno, std::generic_category()).message()));
   }
   struct stat info;
   if (fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
@@ -45,13 +41,11 @@ absl::StatusOr<InputStream> InputStream::Open(const std::string& path) {
     return absl::NotFoundError(
         absl::StrCat("cannot open ", path, ": not a regular file"));
   }
-  errno = 0;
   std::unique_ptr<gzFile_s, Closer> file(gzdopen(fd, "rb"));
-  if (file == nullptr) {
-    const int error = errno;
+  if (file == nullptr) {  // zlib could not allocate its reader.
     close(fd);
-    return absl::NotFoundError(
-        absl::StrCat("cannot open ", path, ": ", ErrnoMessage(error)));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("cannot open ", path, ": no memory for zlib's reader"));
   }
   gzbuffer(file.get(), kGzBuffer);
   const uint64_t size = static_cast<uint64_t>(info.st_size);

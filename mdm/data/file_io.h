@@ -33,7 +33,6 @@ class InputStream {
   uint64_t size_bound() const { return size_bound_; }
   // Whether the file is gzip data (else its bytes pass through).
   bool compressed() const { return compressed_; }
-  const std::string& path() const { return path_; }
 
  private:
   struct Closer {

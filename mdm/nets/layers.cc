@@ -236,14 +236,14 @@ class GroupNormSiLUCatConvTranspose2dFunction
     const auto* padding =
         c10::get_if<torch::ExpandingArray<2>>(&options.padding());
     TORCH_CHECK(padding != nullptr, "explicit padding needed");
+    TORCH_CHECK(weight.size(0) == x.size(1) + skip.size(1),
+                "the convolution takes ", weight.size(0),
+                " channels, the concatenation has ", x.size(1) + skip.size(1));
     const at::Tensor activated = at::silu(std::get<0>(
         NativeGroupNorm(x.contiguous(), gamma.value_or(at::Tensor()),
                         beta.value_or(at::Tensor()), groups, eps)));
     const std::vector<int64_t> output_padding =
         OutputPadding(activated, options, **padding, output_size);
-    TORCH_CHECK(weight.size(0) == x.size(1) + skip.size(1),
-                "the convolution takes ", weight.size(0),
-                " channels, the concatenation has ", x.size(1) + skip.size(1));
     const bool split = SplitsConcatenation(weight, options.groups());
     at::Tensor y;
     if (split) {
