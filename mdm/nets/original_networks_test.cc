@@ -55,7 +55,10 @@ TEST(OriginalNetworksTest, HoUNetMnist) {
   const util::TensorDict fixture = Fixture("ho_unet_ch32_k2_28x28x1");
   HoUNet net(HoUNetOptions(2, 1, 28).ch(32).ch_mult({1, 2, 2}));
   EXPECT_EQ(util::StateDict(*net).size() + 3, fixture.size());
-  EXPECT_LT(RelativeError(*net, fixture, {-1, 2, 1, 28, 28}), 2e-6);
+  // Float32 rounding through 30 convolutions and attention: 2.1e-6 with
+  // OpenBLAS's AMD Zen kernels, under 2e-6 with its Intel ones; a wrong
+  // time input is off by more than 1e-3 (ADifferentTimeInputFails).
+  EXPECT_LT(RelativeError(*net, fixture, {-1, 2, 1, 28, 28}), 5e-6);
 }
 
 TEST(OriginalNetworksTest, Mlp) {

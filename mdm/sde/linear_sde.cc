@@ -126,10 +126,15 @@ at::Tensor TaylorPowers(const at::Tensor& X) {
   return powers;
 }
 
-// sum_k (h^k / k!) P_k for a block P of the powers ([24, r, c]): one
-// product for the whole batch, [batch, r, c] in the times' row order.
+// sum_k (h^k / k!) P_k for a block P of the powers ([24, r, c]), [batch,
+// r, c] in the times' row order. A broadcast product summed over k, not one
+// GEMM of the batch: BLAS may round a GEMM's rows differently with the
+// number of rows (OpenBLAS's Zen kernels do), and a time's kernel must not
+// depend on its batch.
 at::Tensor Series(const HalvedTimes& times, const at::Tensor& powers) {
-  return at::matmul(times.coefficients, powers.reshape({kTaylorDegree, -1}))
+  return (times.coefficients.view({-1, kTaylorDegree, 1}) *
+          powers.reshape({1, kTaylorDegree, -1}))
+      .sum(1)
       .view({-1, powers.size(1), powers.size(2)});
 }
 
@@ -342,8 +347,11 @@ KernelMoments MatrixFractionMoments(const at::Tensor& A, const at::Tensor& D,
             at::matmul(at::matmul(M, forced), M.transpose(1, 2)) + forced};
       });
   const at::Tensor& M = doubled[0];
+  // Batched products of K x K matrices (sigma0 expanded, not folded into
+  // one GEMM of the batch's rows): row by row, whatever the batch.
   at::Tensor cov =
-      at::matmul(at::matmul(M, sigma0), M.transpose(1, 2)) + doubled[1];
+      at::matmul(at::matmul(M, sigma0.expand_as(M)), M.transpose(1, 2)) +
+      doubled[1];
   cov = 0.5 * (cov + cov.transpose(1, 2));  // Remove rounding asymmetry.
   return KernelMoments{.mean_coef = M, .cov = cov};
 }
