@@ -5,9 +5,13 @@ optimizer_states (Adam state by parameter index), hyper_parameters (an
 AttributeDict holding the config as an argparse.Namespace), and objects of
 Lightning's own classes, which Debian's Python cannot import.
 
-Usage: python3 make_lightning_checkpoint.py NETWORK_FIXTURE YAML OUT
+Usage: python3 make_lightning_checkpoint.py NETWORK_FIXTURE YAML OUT [MARKER]
   NETWORK_FIXTURE: testdata/original/tiny_unet_k3_28x28x1.pt (its
   state_dict.* become deep_model.*); YAML: the original's config.
+  MARKER: a hostile checkpoint: objects whose unpickling would run
+  os.system, builtins.eval and subprocess.Popen, each creating MARKER.<n>,
+  hidden in its callback states and hyper_parameters. A reader that runs
+  code from a checkpoint leaves those files behind.
 """
 import argparse
 import collections
@@ -67,7 +71,28 @@ def read_yaml(path):
     return config
 
 
-def main(fixture_path, yaml_path, out_path):
+class Hostile:
+    """Unpickles as a call of `function` with `args`."""
+
+    def __init__(self, function, *args):
+        self.call = (function, args)
+
+    def __reduce__(self):
+        return self.call
+
+
+def hostile_objects(marker):
+    import builtins
+    import os
+    import subprocess
+    return [
+        Hostile(os.system, f"touch {marker}.1"),
+        Hostile(builtins.eval, f"open({marker + '.2'!r}, 'w')"),
+        Hostile(subprocess.Popen, ["touch", f"{marker}.3"]),
+    ]
+
+
+def main(fixture_path, yaml_path, out_path, marker=None):
     fixture = torch.load(fixture_path)
     config = read_yaml(yaml_path)
     k = config["n_vars"]
@@ -100,6 +125,11 @@ def main(fixture_path, yaml_path, out_path):
         "hparams_name": "kwargs",
         "hyper_parameters": AttributeDict(config=argparse.Namespace(**config)),
     }
+    if marker:
+        attacks = hostile_objects(marker)
+        checkpoint["callbacks"]["Evil"] = attacks[0]
+        checkpoint["hyper_parameters"]["evil"] = attacks[1]
+        checkpoint["loops"]["evil"] = attacks[2]
     torch.save(checkpoint, out_path)
 
 

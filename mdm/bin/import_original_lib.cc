@@ -11,6 +11,7 @@
 #include <map>
 #include <sstream>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -23,6 +24,7 @@
 #include "mdm/proto/original_config.h"
 #include "mdm/util/atomic_file.h"
 #include "mdm/util/state_dict.h"
+#include "mdm/util/zip_check.h"
 #include "nlohmann/json.hpp"
 
 namespace mdm::bin {
@@ -44,12 +46,25 @@ std::string ShellQuote(const std::string& s) {
 // The checkpoint as the Python step writes it (state_dict.*, optimizer.*,
 // param_order, hyper_parameters, global_step, epoch). A file that already
 // is a dict of tensors (a bare state dict) is taken as the state dict.
+// Nothing is read from a zip archive (torch.save's format since 1.6) whose
+// CRC-32s do not match; a legacy-format file, which has none, gets a note.
 absl::StatusOr<util::TensorDict> ReadOriginalCheckpoint(
-    const std::string& path, const std::string& python) {
+    const std::string& path, const std::string& python,
+    std::vector<std::string>& notes) {
   std::error_code error;
   if (!fs::exists(path, error)) {
     return absl::NotFoundError(
         absl::StrCat("--checkpoint: ", path, " does not exist"));
+  }
+  if (util::LooksLikeZip(path)) {
+    if (absl::Status s = util::VerifyZipChecksums(path); !s.ok()) {
+      return absl::Status(s.code(),
+                          absl::StrCat("--checkpoint: ", s.message()));
+    }
+  } else {
+    notes.push_back(absl::StrCat(
+        path, " is in torch.save's legacy format, which carries no "
+              "checksums: read unverified"));
   }
   absl::StatusOr<util::TensorDict> direct = util::ReadTensorDict(path);
   if (direct.ok()) {
@@ -204,9 +219,10 @@ absl::StatusOr<std::string> RunImport(const ImportFlags& flags) {
     }
   }
   util::TensorDict original;
+  std::vector<std::string> notes;
   if (!flags.checkpoint.empty()) {
     absl::StatusOr<util::TensorDict> read =
-        ReadOriginalCheckpoint(flags.checkpoint, flags.python);
+        ReadOriginalCheckpoint(flags.checkpoint, flags.python, notes);
     if (!read.ok()) return read.status();
     original = *std::move(read);
   }
@@ -224,17 +240,9 @@ absl::StatusOr<std::string> RunImport(const ImportFlags& flags) {
   }
   if (!config.ok()) return config.status();
   absl::StatusOr<proto::ImportedConfig> imported =
-      proto::ExperimentFromOriginal(*config);
+      proto::ExperimentFromOriginal(*config, flags.overrides);
   if (!imported.ok()) return imported.status();
-  proto::Experiment experiment = imported->experiment;
-  if (absl::Status s = proto::ApplyOverrides(flags.overrides, experiment);
-      !s.ok()) {
-    return s;
-  }
-  proto::ResolveDefaults(experiment);
-  if (absl::Status s = proto::ValidateExperiment(experiment); !s.ok()) {
-    return s;
-  }
+  const proto::Experiment& experiment = imported->experiment;
 
   std::string summary;
   if (!flags.checkpoint.empty()) {
@@ -279,7 +287,8 @@ absl::StatusOr<std::string> RunImport(const ImportFlags& flags) {
     return s;
   }
   summary = absl::StrCat("wrote ", config_path, "\n", summary);
-  for (const std::string& note : imported->notes)
+  notes.insert(notes.end(), imported->notes.begin(), imported->notes.end());
+  for (const std::string& note : notes)
     absl::StrAppend(&summary, "note: ", note, "\n");
   return summary;
 }

@@ -7,8 +7,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "mdm/bin/eval_lib.h"
 #include "mdm/bin/sample_lib.h"
 #include "mdm/bin/train_lib.h"
@@ -157,6 +159,136 @@ TEST_F(ImportOriginalTest, YamlAndClearErrors) {
                   .ok());
   EXPECT_TRUE(std::filesystem::exists(config_only + "/config.textproto"));
   EXPECT_FALSE(std::filesystem::exists(config_only + "/checkpoints"));
+}
+
+// A checkpoint is data, never code: objects whose unpickling would call
+// os.system, builtins.eval or subprocess.Popen leave no trace, and the
+// weights around them still import. A legacy-format file whose very first
+// pickle is hostile, and a TorchScript archive, are refused.
+TEST_F(ImportOriginalTest, CheckpointsAreReadAsDataNeverAsCode) {
+  const std::string marker = ::testing::TempDir() + "/pwned";
+  const std::string hostile = ::testing::TempDir() + "/hostile.ckpt";
+  ASSERT_EQ(std::system((std::string("/usr/bin/python3 "
+                                     "testdata/make_lightning_checkpoint.py ") +
+                         kFixture + " " + kYaml + " " + hostile + " " + marker)
+                            .c_str()),
+            0);
+  auto no_trace = [&] {
+    for (const char* n : {".1", ".2", ".3"}) {
+      EXPECT_FALSE(std::filesystem::exists(marker + n)) << marker << n;
+    }
+  };
+  absl::StatusOr<std::string> imported =
+      RunImport({.checkpoint = hostile, .output_dir = Fresh("hostile")});
+  ASSERT_TRUE(imported.ok()) << imported.status();
+  no_trace();
+  absl::StatusOr<model::Checkpoint> checkpoint = model::ReadCheckpoint(
+      ::testing::TempDir() + "/hostile/checkpoints/last.pt");
+  ASSERT_TRUE(checkpoint.ok()) << checkpoint.status();
+  const util::TensorDict& weights = checkpoint->model;
+  absl::StatusOr<util::TensorDict> fixture = util::ReadTensorDict(kFixture);
+  ASSERT_TRUE(fixture.ok());
+  EXPECT_TRUE(at::equal(weights.at("network.conv1.weight"),
+                        fixture->at("state_dict.conv1.weight")));
+
+  const std::string legacy = ::testing::TempDir() + "/legacy_hostile.ckpt";
+  const std::string script =
+      "import os, pickle, sys\n"
+      "class H:\n"
+      "  def __reduce__(self):\n"
+      "    return (os.system, ('touch ' + sys.argv[2] + '.1',))\n"
+      "with open(sys.argv[1], 'wb') as f:\n"
+      "  pickle.dump(H(), f); f.write(b'\\x00' * 64)\n";
+  std::ofstream(::testing::TempDir() + "/legacy.py") << script;
+  ASSERT_EQ(std::system(("/usr/bin/python3 " + ::testing::TempDir() +
+                         "/legacy.py " + legacy + " " + marker)
+                            .c_str()),
+            0);
+  absl::StatusOr<std::string> refused =
+      RunImport({.yaml = kYaml,
+                 .checkpoint = legacy,
+                 .output_dir = Fresh("legacy")});
+  ASSERT_FALSE(refused.ok());
+  no_trace();
+
+  const std::string scripted = ::testing::TempDir() + "/scripted.ckpt";
+  ASSERT_EQ(std::system(("/usr/bin/python3 -c 'import sys, torch; "
+                         "net = torch.jit.script(torch.nn.Linear(2, 2)); "
+                         "torch.jit.save(net, sys.argv[1])' " +
+                         scripted)
+                            .c_str()),
+            0);
+  refused = RunImport(
+      {.yaml = kYaml, .checkpoint = scripted, .output_dir = Fresh("scripted")});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("TorchScript archive"),
+            std::string::npos)
+      << refused.status();
+}
+
+// Real checkpoints of four Lightning versions (1.5 to 2.6, after fit and
+// from ModelCheckpoint) import, each with the weights it holds: reading
+// checkpoints as data keeps what Lightning really writes readable.
+TEST_F(ImportOriginalTest, RealLightningCheckpointsImport) {
+  for (const char* version : {"1.5.10", "1.9.5", "2.0.9.post0", "2.6.6"}) {
+    for (const char* saved : {"", "_callback"}) {
+      const std::string ckpt =
+          absl::StrCat("testdata/lightning/pl_", version, saved, ".ckpt");
+      const std::string out = Fresh(absl::StrCat("pl_", version, saved));
+      // Their config is the original's MNIST one made an MLP run on 2-D
+      // points (small files): the toy data and no image transform.
+      absl::StatusOr<std::string> summary = RunImport(
+          {.checkpoint = ckpt,
+           .output_dir = out,
+           .overrides = {"data.dataset=CHECKERBOARD", "data.transform=NONE"}});
+      ASSERT_TRUE(summary.ok()) << ckpt << ": " << summary.status();
+      // What torch.load reads from it, for comparison.
+      const std::string expected = out + "_expected.pt";
+      ASSERT_EQ(std::system(absl::StrCat(
+                                "/usr/bin/python3 -c 'import sys, torch; "
+                                "c = torch.load(sys.argv[1]); torch.save("
+                                "dict(c[\"state_dict\"]), sys.argv[2])' ",
+                                ckpt, " ", expected)
+                                .c_str()),
+                0);
+      absl::StatusOr<util::TensorDict> state_dict =
+          util::ReadTensorDict(expected);
+      ASSERT_TRUE(state_dict.ok()) << state_dict.status();
+      absl::StatusOr<model::Checkpoint> imported =
+          model::ReadCheckpoint(out + "/checkpoints/last.pt");
+      ASSERT_TRUE(imported.ok()) << imported.status();
+      for (const char* name : {"net.0.weight", "net.8.bias"}) {
+        EXPECT_TRUE(at::equal(
+            imported->model.at(absl::StrCat("network.", name)),
+            state_dict->at(absl::StrCat("deep_model.", name))))
+            << ckpt << " " << name;
+      }
+      EXPECT_TRUE(at::equal(imported->model.at("diffusion.qd.W"),
+                            state_dict->at("qmodule.q")))
+          << ckpt;
+    }
+  }
+}
+
+// Four flipped bytes in a tensor are refused by the archive's CRC-32s
+// before anything is imported (they used to import as other weights).
+TEST_F(ImportOriginalTest, FlippedBytesAreRefused) {
+  std::ifstream in(*checkpoint_, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)),
+                    std::istreambuf_iterator<char>());
+  // In the middle of the largest tensors' data, far from any header.
+  for (size_t i = 0; i < 4; ++i) bytes[bytes.size() / 2 + i] ^= 0x21;
+  const std::string flipped = ::testing::TempDir() + "/flipped.ckpt";
+  std::ofstream(flipped, std::ios::binary) << bytes;
+  const std::string out = Fresh("flipped");
+  absl::StatusOr<std::string> refused =
+      RunImport({.checkpoint = flipped, .output_dir = out});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("--checkpoint: " + flipped +
+                                            " is corrupt"),
+            std::string::npos)
+      << refused.status();
+  EXPECT_FALSE(std::filesystem::exists(out + "/checkpoints/last.pt"));
 }
 
 }  // namespace

@@ -10,9 +10,14 @@ dict of tensors, which LibTorch reads:
   hyper_parameters          uint8: JSON of the stored config's keys, if any
   global_step, epoch        int64 [1]
 
-Lightning's own classes (its AttributeDict, callback states) are not
-installed here; they are read as inert stand-ins, and only tensors and plain
-values are kept. Needs only Debian's python3-torch.
+A checkpoint is data, never code. Unpickling resolves only the globals in
+_ALLOWED (torch's tensor and storage rebuilds, the containers and plain
+types Lightning stores); every other global, whatever it names (Lightning's
+AttributeDict and callback states, or os.system in a crafted file), becomes
+an inert stand-in that keeps what unpickling gives it and never runs.
+TorchScript archives, which torch.load would hand to torch.jit.load, are
+refused. Only tensors and plain values are kept. Needs only Debian's
+python3-torch.
 
 Usage: python3 lightning_checkpoint.py IN OUT
 """
@@ -20,12 +25,40 @@ import argparse
 import json
 import pickle
 import sys
+import zipfile
 
 import torch
 
+# (module, name) pairs resolved to the real object: calling any of them
+# builds a value and does nothing else.
+_ALLOWED = {
+    ("collections", "OrderedDict"),
+    ("collections", "defaultdict"),
+    ("argparse", "Namespace"),
+    ("builtins", "set"),
+    ("builtins", "frozenset"),
+    ("builtins", "slice"),
+    ("builtins", "complex"),
+    ("torch", "Size"),
+    ("torch", "device"),
+    ("torch._utils", "_rebuild_tensor"),
+    ("torch._utils", "_rebuild_tensor_v2"),
+    ("torch._utils", "_rebuild_parameter"),
+    ("torch._utils", "_rebuild_parameter_with_state"),
+    ("numpy", "dtype"),
+    ("numpy", "ndarray"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy.core.multiarray", "_reconstruct"),
+} | {("torch", f"{kind}Storage") for kind in (
+    "Float", "Double", "Half", "BFloat16", "Long", "Int", "Short", "Char",
+    "Byte", "Bool", "ComplexFloat", "ComplexDouble")} | {
+    ("torch", dtype) for dtype in (
+        "float32", "float64", "float16", "bfloat16", "int64", "int32",
+        "int16", "int8", "uint8", "bool")}
+
 
 class _StandIn(dict):
-    """Any class this Python cannot import: keeps what unpickling gives it."""
+    """Any global not allowed: keeps what unpickling gives it."""
 
     def __init__(self, *args, **kwargs):
         super().__init__()
@@ -36,15 +69,20 @@ class _StandIn(dict):
 
 class _Unpickler(pickle.Unpickler):
     def find_class(self, module, name):
-        try:
+        if (module, name) in _ALLOWED:
             return super().find_class(module, name)
-        except Exception:
-            return type(name, (_StandIn,), {"__module__": module})
+        return type(name, (_StandIn,), {"__module__": module})
 
 
-# torch.load builds its unpickler on pickle.Unpickler (Debian's 1.13 ignores
-# its pickle_module argument), so this short-lived process swaps it.
+def _load(file, **kwargs):
+    return _Unpickler(file, **kwargs).load()
+
+
+# torch.load unpickles with pickle.Unpickler and, for the legacy format's
+# headers, pickle.load (Debian's 1.13 ignores its pickle_module argument),
+# so this short-lived process swaps both.
 pickle.Unpickler = _Unpickler
+pickle.load = _load
 
 
 def _plain(value):
@@ -76,6 +114,11 @@ def _bytes(text):
 def main(argv):
     if len(argv) != 3:
         sys.exit("usage: lightning_checkpoint.py IN OUT")
+    if zipfile.is_zipfile(argv[1]):
+        names = zipfile.ZipFile(argv[1]).namelist()
+        if any(n.endswith("/constants.pkl") or "/code/" in n for n in names):
+            sys.exit(f"{argv[1]} is a TorchScript archive (code), not a "
+                     "checkpoint: refused")
     checkpoint = torch.load(argv[1], map_location="cpu")
     if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
         sys.exit(f"{argv[1]} has no state_dict: not a Lightning checkpoint")

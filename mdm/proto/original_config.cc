@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <limits>
 #include <regex>
 #include <set>
 #include <utility>
@@ -41,6 +42,16 @@ OriginalValue ResolvePlainScalar(const std::string& s) {
   if (std::regex_match(s, kInt)) {
     int64_t value = 0;
     if (absl::SimpleAtoi(digits, &value)) return value;
+  }
+  // YAML 1.1's special floats.
+  static const std::regex kInf("[-+]?\\.(inf|Inf|INF)");
+  static const std::regex kNan("\\.(nan|NaN|NAN)");
+  if (std::regex_match(s, kInf)) {
+    return s[0] == '-' ? -std::numeric_limits<double>::infinity()
+                       : std::numeric_limits<double>::infinity();
+  }
+  if (std::regex_match(s, kNan)) {
+    return std::numeric_limits<double>::quiet_NaN();
   }
   if (std::regex_match(s, kFloat) && s != "." && s != "+." && s != "-.") {
     double value = 0;
@@ -95,7 +106,9 @@ bool IsStringField(const std::string& path) {
 
 class Importer {
  public:
-  explicit Importer(const OriginalConfig& config) : config_(config) {}
+  Importer(const OriginalConfig& config,
+           const std::vector<std::string>& overrides)
+      : config_(config), overrides_(overrides) {}
 
   absl::StatusOr<ImportedConfig> Run();
 
@@ -175,6 +188,7 @@ class Importer {
   const OriginalConfig& config_;
   Experiment experiment_;
   std::vector<std::string> notes_;
+  const std::vector<std::string>& overrides_;
 };
 
 // Keys copied to a field of ours as they are.
@@ -246,6 +260,52 @@ const std::set<std::string>& NcsnppKeys() {
       "scale_by_sigma", "nf",               "num_res_blocks",
       "conv_size",      "mixed_score"};
   return *keys;
+}
+
+// The keys the original's training reads, with no default, on a run of
+// `config` (its config is an argparse.Namespace of the YAML's keys: a
+// missing one stops it with AttributeError). Keys that only name paths or
+// a W&B project decide nothing MDM computes and are left out.
+std::vector<std::string> RequiredKeys(const OriginalConfig& config) {
+  std::vector<std::string> keys = {
+      "dataset", "seed", "sde_type", "n_vars", "beta_0", "beta_1",
+      "beta_fn_type", "hybrid_transition_kernel", "is_image", "transform",
+      "score_model_type", "score_parameterization", "train_loss_type",
+      "batch_size", "test_batch_size", "accumulate_grad_batches", "n_epochs",
+      "eval_every_n_epoch", "optim_type", "lr", "weight_decay",
+      "lr_scheduling", "grad_clip_val", "elbo_mc_samples_eval", "T_max",
+      "T_min_sampling", "n_FEs", "sampling_method", "sampling_t_arr_fn",
+      "log_image_size"};
+  auto value = [&](const std::string& key) {
+    const auto it = config.values.find(key);
+    return it == config.values.end() ? OriginalValue() : it->second;
+  };
+  const OriginalValue is_image = value("is_image");
+  if (std::holds_alternative<bool>(is_image)) {
+    for (const char* key : {"in_channels", "out_channels", "height", "width"}) {
+      if (std::get<bool>(is_image)) keys.push_back(key);
+    }
+    if (!std::get<bool>(is_image)) keys.push_back("dim");
+  }
+  const OriginalValue n_vars = value("n_vars");
+  if (std::holds_alternative<int64_t>(n_vars) &&
+      std::get<int64_t>(n_vars) > 1) {
+    for (const char* key :
+         {"stationary_x_var", "stationary_aux_var", "init_aux_var"}) {
+      keys.push_back(key);
+    }
+  }
+  const OriginalValue scheduling = value("lr_scheduling");
+  if (std::holds_alternative<bool>(scheduling) && std::get<bool>(scheduling)) {
+    keys.push_back("warmup_iters");
+    keys.push_back("lr_sched_max_iters");
+  }
+  const OriginalValue loss = value("train_loss_type");
+  if (std::holds_alternative<std::string>(loss) &&
+      std::get<std::string>(loss) == "noise_pred_to_elbo") {
+    keys.push_back("switch_epoch");
+  }
+  return keys;
 }
 
 absl::StatusOr<ImportedConfig> Importer::Run() {
@@ -437,6 +497,16 @@ absl::StatusOr<ImportedConfig> Importer::Run() {
                                    "config keys)"));
     }
   }
+  for (const std::string& key : RequiredKeys(config_)) {
+    if (!Has(key)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          config_.source, ": lacks ", key,
+          ", which the original reads on every such run and has no default "
+          "for (it would stop with AttributeError)"));
+    }
+  }
+  if (absl::Status s = ApplyOverrides(overrides_, experiment_); !s.ok())
+    return s;
   ResolveDefaults(experiment_);
   if (absl::Status s = ValidateExperiment(experiment_); !s.ok()) return s;
   return ImportedConfig{experiment_, notes_};
@@ -460,6 +530,7 @@ absl::StatusOr<OriginalConfig> ReadOriginalYaml(const std::string& path) {
         absl::StrCat(path, " is not a YAML mapping of config keys"));
   }
   OriginalConfig config;
+  config.source = path;
   for (const auto& item : root) {
     const std::string key = item.first.as<std::string>();
     const std::string origin =
@@ -498,6 +569,7 @@ absl::StatusOr<OriginalConfig> OriginalConfigFromJson(
         absl::StrCat(source, " is not a mapping of config keys"));
   }
   OriginalConfig config;
+  config.source = source;
   for (const auto& [key, value] : json.items()) {
     if (value.is_null()) {
       config.values[key] = std::monostate();
@@ -519,8 +591,8 @@ absl::StatusOr<OriginalConfig> OriginalConfigFromJson(
 }
 
 absl::StatusOr<ImportedConfig> ExperimentFromOriginal(
-    const OriginalConfig& config) {
-  return Importer(config).Run();
+    const OriginalConfig& config, const std::vector<std::string>& overrides) {
+  return Importer(config, overrides).Run();
 }
 
 }  // namespace mdm::proto

@@ -31,6 +31,7 @@ using OriginalValue =
     std::variant<std::monostate, bool, int64_t, double, std::string>;
 
 struct OriginalConfig {
+  std::string source;  // The YAML file or checkpoint it was read from.
   std::map<std::string, OriginalValue> values;
   // Where each key came from, for messages ("file.yaml:12").
   std::map<std::string, std::string> origins;
@@ -53,8 +54,12 @@ struct ImportedConfig {
   std::vector<std::string> notes;
 };
 
+// The experiment of an original config; `overrides` ("field=value", as
+// --set takes them) apply after its keys and before the result is
+// validated.
 absl::StatusOr<ImportedConfig> ExperimentFromOriginal(
-    const OriginalConfig& config);
+    const OriginalConfig& config,
+    const std::vector<std::string>& overrides = {});
 
 }  // namespace mdm::proto
 

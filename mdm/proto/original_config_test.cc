@@ -4,9 +4,15 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
+#include <sstream>
 #include <string>
+#include <type_traits>
+#include <variant>
 
+#include "absl/strings/str_cat.h"
 #include "mdm/proto/experiment_config.h"
+#include "nlohmann/json.hpp"
 
 namespace mdm::proto {
 namespace {
@@ -15,6 +21,30 @@ std::string Write(const std::string& name, const std::string& text) {
   const std::string path = ::testing::TempDir() + "/" + name;
   std::ofstream(path) << text;
   return path;
+}
+
+// The original's MNIST Learned-3 YAML with `changes` ("key: value" lines)
+// replacing its lines of those keys or added; a change "key:" with no
+// value removes the key.
+std::string OriginalYaml(const std::string& changes) {
+  std::ifstream in("testdata/original/yaml/mnist/learned_3.yaml");
+  std::map<std::string, std::string> changed;
+  std::istringstream lines(changes);
+  for (std::string line; std::getline(lines, line);) {
+    changed[line.substr(0, line.find(':'))] = line;
+  }
+  std::string yaml;
+  for (std::string line; std::getline(in, line);) {
+    const auto it = changed.find(line.substr(0, line.find(':')));
+    if (it == changed.end()) {
+      yaml += line + "\n";
+      continue;
+    }
+    if (it->second.back() != ':') yaml += it->second + "\n";
+    changed.erase(it);
+  }
+  for (const auto& [key, line] : changed) yaml += line + "\n";
+  return yaml;
 }
 
 absl::StatusOr<ImportedConfig> Import(const std::string& yaml) {
@@ -65,11 +95,9 @@ TEST(OriginalConfigTest, ShippedConfigsAreTheOriginalsYaml) {
 
 // What the original does rather than what a key says.
 TEST(OriginalConfigTest, FollowsWhatTheOriginalDoes) {
-  absl::StatusOr<ImportedConfig> imported = Import(
-      "dataset: mnist\nsde_type: learned\nn_vars: 3\n"
+  absl::StatusOr<ImportedConfig> imported = Import(OriginalYaml(
       "score_model_type: HoUNet\ndropout: 0.1\nuse_ema: True\n"
-      "elbo_offset_train: 1\nlog_image_step: 50\ntransform: logit\n"
-      "checkpoint_path: None\nlr: 2.\n");
+      "lr: 2.\n"));
   ASSERT_TRUE(imported.ok()) << imported.status();
   const Experiment& e = imported->experiment;
   // The original's MNIST HoUNet, without dropout, EMA or a training offset.
@@ -112,16 +140,68 @@ TEST(OriginalConfigTest, UnknownKeysAndValuesAreNamed) {
 }
 
 TEST(OriginalConfigTest, JsonFromACheckpointImportsLikeYaml) {
-  absl::StatusOr<OriginalConfig> json = OriginalConfigFromJson(
-      R"({"dataset": "mnist", "sde_type": "cld", "n_vars": 2, "lr": 0.0002,
-          "lr_scheduling": false, "checkpoint_path": "None", "d_full": false})",
-      "hyper_parameters");
+  absl::StatusOr<OriginalConfig> yaml = ReadOriginalYaml(
+      Write("cld.yaml", OriginalYaml("sde_type: cld\nn_vars: 2\nlr: 0.0002")));
+  ASSERT_TRUE(yaml.ok()) << yaml.status();
+  nlohmann::json keys = nlohmann::json::object();
+  for (const auto& [key, value] : yaml->values) {
+    std::visit(
+        [&, key = key](const auto& x) {
+          using T = std::decay_t<decltype(x)>;
+          if constexpr (std::is_same_v<T, std::monostate>) keys[key] = nullptr;
+          else keys[key] = x;
+        },
+        value);
+  }
+  absl::StatusOr<OriginalConfig> json =
+      OriginalConfigFromJson(keys.dump(), "hyper_parameters");
   ASSERT_TRUE(json.ok()) << json.status();
   absl::StatusOr<ImportedConfig> imported = ExperimentFromOriginal(*json);
   ASSERT_TRUE(imported.ok()) << imported.status();
   EXPECT_EQ(imported->experiment.diffusion().sde_type(), DiffusionConfig::CLD);
   EXPECT_EQ(imported->experiment.optimizer().lr(), 0.0002);
   EXPECT_FALSE(OriginalConfigFromJson("[1]", "x").ok());
+}
+
+// A key the original reads without a default is required, as the original
+// requires it; the condition that makes a key read is followed.
+TEST(OriginalConfigTest, KeysTheOriginalRequiresAreRequired) {
+  ASSERT_TRUE(Import(OriginalYaml("")).ok());
+  for (const char* key : {"lr", "dataset", "n_epochs", "n_FEs", "height"}) {
+    absl::StatusOr<ImportedConfig> imported =
+        Import(OriginalYaml(absl::StrCat(key, ":")));
+    ASSERT_FALSE(imported.ok()) << key;
+    EXPECT_NE(imported.status().message().find(absl::StrCat(
+                  "config.yaml: lacks ", key,
+                  ", which the original reads on every such run")),
+              std::string::npos)
+        << imported.status();
+  }
+  // Read only with lr_scheduling, or with more than one variable.
+  EXPECT_TRUE(Import(OriginalYaml("warmup_iters:")).ok());
+  EXPECT_FALSE(Import(OriginalYaml("warmup_iters:\nlr_scheduling: True")).ok());
+  EXPECT_FALSE(Import(OriginalYaml("init_aux_var:")).ok());
+  EXPECT_TRUE(Import(OriginalYaml(
+                  "init_aux_var:\nsde_type: vpsde\nn_vars: 1\n"
+                  "stationary_aux_var:\nstationary_x_var:\nd_full:"))
+                  .ok());
+}
+
+// YAML 1.1's special floats are floats, as PyYAML reads them: a NaN
+// learning rate is refused as one, not as a string.
+TEST(OriginalConfigTest, SpecialFloatsAreNumbers) {
+  absl::StatusOr<ImportedConfig> imported = Import(OriginalYaml("lr: .nan"));
+  ASSERT_FALSE(imported.ok());
+  EXPECT_NE(imported.status().message().find("optimizer.lr must be"),
+            std::string::npos)
+      << imported.status();
+  EXPECT_EQ(imported.status().message().find("string"), std::string::npos)
+      << imported.status();
+  imported = Import(OriginalYaml("beta_1: .inf"));
+  ASSERT_FALSE(imported.ok());
+  EXPECT_NE(imported.status().message().find("diffusion.beta_1 must be finite"),
+            std::string::npos)
+      << imported.status();
 }
 
 }  // namespace
