@@ -102,6 +102,22 @@ absl::StatusOr<std::string> RunEvaluation(const EvalFlags& flags) {
   absl::StatusOr<model::SavedRun> model = model::OpenRun(
       flags.checkpoint, {.device = flags.device, .config_path = flags.config});
   if (!model.ok()) return model.status();
+  // Where the JSON goes, checked before the work: --json must be writable;
+  // a run folder that is not (read-only, another user's) gets the results
+  // printed only.
+  std::string json_path =
+      flags.json.empty() ? absl::StrCat(model->run_dir, "/eval/", flags.metric,
+                                        "_", flags.split, ".json")
+                         : flags.json;
+  if (absl::Status s = util::CheckWritable(json_path); !s.ok()) {
+    if (!flags.json.empty()) {
+      return absl::Status(s.code(), absl::StrCat("--json: ", s.message()));
+    }
+    LOG(WARNING) << s.message()
+                 << ": the results are printed, not saved (--json names "
+                    "another file)";
+    json_path.clear();
+  }
   proto::Experiment experiment = model->experiment;
   if (flags.limit_examples > 0) {
     experiment.mutable_data()->set_limit_examples(flags.limit_examples);
@@ -271,15 +287,12 @@ absl::StatusOr<std::string> RunEvaluation(const EvalFlags& flags) {
   std::cout << absl::StrFormat("%-24s %s\n", "Q", out["Q"].dump());
   std::cout << absl::StrFormat("%-24s %s\n", "D", out["D"].dump());
 
-  const std::string path =
-      flags.json.empty() ? absl::StrCat(model->run_dir, "/eval/", flags.metric,
-                                        "_", flags.split, ".json")
-                         : flags.json;
   const std::string text = out.dump(2) + "\n";
-  if (absl::Status s = util::WriteFileAtomically(path, text); !s.ok()) {
+  if (json_path.empty()) return text;
+  if (absl::Status s = util::WriteFileAtomically(json_path, text); !s.ok()) {
     return s;
   }
-  std::cout << absl::StrFormat("%-24s %s\n", "json", path);
+  std::cout << absl::StrFormat("%-24s %s\n", "json", json_path);
   return text;
 }
 

@@ -55,6 +55,8 @@ int main(int argc, char** argv) {
   FLAGS_logtostderr = true;
   using mdm::util::ResolveUserPath;
   return mdm::util::RunAndReport("eval", [&]() -> absl::Status {
+    if (absl::Status s = mdm::util::NoPositionalArguments(argc, argv); !s.ok())
+      return s;
     return mdm::bin::RunEvaluation(
                {
                    .checkpoint = ResolveUserPath(FLAGS_checkpoint),

@@ -1,8 +1,5 @@
 #include "mdm/bin/grid_lib.h"
 
-#include <google/protobuf/io/tokenizer.h>
-#include <google/protobuf/text_format.h>
-
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -14,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "mdm/bin/train_lib.h"
 #include "mdm/proto/experiment_config.h"
+#include "mdm/proto/text_format.h"
 #include "mdm/util/command_line.h"
 
 namespace mdm::bin {
@@ -43,9 +41,10 @@ absl::StatusOr<proto::Grid> ReadGrid(const std::string& path) {
   std::stringstream text;
   text << file.rdbuf();
   proto::Grid grid;
-  if (!google::protobuf::TextFormat::ParseFromString(text.str(), &grid)) {
+  if (absl::Status s = proto::ParseTextFormat(text.str(), path, grid);
+      !s.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat(path, ": not a valid mdm.proto.Grid"));
+        absl::StrCat(s.message(), " (not a valid mdm.proto.Grid)"));
   }
   if (grid.base_config().empty()) {
     return absl::InvalidArgumentError(
@@ -116,12 +115,23 @@ absl::StatusOr<GridPoint> PointAt(const proto::Grid& grid,
 
 absl::StatusOr<int64_t> ResolveIndex(int64_t flag_index) {
   if (flag_index >= 0) return flag_index;
+  if (flag_index != kIndexFromSlurm) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--index must be >= 0, got ", flag_index));
+  }
   const char* task = std::getenv("SLURM_ARRAY_TASK_ID");
+  if (task == nullptr) {
+    return absl::InvalidArgumentError(
+        "--index is required (or run as a Slurm array task with "
+        "SLURM_ARRAY_TASK_ID set)");
+  }
   int64_t index;
-  if (task != nullptr && absl::SimpleAtoi(task, &index)) return index;
-  return absl::InvalidArgumentError(
-      "--index is required (or run as a Slurm array task with "
-      "SLURM_ARRAY_TASK_ID set)");
+  if (!absl::SimpleAtoi(task, &index) || index < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("SLURM_ARRAY_TASK_ID='", task,
+                     "' is not a grid index (an integer >= 0)"));
+  }
+  return index;
 }
 
 absl::StatusOr<std::string> RunGrid(const GridFlags& flags) {
@@ -169,6 +179,7 @@ absl::StatusOr<std::string> RunGrid(const GridFlags& flags) {
                    .overrides = overrides,
                    .output_dir = point->output_dir,
                    .resume = flags.resume == "auto",
+                   .overwrite = flags.resume == "never",
                    .debug_mode = flags.debug_mode,
                    .num_threads = flags.num_threads,
                    .device = flags.device});

@@ -35,14 +35,20 @@ int64_t GridSize(const proto::Grid& grid);
 absl::StatusOr<GridPoint> PointAt(const proto::Grid& grid,
                                   const std::string& grid_path, int64_t index);
 
-// "--index" if given (>= 0), else $SLURM_ARRAY_TASK_ID, else an error.
+// The --index value that means "not given": $SLURM_ARRAY_TASK_ID decides.
+inline constexpr int64_t kIndexFromSlurm = -1;
+
+// "--index" if given (>= 0), else $SLURM_ARRAY_TASK_ID, else an error; an
+// error names a negative index or a task id that is no index.
 absl::StatusOr<int64_t> ResolveIndex(int64_t flag_index);
 
 struct GridFlags {
   std::string grid_path;  // Resolved against the user's folder.
-  int64_t index = -1;
+  int64_t index = kIndexFromSlurm;
   bool list = false;
-  std::string resume = "auto";  // auto: continue a point's last checkpoint.
+  // auto: continue a point from its last checkpoint; never: start it over,
+  // replacing what its output directory holds.
+  std::string resume = "auto";
   bool debug_mode = false;
   int num_threads = 0;
   std::string device = "cpu";

@@ -16,13 +16,14 @@
 #include "mdm/util/command_line.h"
 
 DEFINE_string(grid, "", "Grid file (.textproto holding an mdm.proto.Grid).");
-DEFINE_int64(index, -1, "Point to run; default: $SLURM_ARRAY_TASK_ID.");
+DEFINE_int64(index, mdm::bin::kIndexFromSlurm,
+             "Point to run (>= 0); default: $SLURM_ARRAY_TASK_ID.");
 DEFINE_bool(list, false,
             "Print every point with its index and output directory.");
 DEFINE_string(
     resume, "auto",
     "auto: continue a point from its last checkpoint when there is one; "
-    "never: start over.");
+    "never: start it over, replacing what its output directory holds.");
 DEFINE_bool(debug_mode, false, "Run a couple of batches of everything.");
 DEFINE_int32(num_threads, 0,
              "Threads to compute with (LibTorch's pool; BLAS runs in its "
@@ -35,6 +36,8 @@ int main(int argc, char** argv) {
   google::InitGoogleLogging(argv[0]);
   FLAGS_logtostderr = true;
   return mdm::util::RunAndReport("grid", [&]() -> absl::Status {
+    if (absl::Status s = mdm::util::NoPositionalArguments(argc, argv); !s.ok())
+      return s;
     absl::StatusOr<std::string> out = mdm::bin::RunGrid({
         .grid_path = mdm::util::ResolveUserPath(FLAGS_grid),
         .index = FLAGS_index,

@@ -42,6 +42,8 @@ int main(int argc, char** argv) {
   FLAGS_logtostderr = true;
   using mdm::util::ResolveUserPath;
   return mdm::util::RunAndReport("import_original", [&]() -> absl::Status {
+    if (absl::Status s = mdm::util::NoPositionalArguments(argc, argv); !s.ok())
+      return s;
     absl::StatusOr<std::string> summary = mdm::bin::RunImport({
         .yaml = ResolveUserPath(FLAGS_yaml),
         .checkpoint = ResolveUserPath(FLAGS_checkpoint),

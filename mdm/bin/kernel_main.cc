@@ -34,6 +34,8 @@ int main(int argc, char** argv) {
   google::InitGoogleLogging(argv[0]);
   FLAGS_logtostderr = true;
   return mdm::util::RunAndReport("kernel", [&]() -> absl::Status {
+    if (absl::Status s = mdm::util::NoPositionalArguments(argc, argv); !s.ok())
+      return s;
     absl::StatusOr<mdm::bin::KernelFormat> format =
         mdm::bin::ParseKernelFormat(FLAGS_format);
     if (!format.ok()) return format.status();

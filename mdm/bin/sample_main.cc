@@ -38,7 +38,9 @@ int main(int argc, char** argv) {
   gflags::ParseCommandLineFlags(&argc, &argv, /*remove_flags=*/true);
   google::InitGoogleLogging(argv[0]);
   FLAGS_logtostderr = true;
-  return mdm::util::RunAndReport("sample", [&] {
+  return mdm::util::RunAndReport("sample", [&]() -> absl::Status {
+    if (absl::Status s = mdm::util::NoPositionalArguments(argc, argv); !s.ok())
+      return s;
     return mdm::bin::RunSampling({
         .checkpoint = mdm::util::ResolveUserPath(FLAGS_checkpoint),
         .config = mdm::util::ResolveUserPath(FLAGS_config),

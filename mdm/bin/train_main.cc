@@ -43,6 +43,8 @@ int main(int argc, char** argv) {
   google::InitGoogleLogging(argv[0]);
   FLAGS_logtostderr = true;
   return mdm::util::RunAndReport("train", [&]() -> absl::Status {
+    if (absl::Status s = mdm::util::NoPositionalArguments(argc, argv); !s.ok())
+      return s;
     return mdm::bin::RunTraining(
                {
                    .config_path =

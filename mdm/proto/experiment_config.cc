@@ -1,7 +1,6 @@
 #include "mdm/proto/experiment_config.h"
 
 #include <google/protobuf/descriptor.h>
-#include <google/protobuf/io/tokenizer.h>
 #include <google/protobuf/text_format.h>
 
 #include <cmath>
@@ -17,6 +16,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "mdm/diffusions/process_table.h"
+#include "mdm/proto/text_format.h"
 
 namespace mdm::proto {
 namespace {
@@ -25,44 +25,6 @@ using ::google::protobuf::FieldDescriptor;
 using ::google::protobuf::Message;
 using ::google::protobuf::Reflection;
 using ::google::protobuf::TextFormat;
-
-// Keeps the first parse error, 1-based, behind a caller-chosen prefix.
-class FirstErrorCollector : public google::protobuf::io::ErrorCollector {
- public:
-  explicit FirstErrorCollector(std::string prefix)
-      : prefix_(std::move(prefix)) {}
-
-  void AddError(int line, google::protobuf::io::ColumnNumber column,
-                const std::string& message) override {
-    if (!error_.empty()) return;
-    error_ =
-        absl::StrCat(prefix_, ":", line + 1, ":", column + 1, ": ", message);
-  }
-
-  const std::string& error() const { return error_; }
-
- private:
-  std::string prefix_;
-  std::string error_;
-};
-
-// Parses `text` into `message`: replacing it (a field given twice is an
-// error) or, with `merge`, overwriting the fields it names.
-absl::Status ParseInto(absl::string_view text, absl::string_view source_name,
-                       Message& message, bool merge = false) {
-  FirstErrorCollector errors{std::string(source_name)};
-  TextFormat::Parser parser;
-  parser.RecordErrorsTo(&errors);
-  const bool parsed = merge
-                          ? parser.MergeFromString(std::string(text), &message)
-                          : parser.ParseFromString(std::string(text), &message);
-  if (!parsed) {
-    return absl::InvalidArgumentError(
-        errors.error().empty() ? absl::StrCat(source_name, ": cannot parse")
-                               : errors.error());
-  }
-  return absl::OkStatus();
-}
 
 // More bins than this are more parameters than a likelihood bound can
 // place (and each adds a matrix exponential per kernel evaluation).
@@ -243,7 +205,8 @@ absl::Status ValidateCustomMatrices(const DiffusionConfig& config, int K) {
 absl::StatusOr<Experiment> ParseExperiment(absl::string_view text,
                                            absl::string_view source_name) {
   Experiment experiment;
-  if (absl::Status s = ParseInto(text, source_name, experiment); !s.ok()) {
+  if (absl::Status s = ParseTextFormat(text, source_name, experiment);
+      !s.ok()) {
     return s;
   }
   return experiment;
@@ -319,9 +282,9 @@ absl::Status ApplyOverride(absl::string_view assignment,
   }
   // Replace rather than merge: an override is the field's new value.
   message->GetReflection()->ClearField(message, field);
-  return ParseInto(absl::StrCat(field->name(), ": ", text),
-                   absl::StrCat("--set=", assignment, " (value)"), *message,
-                   /*merge=*/true);
+  return ParseTextFormat(absl::StrCat(field->name(), ": ", text),
+                         absl::StrCat("--set=", assignment, " (value)"),
+                         *message, /*merge=*/true);
 }
 
 absl::Status ApplyOverrides(const std::vector<std::string>& assignments,
@@ -462,6 +425,7 @@ absl::Status ValidateExperiment(const Experiment& experiment) {
   for (const auto& [field, value, bound] :
        std::vector<std::tuple<const char*, double, double>>{
            {"data.limit_examples", data.limit_examples(), 0},
+           {"data.validation_examples", data.validation_examples(), 0},
            {"data.num_workers", data.num_workers(), 0},
            {"training.n_epochs", experiment.training().n_epochs(), 0},
            {"training.accumulate_grad_batches",

@@ -17,20 +17,49 @@ absl::Status ErrnoError(absl::string_view what, const std::string& path) {
       absl::StrCat("cannot ", what, " ", path, ": ", std::strerror(errno)));
 }
 
+std::string FolderOf(const std::string& path) {
+  const std::filesystem::path target(path);
+  return target.has_parent_path() ? target.parent_path().string() : ".";
+}
+
 }  // namespace
+
+absl::Status CreateFolder(const std::string& dir, absl::string_view what) {
+  std::error_code error;
+  std::filesystem::create_directories(dir, error);
+  if (!error) return absl::OkStatus();
+  // create_directories reports a dangling link as "File exists".
+  for (std::filesystem::path p(dir); !p.empty() && p != p.root_path();
+       p = p.parent_path()) {
+    std::error_code ignored;
+    if (std::filesystem::is_symlink(p, ignored) &&
+        !std::filesystem::exists(p, ignored)) {
+      return absl::UnavailableError(absl::StrCat(
+          "cannot create ", what, " ", dir, ": ", p.string(),
+          " is a symbolic link to ",
+          std::filesystem::read_symlink(p, ignored).string(),
+          ", which does not exist"));
+    }
+  }
+  return absl::UnavailableError(
+      absl::StrCat("cannot create ", what, " ", dir, ": ", error.message()));
+}
+
+absl::Status CheckWritable(const std::string& path) {
+  if (absl::Status s = CreateFolder(FolderOf(path)); !s.ok()) return s;
+  const std::string probe = absl::StrCat(path, ".tmp.", ::getpid());
+  const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+                        0644);
+  if (fd < 0) return ErrnoError("write", path);
+  ::close(fd);
+  ::unlink(probe.c_str());
+  return absl::OkStatus();
+}
 
 absl::Status WriteFileAtomically(const std::string& path,
                                  absl::string_view contents) {
-  const std::filesystem::path target(path);
-  const std::filesystem::path dir = target.has_parent_path()
-                                        ? target.parent_path()
-                                        : std::filesystem::path(".");
-  std::error_code error;
-  std::filesystem::create_directories(dir, error);
-  if (error) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot create folder ", dir.string(), ": ", error.message()));
-  }
+  const std::string dir = FolderOf(path);
+  if (absl::Status s = CreateFolder(dir); !s.ok()) return s;
   const std::string tmp = absl::StrCat(path, ".tmp.", ::getpid());
   const int fd =
       ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -15,6 +15,17 @@ namespace mdm::util {
 absl::Status WriteFileAtomically(const std::string& path,
                                  absl::string_view contents);
 
+// Creates the folder `dir` and its missing parents. The error, "cannot
+// create <what> <dir>: ...", names the cause, a dangling symbolic link
+// (where the system says "File exists") included.
+absl::Status CreateFolder(const std::string& dir,
+                          absl::string_view what = "folder");
+
+// OK when `path` can be written (its folder created if missing): checked
+// by creating and removing a temporary file beside it. Lets a tool say
+// before long work that it cannot save the result.
+absl::Status CheckWritable(const std::string& path);
+
 }  // namespace mdm::util
 
 #endif  // MDM_UTIL_ATOMIC_FILE_H_

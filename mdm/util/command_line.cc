@@ -51,6 +51,13 @@ std::string ResolveUserPath(const std::string& path) {
   return (std::filesystem::path(working_dir) / path).string();
 }
 
+absl::Status NoPositionalArguments(int argc, char** argv) {
+  if (argc <= 1) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unexpected argument '", argv[1],
+      "': every input is a flag (--name=value; --help lists them)"));
+}
+
 int RunAndReport(absl::string_view program,
                  absl::FunctionRef<absl::Status()> body) {
   std::string error;

@@ -24,6 +24,11 @@ std::vector<std::string> ExtractRepeatedFlag(absl::string_view name, int* argc,
 // runfiles tree); unchanged otherwise.
 std::string ResolveUserPath(const std::string& path);
 
+// OK when gflags left nothing but the program's name in argv (after
+// ParseCommandLineFlags with remove_flags); otherwise InvalidArgument naming
+// the first word that is no flag: every binary takes flags only.
+absl::Status NoPositionalArguments(int argc, char** argv);
+
 // Runs `body`; on a non-OK status or an exception (a LibTorch check),
 // prints "<program>: <message>" as one line on stderr and returns 1.
 // Returns 0 on success.

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "mdm/util/atomic_file.h"
 #include "mdm/util/crc32c.h"
 
 namespace mdm::util {
@@ -40,12 +41,7 @@ uint64_t ReadLittleEndian(const char* p, int bytes) {
 
 absl::StatusOr<std::unique_ptr<EventWriter>> EventWriter::Create(
     const std::string& dir) {
-  std::error_code error;
-  std::filesystem::create_directories(dir, error);
-  if (error) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot create folder ", dir, ": ", error.message()));
-  }
+  if (absl::Status s = CreateFolder(dir); !s.ok()) return s;
   char host[256] = "localhost";
   ::gethostname(host, sizeof(host) - 1);
   const std::string path = absl::StrCat(dir, "/events.out.tfevents.",

@@ -12,16 +12,14 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "mdm/util/atomic_file.h"
 
 namespace mdm::util {
 
 absl::StatusOr<std::unique_ptr<RunLock>> RunLock::Acquire(
     const std::string& dir) {
-  std::error_code error;
-  std::filesystem::create_directories(dir, error);
-  if (error) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "cannot create output directory ", dir, ": ", error.message()));
+  if (absl::Status s = CreateFolder(dir, "output directory"); !s.ok()) {
+    return absl::PermissionDeniedError(s.message());
   }
   const std::string path = (std::filesystem::path(dir) / ".lock").string();
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
