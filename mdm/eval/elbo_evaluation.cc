@@ -58,6 +58,14 @@ absl::StatusOr<ElboEvaluation> EvaluateElbo(
   std::vector<at::Tensor> bpd, bpd_offset;
   int64_t batches = 0;
   while (options.max_batches <= 0 || batches < options.max_batches) {
+    if (options.stop_requested) {
+      absl::StatusOr<bool> stop = options.stop_requested();
+      if (!stop.ok()) return stop.status();
+      if (*stop) {
+        return absl::CancelledError(absl::StrCat(
+            "evaluation stopped by request after ", batches, " batches"));
+      }
+    }
     absl::StatusOr<std::optional<data::Examples>> batch = loader.Next();
     if (!batch.ok()) return batch.status();
     if (!batch->has_value()) break;

@@ -49,6 +49,10 @@ struct ElboEvaluationOptions {
   // (which is used by default when eval.t_min_eval = objective.t_min_train,
   // its support).
   bool vp_proposal = false;
+  // Polled before each batch; when it returns true the evaluation stops
+  // with a Cancelled status. Data-parallel, every rank must get the same
+  // answer at the same batch (the trainer all-reduces its stop flag).
+  std::function<absl::StatusOr<bool>()> stop_requested;
 };
 
 struct ElboEvaluation {

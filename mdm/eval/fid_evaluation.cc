@@ -18,7 +18,7 @@ namespace mdm::eval {
 absl::StatusOr<FeatureStatistics> SplitStatistics(
     const FeatureNetwork& net, const proto::Experiment& experiment,
     const std::string& split, const std::string& cache_path,
-    int64_t batch_size) {
+    int64_t batch_size, const std::function<bool()>& stop_requested) {
   if (!experiment.data().is_image()) {
     return absl::InvalidArgumentError("FID needs image data");
   }
@@ -31,6 +31,10 @@ absl::StatusOr<FeatureStatistics> SplitStatistics(
                                                  batch_size, experiment.seed()));
   const ImageBatches images =
       [&]() -> absl::StatusOr<std::optional<at::Tensor>> {
+    if (stop_requested && stop_requested()) {
+      return absl::CancelledError(
+          "FID reference statistics stopped by request");
+    }
     absl::StatusOr<std::optional<data::Examples>> batch = loader.Next();
     if (!batch.ok()) return batch.status();
     if (!batch->has_value()) return std::nullopt;

@@ -18,6 +18,7 @@
 #include <ATen/core/Generator.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -31,16 +32,17 @@ namespace mdm::eval {
 // The feature statistics of the images of `split` ("train", "validation"
 // or "test") of the experiment's data, in batches of `batch_size`: read
 // from `cache_path` when it holds them for this network and split, else
-// computed (and saved there when the path is not empty).
+// computed (and saved there when the path is not empty). `stop_requested`,
+// when given, is polled before each batch: true stops with Cancelled.
 absl::StatusOr<FeatureStatistics> SplitStatistics(
     const FeatureNetwork& net, const proto::Experiment& experiment,
     const std::string& split, const std::string& cache_path,
-    int64_t batch_size);
+    int64_t batch_size, const std::function<bool()>& stop_requested = nullptr);
 
 struct FidEvaluationOptions {
   int64_t samples = 50000;
   int64_t batch_size = 128;  // Samples drawn at once.
-  sampling::SampleOptions sampler;
+  sampling::SampleOptions sampler;  // Its stop_requested stops the FID.
 };
 
 // The FID of `options.samples` samples of `model` (whose weights the caller

@@ -93,6 +93,7 @@ absl::Status WriteCheckpoint(const std::string& path,
   entries.emplace("run.loader_epoch", Scalar(state.loader_epoch));
   entries.emplace("run.loader_step", Scalar(state.loader_step));
   entries.emplace("run.best_bpd", Scalar(state.best_bpd.value_or(NAN)));
+  entries.emplace("run.owed", Scalar(static_cast<int>(state.owed)));
   const std::string config = proto::ExperimentToText(checkpoint.experiment);
   entries.emplace("run.config",
                   at::from_blob(const_cast<char*>(config.data()),
@@ -159,6 +160,16 @@ absl::StatusOr<Checkpoint> ReadCheckpoint(const std::string& path) {
       static_cast<int64_t>(run.at("loader_step").item<double>());
   const double best = run.at("best_bpd").item<double>();
   if (std::isfinite(best)) checkpoint.state.best_bpd = best;
+  // Absent from checkpoints written before it existed.
+  if (run.count("owed")) {
+    const double owed = run.at("owed").item<double>();
+    if (owed != 0 && owed != 1 && owed != 2) {
+      return absl::DataLossError(
+          absl::StrCat("checkpoint ", path, " has run.owed = ", owed,
+                       ", which is none of 0, 1 and 2"));
+    }
+    checkpoint.state.owed = static_cast<Owed>(static_cast<int>(owed));
+  }
   const at::Tensor config = run.at("config").contiguous();
   absl::StatusOr<proto::Experiment> experiment = proto::ParseExperiment(
       std::string(static_cast<const char*>(config.data_ptr()), config.numel()),

@@ -9,8 +9,9 @@
 //                                      (train/optimizers.h names the slots)
 //   Q, D                               the diffusion's matrices (derived, for
 //                                      reading in Python; never loaded back)
-//   run.step, run.epoch, run.loader_epoch, run.loader_step, run.best_bpd
-//                                      float64 [1] (best_bpd NaN when none)
+//   run.step, run.epoch, run.loader_epoch, run.loader_step, run.best_bpd,
+//   run.owed                           float64 [1] (best_bpd NaN when none;
+//                                      owed an Owed, 0 when absent)
 //   run.config                         the resolved Experiment, textproto
 //                                      bytes (uint8 [n])
 //   run.format                         int64 [1], kCheckpointFormat
@@ -37,6 +38,14 @@ namespace mdm::model {
 
 inline constexpr int64_t kCheckpointFormat = 1;
 
+// What the checkpoint's step still owes: work due at that step that a stop
+// signal or a crash cut off, which a resumed run does first.
+enum class Owed {
+  kNothing = 0,
+  kSamplePicture = 1,  // The picture sampling.log_image_step asks for.
+  kEvaluation = 2,     // The evaluation cycle: ELBO, best.pt, samples, FID.
+};
+
 // Where training stands.
 struct RunState {
   int64_t step = 0;   // Optimizer steps taken.
@@ -45,6 +54,7 @@ struct RunState {
   int64_t loader_epoch = 0;
   int64_t loader_step = 0;
   std::optional<double> best_bpd;  // The best evaluation so far.
+  Owed owed = Owed::kNothing;
 };
 
 struct Checkpoint {

@@ -54,7 +54,8 @@ TEST(CheckpointTest, RoundTrip) {
   Perturb(model, 1.0);
   ema.Update();
   const RunState state{.step = 12, .epoch = 2, .loader_epoch = 2,
-                       .loader_step = 4, .best_bpd = 3.5};
+                       .loader_step = 4, .best_bpd = 3.5,
+                       .owed = Owed::kEvaluation};
   const std::string path = Temp("round_trip.pt");
   ASSERT_TRUE(WriteCheckpoint(path, Snapshot(experiment, model, &ema,
                                              {{"network.net.0.weight.step",
@@ -66,6 +67,7 @@ TEST(CheckpointTest, RoundTrip) {
   EXPECT_EQ(read->state.step, 12);
   EXPECT_EQ(read->state.loader_step, 4);
   EXPECT_EQ(read->state.best_bpd, 3.5);
+  EXPECT_EQ(read->state.owed, Owed::kEvaluation);
   EXPECT_EQ(proto::ExperimentToText(read->experiment),
             proto::ExperimentToText(experiment));
   EXPECT_EQ(read->optimizer.at("network.net.0.weight.step").item<double>(), 12);

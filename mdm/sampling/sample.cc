@@ -73,11 +73,21 @@ SampleOptions SampleOptionsFor(const proto::Experiment& experiment) {
 }
 
 absl::StatusOr<SamplerResult> Sample(const diffusions::DiffusionImpl& diffusion,
-                                     const ScoreFunction& score,
+                                     const ScoreFunction& network_score,
                                      at::IntArrayRef state_shape,
                                      const at::TensorOptions& tensor_options,
                                      const SampleOptions& options,
                                      c10::optional<at::Generator> gen) {
+  // Every sampler evaluates the score once per step or stage, and passes
+  // a failed evaluation on: the one place to stop them all.
+  ScoreFunction score = network_score;
+  if (options.stop_requested) {
+    score = [&network_score, stop = options.stop_requested](
+                const at::Tensor& u, double t) -> absl::StatusOr<at::Tensor> {
+      if (stop()) return absl::CancelledError("sampling stopped by request");
+      return network_score(u, t);
+    };
+  }
   if (options.kind != SamplerKind::kOde && options.steps < 1) {
     return absl::InvalidArgumentError("the sampler needs at least one step");
   }

@@ -23,6 +23,7 @@
 #include <c10/util/Optional.h>
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -65,6 +66,9 @@ struct SampleOptions {
   double t_min = 1e-3;
   double t_max = 1.0;
   AdaptiveOptions adaptive;  // kOde.
+  // Polled before every score evaluation; when it returns true the sampler
+  // stops with a Cancelled status (a stop signal during a sample grid).
+  std::function<bool()> stop_requested;
 };
 
 // The options of an experiment's `sampling` block (and diffusion.t_max).

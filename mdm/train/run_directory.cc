@@ -7,7 +7,10 @@
 #include <system_error>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 
 namespace mdm::train {
 namespace {
@@ -34,6 +37,9 @@ constexpr const char* kFixedOnResume[] = {
     "data.height",     "data.width",         "data.vector_dim",
     "data.transform",  "optimizer.optim_type", "optimizer.use_ema",
     "objective.time_proposal", "objective.adaptive_bins",
+    // The validation split is carved out of the training examples: a
+    // change would evaluate on examples already trained on.
+    "data.validation_examples",
 };
 
 bool FixedOnResume(const std::string& field) {
@@ -148,6 +154,28 @@ int RemoveStaleTemporaries(const std::string& dir) {
           fs::remove(entry.path(), error)) {
         ++removed;
       }
+    }
+  }
+  return removed;
+}
+
+std::string SamplePicturePath(const std::string& dir, int64_t step) {
+  return absl::StrCat(dir, "/samples/step_", step, ".png");
+}
+
+int RemoveSamplePicturesAfter(const std::string& dir, int64_t step) {
+  int removed = 0;
+  std::error_code error;
+  for (const auto& entry :
+       fs::directory_iterator(fs::path(dir) / "samples", error)) {
+    const std::string name = entry.path().filename().string();
+    absl::string_view number = name;
+    int64_t picture_step = 0;
+    if (absl::ConsumePrefix(&number, "step_") &&
+        absl::ConsumeSuffix(&number, ".png") &&
+        absl::SimpleAtoi(number, &picture_step) && picture_step > step &&
+        fs::remove(entry.path(), error)) {
+      ++removed;
     }
   }
   return removed;

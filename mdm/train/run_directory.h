@@ -7,6 +7,7 @@
 #ifndef MDM_TRAIN_RUN_DIRECTORY_H_
 #define MDM_TRAIN_RUN_DIRECTORY_H_
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,6 +30,13 @@ absl::Status ClearRun(const std::string& dir);
 // in `dir` and its checkpoints/, samples/ and eval/ folders; returns how
 // many.
 int RemoveStaleTemporaries(const std::string& dir);
+
+// The sample picture the trainer draws at `step`: samples/step_<step>.png.
+std::string SamplePicturePath(const std::string& dir, int64_t step);
+
+// Removes the sample pictures of steps after `step` (a resumed run draws
+// them again); returns how many.
+int RemoveSamplePicturesAfter(const std::string& dir, int64_t step);
 
 // A change between a checkpoint's config and the config it is resumed with.
 struct ConfigChange {

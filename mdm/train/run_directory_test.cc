@@ -59,6 +59,22 @@ TEST(RunDirectoryTest, StaleTemporariesAreRemoved) {
   EXPECT_EQ(RemoveStaleTemporaries(dir), 0);
 }
 
+// A resumed run draws the pictures after its step again: those go, the
+// earlier ones and other files stay.
+TEST(RunDirectoryTest, SamplePicturesAfterAStepAreRemoved) {
+  const std::string dir = Fresh("pictures");
+  for (int64_t step : {5, 10, 100}) Touch(SamplePicturePath(dir, step));
+  Touch(fs::path(dir) / "samples" / "step_x.png");
+  Touch(fs::path(dir) / "samples" / "notes.txt");
+  EXPECT_EQ(SamplePicturePath(dir, 10), dir + "/samples/step_10.png");
+  EXPECT_EQ(RemoveSamplePicturesAfter(dir, 10), 1);
+  EXPECT_TRUE(fs::exists(SamplePicturePath(dir, 5)));
+  EXPECT_TRUE(fs::exists(SamplePicturePath(dir, 10)));
+  EXPECT_FALSE(fs::exists(SamplePicturePath(dir, 100)));
+  EXPECT_TRUE(fs::exists(fs::path(dir) / "samples" / "step_x.png"));
+  EXPECT_EQ(RemoveSamplePicturesAfter(Fresh("no_pictures"), 0), 0);
+}
+
 TEST(RunDirectoryTest, ResumeKeepsShapesAndProcessButAllowsSchedules) {
   proto::Experiment saved;
   ASSERT_TRUE(proto::ApplyOverrides({"diffusion.sde_type=LEARNED",

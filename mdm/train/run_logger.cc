@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <utility>
 #include <vector>
@@ -49,20 +50,24 @@ std::vector<double> Entries(const at::Tensor& m) {
                              cpu.data_ptr<double>() + cpu.numel());
 }
 
-// Rewrites `path` (atomically) with its header and the rows whose first
-// column, the step, is at most `step`; a missing file gets the header.
-absl::Status CutBack(const std::string& path, const std::string& header,
-                     int64_t step) {
+// Rewrites `path` (atomically) with its header and the rows `keep` accepts
+// (given the row's first column, its step, and its third, the split); a
+// missing file gets the header.
+absl::Status CutBack(
+    const std::string& path, const std::string& header,
+    const std::function<bool(int64_t step, absl::string_view split)>& keep) {
   std::ifstream in(path);
   std::string kept = header + "\n";
   if (in) {
     std::string line;
     std::getline(in, line);  // The old header.
     while (std::getline(in, line)) {
+      const std::vector<absl::string_view> columns = absl::StrSplit(line, ',');
       int64_t row_step = 0;
-      const std::string first = line.substr(0, line.find(','));
-      if (absl::SimpleAtoi(first, &row_step) && row_step <= step)
+      if (absl::SimpleAtoi(columns[0], &row_step) &&
+          keep(row_step, columns.size() > 2 ? columns[2] : "")) {
         kept += line + "\n";
+      }
     }
   }
   return util::WriteFileAtomically(path, kept);
@@ -72,15 +77,30 @@ absl::Status CutBack(const std::string& path, const std::string& header,
 
 absl::StatusOr<std::unique_ptr<RunLogger>> RunLogger::Open(
     const std::string& output_dir, int64_t num_vars,
-    std::optional<int64_t> resume_step, bool fid, int64_t time_bins) {
-  std::vector<std::pair<std::string, std::string>> files = {
-      {output_dir + "/" + kMetrics, MetricsHeader(num_vars, time_bins)},
-      {output_dir + "/" + kEval, kEvalHeader}};
-  if (fid) files.emplace_back(output_dir + "/" + kFid, kFidHeader);
-  for (const auto& [path, header] : files) {
+    const std::optional<ResumePoint>& resume, bool fid, int64_t time_bins) {
+  const auto keep_step = [&](int64_t step, absl::string_view) {
+    return step <= resume->step;
+  };
+  const auto keep_evaluation = [&](int64_t step, absl::string_view split) {
+    return (resume->evaluation_owed ? step < resume->step
+                                    : step <= resume->step) &&
+           split != resume->final_split;
+  };
+  struct Log {
+    std::string path, header;
+    std::function<bool(int64_t, absl::string_view)> keep;
+  };
+  std::vector<Log> logs = {
+      {output_dir + "/" + kMetrics, MetricsHeader(num_vars, time_bins),
+       keep_step},
+      {output_dir + "/" + kEval, kEvalHeader, keep_evaluation}};
+  if (fid) {
+    logs.push_back({output_dir + "/" + kFid, kFidHeader, keep_evaluation});
+  }
+  for (const Log& log : logs) {
     const absl::Status s =
-        resume_step ? CutBack(path, header, *resume_step)
-                    : util::WriteFileAtomically(path, header + "\n");
+        resume ? CutBack(log.path, log.header, log.keep)
+               : util::WriteFileAtomically(log.path, log.header + "\n");
     if (!s.ok()) return s;
   }
   absl::StatusOr<std::unique_ptr<util::EventWriter>> events =

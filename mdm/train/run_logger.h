@@ -17,8 +17,9 @@
 //                          evaluation: step, epoch, split, fid,
 //                          generated_samples, reference_samples
 // A resumed run keeps the rows up to its checkpoint's step and drops any
-// written after it (by a run that stopped before its next checkpoint), so
-// no step appears twice.
+// written after it (by a run that stopped before its next checkpoint), and
+// the evaluation rows it will write again (ResumePoint), so no evaluation
+// appears twice.
 #ifndef MDM_TRAIN_RUN_LOGGER_H_
 #define MDM_TRAIN_RUN_LOGGER_H_
 
@@ -49,16 +50,28 @@ struct StepRecord {
   at::Tensor Q, D;       // [K, K] or [time_bins, K, K].
 };
 
+// Where a resumed run continues, and so which rows it keeps.
+struct ResumePoint {
+  int64_t step = 0;  // Rows of later steps are dropped.
+  // The evaluation cycle of `step` is redone: its eval.csv and fid.csv rows
+  // are dropped too.
+  bool evaluation_owed = false;
+  // eval.csv rows of this split are dropped whatever their step: the
+  // held-out protocol's final test of the best weights ("test" when a
+  // validation split picks them), which the run's end writes again.
+  std::string final_split;
+};
+
 class RunLogger {
  public:
   // Opens the logs of a run with K variables in `output_dir` (which exists):
-  // new files, or with `resume_step` the existing ones cut back to the rows
-  // of steps <= resume_step.
+  // new files, or with `resume` the existing ones cut back to the rows the
+  // resumed run does not write again.
   // `fid`: the run evaluates FID (fid.csv is kept). A process with
   // `time_bins` > 1 logs every bin's Q and D (columns Q_bin<k>_<ij>).
   static absl::StatusOr<std::unique_ptr<RunLogger>> Open(
       const std::string& output_dir, int64_t num_vars,
-      std::optional<int64_t> resume_step, bool fid = false,
+      const std::optional<ResumePoint>& resume, bool fid = false,
       int64_t time_bins = 1);
 
   absl::Status LogStep(const StepRecord& record);

@@ -59,7 +59,7 @@ TEST(RunLoggerTest, WritesRowsAndCutsBackOnResume) {
   EXPECT_EQ(evals[1], "20,1,test,3,0.196,nan,100");
 
   absl::StatusOr<std::unique_ptr<RunLogger>> resumed =
-      RunLogger::Open(dir, 2, 20);
+      RunLogger::Open(dir, 2, ResumePoint{.step = 20});
   ASSERT_TRUE(resumed.ok());
   ASSERT_TRUE((*resumed)->LogStep(Step(30)).ok());
   metrics = Lines(dir + "/metrics.csv");
@@ -67,6 +67,35 @@ TEST(RunLoggerTest, WritesRowsAndCutsBackOnResume) {
   EXPECT_EQ(metrics[2].substr(0, 3), "20,");
   EXPECT_EQ(metrics[3].substr(0, 3), "30,");
   EXPECT_EQ(Lines(dir + "/eval.csv").size(), 2u);
+}
+
+// A resume that redoes the evaluation cycle of its step drops that step's
+// evaluation rows (not its metrics row); a held-out run's final test row
+// goes whatever its step, since the run's end writes it again.
+TEST(RunLoggerTest, DropsTheEvaluationsTheResumedRunRedoes) {
+  const std::string dir = ::testing::TempDir() + "/logger_owed";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const eval::ElboEvaluation evaluation{.bpd = {3.0, 0.1}, .examples = 100};
+  {
+    absl::StatusOr<std::unique_ptr<RunLogger>> logger =
+        RunLogger::Open(dir, 2, std::nullopt);
+    ASSERT_TRUE(logger.ok()) << logger.status();
+    for (int64_t step : {10, 20}) {
+      ASSERT_TRUE((*logger)->LogStep(Step(step)).ok());
+      ASSERT_TRUE(
+          (*logger)->LogEvaluation(step, 1, "validation", evaluation).ok());
+    }
+    ASSERT_TRUE((*logger)->LogEvaluation(10, 2, "test", evaluation).ok());
+  }
+  absl::StatusOr<std::unique_ptr<RunLogger>> resumed = RunLogger::Open(
+      dir, 2,
+      ResumePoint{.step = 20, .evaluation_owed = true, .final_split = "test"});
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(Lines(dir + "/metrics.csv").size(), 3u);
+  const std::vector<std::string> evals = Lines(dir + "/eval.csv");
+  ASSERT_EQ(evals.size(), 2u);
+  EXPECT_EQ(evals[1], "10,1,validation,3,0.196,nan,100");
 }
 
 }  // namespace

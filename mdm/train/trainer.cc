@@ -53,6 +53,34 @@ class EvaluationWeights {
   model::Ema* ema_;
 };
 
+// The loader position, in batches of `batch_size`, of a checkpoint that
+// had read `saved_step` batches of `saved_batch_size` (global batch sizes)
+// of an epoch of `epoch_examples`: the same example, or the epoch's end. A
+// position that is no whole number of the new batches is refused: a
+// resumed run neither skips nor repeats an example.
+absl::StatusOr<int64_t> LoaderStepFor(int64_t saved_step,
+                                      int64_t saved_batch_size,
+                                      int64_t batch_size,
+                                      const data::DataLoader& loader,
+                                      int64_t epoch_examples, bool drop_last,
+                                      const std::string& checkpoint) {
+  if (saved_batch_size == batch_size) return saved_step;
+  const int64_t examples = saved_step * saved_batch_size;
+  const bool epoch_over = drop_last
+                              ? examples + saved_batch_size > epoch_examples
+                              : examples >= epoch_examples;
+  if (epoch_over) return loader.batches_per_epoch();
+  if (examples % batch_size != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot resume ", checkpoint, " with training.batch_size = ",
+        batch_size, ": it stopped ", examples,
+        " examples into an epoch, no whole number of such batches (resume "
+        "with training.batch_size = ",
+        saved_batch_size, " until the epoch ends)"));
+  }
+  return examples / batch_size;
+}
+
 void Seed(at::Generator generator, uint64_t seed) {
   std::lock_guard<std::mutex> lock(generator.mutex());
   generator.set_current_seed(seed);
@@ -151,8 +179,14 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
                                             explicit_path, " does not exist"));
   }
   // A directory holding a run is continued or, on request, replaced; never
-  // written over by accident.
-  const bool own_checkpoint = resuming && explicit_path.empty();
+  // written over by accident. Its own checkpoints continue it: last.pt, or
+  // an earlier one (best.pt when last.pt is damaged) to roll back to.
+  const bool own_checkpoint =
+      resuming &&
+      (explicit_path.empty() ||
+       std::filesystem::equivalent(
+           std::filesystem::path(explicit_path).parent_path(),
+           t->Path("checkpoints"), error));
   std::optional<std::string> evidence;
   if (t->chief() && !own_checkpoint) {
     evidence = RunEvidence(options.output_dir);
@@ -170,7 +204,15 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
   if (resuming) {
     if (absl::Status s = t->Restore(resume_from); !s.ok()) return s;
     LOG(INFO) << "resumed from " << resume_from << " at step " << t->step_
-              << ", epoch " << t->epoch_;
+              << ", epoch " << t->epoch_
+              << (t->owed_ == model::Owed::kNothing
+                      ? ""
+                      : "; what a stop cut off at this step comes first");
+    if (own_checkpoint && !explicit_path.empty()) {
+      LOG(INFO) << "rolling " << options.output_dir << " back to step "
+                << t->step_
+                << ": its logs and sample pictures of later steps are removed";
+    }
   }
   const proto::EvalConfig& eval = experiment.eval();
   if (!eval.fid_model().empty() && t->chief()) {
@@ -204,9 +246,16 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
       return absl::Status(s.code(),
                           absl::StrCat("output directory: ", s.message()));
     }
+    std::optional<ResumePoint> resume_point;
+    if (resuming) {
+      resume_point = ResumePoint{
+          .step = t->step_,
+          .evaluation_owed = t->owed_ == model::Owed::kEvaluation,
+          .final_split = t->eval_split_ == "validation" ? "test" : ""};
+      RemoveSamplePicturesAfter(options.output_dir, t->step_);
+    }
     absl::StatusOr<std::unique_ptr<RunLogger>> logger = RunLogger::Open(
-        options.output_dir, t->model_->diffusion().num_vars(),
-        resuming ? std::optional<int64_t>(t->step_) : std::nullopt,
+        options.output_dir, t->model_->diffusion().num_vars(), resume_point,
         t->fid_net_.has_value(), t->model_->diffusion().time_bins());
     if (!logger.ok()) return logger.status();
     t->logger_ = *std::move(logger);
@@ -270,7 +319,14 @@ absl::Status Trainer::Restore(const std::string& path) {
   const model::RunState& state = checkpoint->state;
   step_ = state.step;
   epoch_ = state.epoch;
-  train_loader_->Seek({.epoch = state.loader_epoch, .step = state.loader_step});
+  owed_ = state.owed;
+  absl::StatusOr<int64_t> loader_step = LoaderStepFor(
+      state.loader_step, checkpoint->experiment.training().batch_size(),
+      experiment_.training().batch_size(), *train_loader_,
+      train_data_->size() / world_size() * world_size(),
+      checkpoint->experiment.data().drop_last(), path);
+  if (!loader_step.ok()) return loader_step.status();
+  train_loader_->Seek({.epoch = state.loader_epoch, .step = *loader_step});
   // The best evaluation so far is best.pt's.
   best_bpd_ = std::nullopt;
   const std::string best = Path("checkpoints/best.pt");
@@ -416,6 +472,7 @@ absl::Status Trainer::SaveCheckpoint(const std::string& name) const {
   state.loader_epoch = position.epoch;
   state.loader_step = position.step;
   state.best_bpd = best_bpd_;
+  state.owed = owed_;
   return model::WriteCheckpoint(
       Path("checkpoints/" + name + ".pt"),
       model::Snapshot(experiment_, *model_, ema_.get(),
@@ -423,8 +480,9 @@ absl::Status Trainer::SaveCheckpoint(const std::string& name) const {
                       state));
 }
 
-eval::ElboEvaluationOptions Trainer::EvaluationOptions(bool debug) const {
+eval::ElboEvaluationOptions Trainer::EvaluationOptions(bool debug) {
   eval::ElboEvaluationOptions options;
+  options.stop_requested = [this] { return BeginBatchTogether(); };
   options.max_batches = debug ? kDebugBatches : 0;
   options.rank = rank();
   options.world_size = world_size();
@@ -461,6 +519,7 @@ absl::StatusOr<std::string> Trainer::WriteSamples() {
              data.vector_dim()};
   }
   sampling::SampleOptions options = sampling::SampleOptionsFor(experiment_);
+  options.stop_requested = [this] { return BeginBatch(); };
   if (debug) {
     options.steps = std::min<int64_t>(options.steps, 4);
     options.adaptive.rtol = options.adaptive.atol = 1e-2;
@@ -478,7 +537,7 @@ absl::StatusOr<std::string> Trainer::WriteSamples() {
   absl::StatusOr<util::EncodedImage> png =
       sampling::DrawSamples(result->u.select(1, 0), data);
   if (!png.ok()) return png.status();
-  const std::string path = Path(absl::StrCat("samples/step_", step_, ".png"));
+  const std::string path = SamplePicturePath(options_.output_dir, step_);
   if (absl::Status s = util::WriteFileAtomically(path, png->png); !s.ok())
     return s;
   if (absl::Status s = logger_->LogSamples(*png, step_); !s.ok()) return s;
@@ -493,7 +552,8 @@ absl::Status Trainer::EvaluateFid() {
                                   ? Path("fid_reference.pt")
                                   : config.fid_stats();
     absl::StatusOr<eval::FeatureStatistics> reference = eval::SplitStatistics(
-        *fid_net_, experiment_, eval_split_, cache, config.test_batch_size());
+        *fid_net_, experiment_, eval_split_, cache, config.test_batch_size(),
+        [this] { return BeginBatch(); });
     if (!reference.ok()) return reference.status();
     fid_reference_ = *std::move(reference);
   }
@@ -502,6 +562,7 @@ absl::Status Trainer::EvaluateFid() {
                        : config.fid_n_samples(),
       .batch_size = config.test_batch_size()};
   options.sampler = sampling::SampleOptionsFor(experiment_);
+  options.sampler.stop_requested = [this] { return BeginBatch(); };
   if (debug) options.sampler.steps = std::min<int64_t>(options.sampler.steps, 4);
   at::Generator gen = util::StreamGenerator(
       experiment_.seed(), util::Stream::kFid, step_, 0, model_->device());
@@ -517,46 +578,94 @@ absl::Status Trainer::EvaluateFid() {
   return logger_->LogFid(step_, epoch_, eval_split_, *fid);
 }
 
-absl::Status Trainer::Checkpoint(bool final) {
-  const bool debug = experiment_.training().debug_mode();
-  // The work is saved before anything that can fail.
+bool Trainer::BeginBatch() {
+  if (util::StopRequested()) {
+    stop_signal_ = util::StopSignal();
+    return true;
+  }
+  util::CountBatch();
+  return false;
+}
+
+absl::StatusOr<bool> Trainer::BeginBatchTogether() {
+  bool stop = util::StopRequested();
+  if (world_size() > 1) {
+    at::Tensor flag =
+        at::full({1}, stop ? 1.0 : 0.0,
+                 at::TensorOptions(model_->device()).dtype(at::kFloat));
+    if (absl::Status s = options_.communicator->AllReduceSum(flag); !s.ok())
+      return s;
+    stop = flag.item<double>() > 0;
+  }
+  if (!stop) {
+    util::CountBatch();
+    return false;
+  }
+  if (stop_signal_ == 0)
+    stop_signal_ = util::StopRequested() ? util::StopSignal() : -1;
+  return true;
+}
+
+absl::Status Trainer::Stopped(const absl::Status& status,
+                              absl::string_view where) {
+  if (!absl::IsCancelled(status) || stop_signal_ == 0) return status;
+  stopped_by_signal_ = stop_signal_;
+  LOG(INFO) << (stop_signal_ > 0
+                    ? absl::StrCat("stopped by signal ", stop_signal_)
+                    : std::string("stopped with another rank"))
+            << " " << where << " at step " << step_ << " ("
+            << util::BatchesSinceStopSignal()
+            << " batches begun after the signal); last.pt saved"
+            << (owed_ == model::Owed::kNothing
+                    ? ""
+                    : owed_ == model::Owed::kEvaluation
+                          ? " owing this step's evaluation"
+                          : " owing this step's sample picture")
+            << ", --resume continues";
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::SampleStep() {
+  absl::Status drawn = absl::OkStatus();
+  if (chief()) drawn = WriteSamples().status();
+  if (!drawn.ok() && !absl::IsCancelled(drawn)) return drawn;
+  absl::StatusOr<bool> stop = BeginBatchTogether();
+  if (!stop.ok()) return stop.status();
+  if (!*stop) return absl::OkStatus();
+  owed_ = drawn.ok() ? model::Owed::kNothing : model::Owed::kSamplePicture;
   if (chief()) {
     if (absl::Status s = SaveCheckpoint("last"); !s.ok()) return s;
   }
+  return absl::CancelledError("stopped while drawing samples");
+}
+
+absl::Status Trainer::EvaluationCycle(bool final) {
+  // last.pt first: the work is kept whatever happens next, and it records
+  // that this step's evaluation is owed until the cycle is done.
+  owed_ = model::Owed::kEvaluation;
+  if (chief()) {
+    if (absl::Status s = SaveCheckpoint("last"); !s.ok()) return s;
+  }
+  if (absl::Status s = EvaluateAndRecord(final); !s.ok()) return s;
+  owed_ = model::Owed::kNothing;
+  return chief() ? SaveCheckpoint("last") : absl::OkStatus();
+}
+
+absl::Status Trainer::EvaluateAndRecord(bool final) {
+  const bool debug = experiment_.training().debug_mode();
   absl::StatusOr<eval::ElboEvaluation> evaluation =
       Evaluate(eval_split_, debug ? kDebugBatches : 0);
   if (!evaluation.ok()) return evaluation.status();
   const bool best = !best_bpd_ || evaluation->bpd.mean < *best_bpd_;
   if (best) best_bpd_ = evaluation->bpd.mean;
-  if (chief()) {
-    if (absl::Status s =
-            logger_->LogEvaluation(step_, epoch_, eval_split_, *evaluation);
-        !s.ok()) {
-      return s;
-    }
-    LOG(INFO) << "epoch " << epoch_ << " step " << step_ << " " << eval_split_
-              << " bits/dim " << evaluation->bpd.mean << " +- "
-              << 1.96 * evaluation->bpd.standard_error
-              << (evaluation->bpd_with_offset
-                      ? absl::StrCat(" (with offset ",
-                                     evaluation->bpd_with_offset->mean, ")")
-                      : std::string())
-              << ", " << evaluation->examples << " examples";
-    if (best) {
-      if (absl::Status s = SaveCheckpoint("best"); !s.ok()) return s;
-    }
-    const bool drawable =
-        experiment_.data().is_image() || experiment_.data().vector_dim() == 2;
-    if (drawable) {
-      absl::StatusOr<std::string> samples = WriteSamples();
-      if (!samples.ok()) return samples.status();
-      LOG(INFO) << "samples: " << *samples;
-    }
-    if (fid_net_ &&
-        (final || epoch_ % experiment_.eval().val_fid_epoch() == 0)) {
-      if (absl::Status s = EvaluateFid(); !s.ok()) return s;
-    }
-  }
+  // Rank 0's records; a stop during its samples or FID is acted on by
+  // every rank below.
+  absl::Status recorded = absl::OkStatus();
+  if (chief()) recorded = RecordEvaluation(*evaluation, best, final);
+  if (!recorded.ok() && !absl::IsCancelled(recorded)) return recorded;
+  absl::StatusOr<bool> stop = BeginBatchTogether();
+  if (!stop.ok()) return stop.status();
+  if (*stop) return absl::CancelledError("stopped during the evaluation");
   if (best && eval_split_ == "validation") {
     // Kept for the test evaluation at the end (every rank has them).
     const EvaluationWeights weights(*model_, ema_.get());
@@ -586,6 +695,39 @@ absl::Status Trainer::Checkpoint(bool final) {
   return logger_->LogEvaluation(best_step_, epoch_, "test", *test_evaluation);
 }
 
+absl::Status Trainer::RecordEvaluation(const eval::ElboEvaluation& evaluation,
+                                       bool best, bool final) {
+  if (absl::Status s =
+          logger_->LogEvaluation(step_, epoch_, eval_split_, evaluation);
+      !s.ok()) {
+    return s;
+  }
+  LOG(INFO) << "epoch " << epoch_ << " step " << step_ << " " << eval_split_
+            << " bits/dim " << evaluation.bpd.mean << " +- "
+            << 1.96 * evaluation.bpd.standard_error
+            << (evaluation.bpd_with_offset
+                    ? absl::StrCat(" (with offset ",
+                                   evaluation.bpd_with_offset->mean, ")")
+                    : std::string())
+            << ", " << evaluation.examples << " examples";
+  if (best) {
+    if (absl::Status s = SaveCheckpoint("best"); !s.ok()) return s;
+  }
+  if (Drawable()) {
+    absl::StatusOr<std::string> samples = WriteSamples();
+    if (!samples.ok()) return samples.status();
+    LOG(INFO) << "samples: " << *samples;
+  }
+  if (fid_net_ && (final || epoch_ % experiment_.eval().val_fid_epoch() == 0)) {
+    return EvaluateFid();
+  }
+  return absl::OkStatus();
+}
+
+bool Trainer::Drawable() const {
+  return experiment_.data().is_image() || experiment_.data().vector_dim() == 2;
+}
+
 absl::Status Trainer::Run() {
   const proto::TrainingConfig& training = experiment_.training();
   const bool debug = training.debug_mode();
@@ -604,8 +746,21 @@ absl::Status Trainer::Run() {
   int64_t examples_trained = 0;  // In this run, by every rank.
   int64_t examples_at_log = 0;
   auto reached_max_steps = [&] { return max_steps > 0 && step_ >= max_steps; };
+  auto finished = [&] { return epoch_ >= n_epochs || reached_max_steps(); };
+  const int64_t image_step = experiment_.sampling().log_image_step();
+  auto picture_due = [&] {
+    return image_step > 0 && step_ % image_step == 0 && Drawable();
+  };
   model_->SetTraining(true);
-  while (epoch_ < n_epochs && !reached_max_steps()) {
+  // What a stop or a crash cut off at the restored step comes first.
+  if (owed_ == model::Owed::kSamplePicture) {
+    if (absl::Status s = SampleStep(); !s.ok())
+      return Stopped(s, "while drawing samples");
+  } else if (owed_ == model::Owed::kEvaluation) {
+    if (absl::Status s = EvaluationCycle(finished()); !s.ok())
+      return Stopped(s, "during the evaluation");
+  }
+  while (!finished()) {
     int64_t batches = 0;
     while (!reached_max_steps()) {
       if (debug && batches >= kDebugBatches) break;
@@ -614,6 +769,7 @@ absl::Status Trainer::Run() {
       if (!batch.ok()) return batch.status();
       if (!batch->has_value()) break;
       ++batches;
+      util::CountBatch();
       if (absl::Status s = TrainMicroBatch((*batch)->x); !s.ok()) return s;
       examples_trained += (*batch)->x.size(0) * world_size();
       // An optimizer step after accumulate_grad_batches micro-batches, or
@@ -637,49 +793,33 @@ absl::Status Trainer::Run() {
       }
       if (stop_signal_ != 0) {
         // Preemption: keep the work done so far and stop cleanly; every
-        // rank stops at this same step.
+        // rank stops at this same step. What the step still owes (its
+        // sample picture, or the evaluation that ends a run at max_steps)
+        // is done on resume; an epoch's end is found again by the loader.
+        owed_ = reached_max_steps() ? model::Owed::kEvaluation
+                : picture_due()     ? model::Owed::kSamplePicture
+                                    : model::Owed::kNothing;
         if (chief()) {
           if (absl::Status s = SaveCheckpoint("last"); !s.ok()) return s;
         }
-        stopped_by_signal_ = stop_signal_;
-        LOG(INFO) << (stop_signal_ > 0
-                          ? absl::StrCat("stopped by signal ", stop_signal_)
-                          : std::string("stopped with another rank"))
-                  << " at step " << step_
-                  << "; checkpoint saved, --resume continues";
-        return absl::OkStatus();
+        return Stopped(absl::CancelledError("stopped"), "after a step");
       }
-      if (!chief()) continue;
-      progress.Update(step_, stats->loss, examples_trained);
-      if (step_ % options_.log_every_n_steps == 0) {
-        const auto now = std::chrono::steady_clock::now();
-        const double rate =
-            (examples_trained - examples_at_log) /
-            std::max(std::chrono::duration<double>(now - last_log).count(),
-                     1e-9);
-        at::NoGradGuard no_grad;
-        if (absl::Status s = logger_->LogStep(
-                {.step = step_,
-                 .epoch = epoch_,
-                 .loss = stats->loss,
-                 .lr = LearningRateAt(experiment_.optimizer(), step_ - 1),
-                 .grad_norm = stats->grad_norm,
-                 .examples_per_s = rate,
-                 .train_bpd = stats->train_bpd,
-                 .Q = model_->diffusion().BinnedQ(),
-                 .D = model_->diffusion().BinnedD()});
-            !s.ok()) {
-          return s;
+      if (chief()) {
+        progress.Update(step_, stats->loss, examples_trained);
+        if (step_ % options_.log_every_n_steps == 0) {
+          const auto now = std::chrono::steady_clock::now();
+          const double rate =
+              (examples_trained - examples_at_log) /
+              std::max(std::chrono::duration<double>(now - last_log).count(),
+                       1e-9);
+          if (absl::Status s = LogStep(*stats, rate); !s.ok()) return s;
+          last_log = now;
+          examples_at_log = examples_trained;
         }
-        last_log = now;
-        examples_at_log = examples_trained;
       }
-      const int64_t image_step = experiment_.sampling().log_image_step();
-      if (image_step > 0 && step_ % image_step == 0 &&
-          (experiment_.data().is_image() ||
-           experiment_.data().vector_dim() == 2)) {
-        absl::StatusOr<std::string> samples = WriteSamples();
-        if (!samples.ok()) return samples.status();
+      if (picture_due()) {
+        if (absl::Status s = SampleStep(); !s.ok())
+          return Stopped(s, "while drawing samples");
       }
     }
     if (debug || !reached_max_steps()) {
@@ -687,12 +827,26 @@ absl::Status Trainer::Run() {
       if (debug) train_loader_->Seek({.epoch = epoch_ + 1, .step = 0});
       ++epoch_;
     }
-    const bool finished = epoch_ >= n_epochs || reached_max_steps();
-    if (finished || epoch_ % training.eval_every_n_epoch() == 0) {
-      if (absl::Status s = Checkpoint(finished); !s.ok()) return s;
+    if (finished() || epoch_ % training.eval_every_n_epoch() == 0) {
+      if (absl::Status s = EvaluationCycle(finished()); !s.ok())
+        return Stopped(s, "during the evaluation");
     }
   }
   return absl::OkStatus();
+}
+
+absl::Status Trainer::LogStep(const StepStats& stats, double examples_per_s) {
+  at::NoGradGuard no_grad;
+  return logger_->LogStep(
+      {.step = step_,
+       .epoch = epoch_,
+       .loss = stats.loss,
+       .lr = LearningRateAt(experiment_.optimizer(), step_ - 1),
+       .grad_norm = stats.grad_norm,
+       .examples_per_s = examples_per_s,
+       .train_bpd = stats.train_bpd,
+       .Q = model_->diffusion().BinnedQ(),
+       .D = model_->diffusion().BinnedD()});
 }
 
 }  // namespace mdm::train

@@ -34,10 +34,12 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "mdm/data/dataset.h"
 #include "mdm/data/loader.h"
 #include "mdm/eval/elbo_evaluation.h"
 #include "mdm/eval/fid.h"
+#include "mdm/model/checkpoint.h"
 #include "mdm/model/ema.h"
 #include "mdm/model/model.h"
 #include "mdm/objectives/losses.h"
@@ -96,8 +98,10 @@ class Trainer {
   ~Trainer();
 
   // Trains until n_epochs (or training.max_steps), evaluates at the end.
-  // A stop signal (SIGTERM, SIGUSR1, SIGINT) saves last.pt and returns OK
-  // with stopped_by_signal() set.
+  // A stop signal (util/stop_signal.h) is acted on after the step, or the
+  // evaluation or sample batch, in progress: last.pt keeps the work and
+  // what the step still owes (model::Owed), and Run returns OK with
+  // stopped_by_signal() set. A resumed run does what it owes first.
   absl::Status Run();
 
   // One optimizer step on the batch `x` (raw data [batch, ...], as the
@@ -136,16 +140,40 @@ class Trainer {
   absl::StatusOr<StepStats> OptimizerStep();
   // The checkpoint of the current state under checkpoints/<name>.pt.
   absl::Status SaveCheckpoint(const std::string& name) const;
-  // After an epoch (or at the end): last.pt, the evaluation, best.pt, the
-  // sample picture, FID when configured.
-  absl::Status Checkpoint(bool final);
+  // After an epoch (or at the end): last.pt owing the evaluation, then
+  // EvaluateAndRecord, then last.pt owing nothing. Cancelled when stopped.
+  absl::Status EvaluationCycle(bool final);
+  // The evaluation, and on rank 0 its row, best.pt, the sample picture and
+  // FID when due; at the end of a held-out run the best weights' test.
+  absl::Status EvaluateAndRecord(bool final);
+  // Rank 0's part of EvaluateAndRecord.
+  absl::Status RecordEvaluation(const eval::ElboEvaluation& evaluation,
+                                bool best, bool final);
+  // The sample picture sampling.log_image_step asks for now (rank 0), and
+  // the stop agreement after it: Cancelled, with last.pt saved, on a stop.
+  absl::Status SampleStep();
   // FID of the evaluation weights' samples against the evaluation split
   // (eval.fid_model), logged to fid.csv. Rank 0.
   absl::Status EvaluateFid();
   absl::StatusOr<std::shared_ptr<const data::Dataset>> Split(
       const std::string& split);
-  // This rank's share of an evaluation (a few batches under --debug_mode).
-  eval::ElboEvaluationOptions EvaluationOptions(bool debug) const;
+  // This rank's share of an evaluation (a few batches under --debug_mode),
+  // stopping on a stop signal.
+  eval::ElboEvaluationOptions EvaluationOptions(bool debug);
+  // Polled before a batch of work rank 0 does alone (samples, FID): true
+  // to stop instead; otherwise the batch counts as begun
+  // (util::CountBatch).
+  bool BeginBatch();
+  // The same before a batch every rank does at once (an evaluation batch,
+  // or a point where the ranks must agree): every rank gets one answer.
+  absl::StatusOr<bool> BeginBatchTogether();
+  // OK, logging where and how promptly the run stopped, for a Cancelled
+  // `status` after a stop signal; `status` itself otherwise.
+  absl::Status Stopped(const absl::Status& status, absl::string_view where);
+  // A metrics.csv row (and TensorBoard scalars) for the step just taken.
+  absl::Status LogStep(const StepStats& stats, double examples_per_s);
+  // Image data or 2-D points: the run draws sample pictures.
+  bool Drawable() const;
 
   proto::Experiment experiment_;
   TrainerOptions options_;
@@ -164,6 +192,7 @@ class Trainer {
   std::string eval_split_;  // "validation" when held out, else "test".
   int64_t step_ = 0;
   int64_t epoch_ = 0;
+  model::Owed owed_ = model::Owed::kNothing;  // Work due at step_ not done.
   std::optional<double> best_bpd_;
   // With a validation split: the evaluation weights of the best step.
   util::TensorDict best_weights_;
