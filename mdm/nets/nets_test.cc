@@ -172,6 +172,28 @@ TEST(TinyUNetTest, UnpaddedShapesAndItsSmallestImage) {
                c10::Error);
 }
 
+// The arithmetic of a Fashion-MNIST Learned-3 forward, layer by layer
+// (multiply-adds per image; sides 28 -> 26 -> 12 -> 5 -> 2 and back):
+//   conv1   26^2 x 32 x (3 x 9)        584,064
+//   conv2   12^2 x 64 x (32 x 9)     2,654,208
+//   conv3    5^2 x 128 x (64 x 9)    1,843,200
+//   conv4    2^2 x 256 x (128 x 9)   1,179,648
+//   tconv4   2^2 x 256 x (128 x 9)   1,179,648   (input elements x
+//   tconv3   5^2 x 256 x (64 x 9)    3,686,400    output channels x 9)
+//   tconv2  12^2 x 128 x (32 x 9)    5,308,416
+//   tconv1  26^2 x 64 x (3 x 9)      1,168,128
+//   dense   256 x 256 + 256 x 704      245,760
+// 17,849,472 in all: a batch-128 training step (x 3 for the backward, x 2
+// flops each) is 13.71 GFLOP.
+TEST(TinyUNetTest, MultiplyAddsLayerByLayer) {
+  EXPECT_EQ(TinyUNetMultiplyAdds(TinyUNetOptions(3, 1), 28, 28), 17849472);
+  // At 32 x 32 (30 -> 14 -> 6 -> 2) every convolution's area changes.
+  EXPECT_EQ(TinyUNetMultiplyAdds(TinyUNetOptions(3, 1), 32, 32),
+            900 * 32 * 27 + 196 * 64 * 288 + 36 * 128 * 576 +
+                4 * 256 * 1152 + 4 * 256 * 128 * 9 + 36 * 256 * 64 * 9 +
+                196 * 128 * 32 * 9 + 900 * 64 * 3 * 9 + 245760);
+}
+
 TEST(HoUNetTest, ParameterCountsMatchTheOriginalModels) {
   // DDPM's CIFAR-10 model.
   HoUNet cifar(HoUNetOptions(1, 3, 32));

@@ -114,4 +114,34 @@ at::Tensor TinyUNetImpl::forward(const at::Tensor& u, const at::Tensor& t) {
   return h.view(u.sizes());
 }
 
+int64_t TinyUNetMultiplyAdds(const TinyUNetOptions& options, int64_t height,
+                             int64_t width) {
+  const std::vector<int64_t>& w = options.widths();
+  const int64_t io = options.num_vars() * options.channels();
+  const int64_t e = options.embed_dim();
+  // Side after an unpadded 3x3 convolution of `stride`; each transposed
+  // convolution returns to its skip connection's side.
+  auto down = [](int64_t side, int64_t stride) {
+    return (side - 3) / stride + 1;
+  };
+  // Sides of the input (level 0) and of the four encoder levels.
+  int64_t hs[5] = {height, down(height, 1)}, ws[5] = {width, down(width, 1)};
+  for (int level = 2; level < 5; ++level) {
+    hs[level] = down(hs[level - 1], 2);
+    ws[level] = down(ws[level - 1], 2);
+  }
+  auto area = [&](int level) { return hs[level] * ws[level]; };
+  // A convolution: output elements x (input channels x 9). A transposed
+  // one: input elements x (output channels x 9).
+  const int64_t encoder = area(1) * w[0] * io * 9 + area(2) * w[1] * w[0] * 9 +
+                          area(3) * w[2] * w[1] * 9 + area(4) * w[3] * w[2] * 9;
+  const int64_t decoder =
+      area(4) * w[3] * w[2] * 9 + area(3) * 2 * w[2] * w[1] * 9 +
+      area(2) * 2 * w[1] * w[0] * 9 + area(1) * 2 * w[0] * io * 9;
+  // The time embedding's dense layer and the seven projections of it.
+  const int64_t dense =
+      e * e + e * (w[0] + w[1] + w[2] + w[3] + w[2] + w[1] + w[0]);
+  return encoder + decoder + dense;
+}
+
 }  // namespace mdm::nets

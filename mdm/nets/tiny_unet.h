@@ -44,6 +44,15 @@ struct TinyUNetOptions {
 // The smallest image side the unpadded network takes.
 constexpr int64_t kTinyUNetMinSize = 17;
 
+// Multiply-adds of one forward pass of TinyUNet on one [K, C, height,
+// width] state: every convolution, transposed convolution and dense layer
+// (normalizations and activations, a few per cent of the arithmetic, are
+// left out). A training step's arithmetic is about 3x this (the backward
+// computes gradients of both inputs and weights), each multiply-add two
+// floating-point operations.
+int64_t TinyUNetMultiplyAdds(const TinyUNetOptions& options, int64_t height,
+                             int64_t width);
+
 // A linear layer whose output is a per-channel bias of a feature map (the
 // original's `Dense`): [batch, in] -> [batch, out, 1, 1].
 class DenseImpl : public torch::nn::Module {

@@ -1,9 +1,12 @@
 // A whole training step (the trainer's own: data preparation, the learned
 // kernel, the DSM-ELBO loss, backward, clipping, Adam) and, in the same
 // run, the bare network forward+backward+Adam on a state of the same shape,
-// for TinyUNet on Fashion-MNIST (Learned-3, batch 128) and the MLP on the
-// 2-D checkerboard (Learned-3, batch 512). The counters give the step's
-// time not spent in the network: overhead = 1 - network / step.
+// for TinyUNet on Fashion-MNIST (Learned-3, batch 128), the DDPM U-Net on
+// CIFAR-10 shapes (batch 8) and the MLP on the 2-D checkerboard
+// (Learned-3, batch 512). The counters give the step's time not spent in
+// the network: overhead = 1 - network / step. For TinyUNet the step's
+// GFLOP/s (the network's analytic arithmetic, nets::TinyUNetMultiplyAdds)
+// are set beside an SGEMM measured in the same run.
 //
 //   bazel run -c opt //mdm/train:train_step_bench -- --num_threads=1
 #include <ATen/ATen.h>
@@ -20,6 +23,7 @@
 #include <vector>
 
 #include "mdm/data/factory.h"
+#include "mdm/nets/tiny_unet.h"
 #include "mdm/proto/experiment_config.h"
 #include "mdm/train/trainer.h"
 
@@ -79,7 +83,28 @@ std::pair<double, double> AlternatingMedians(A a, B b, int reps) {
   return {median(ta), median(tb)};
 }
 
-void Run(benchmark::State& state, Setup& setup) {
+// The machine's float32 GEMM rate with this LibTorch's BLAS and thread
+// count: the best GFLOP/s of a square product of side 1,024, 2,048 or
+// 4,096 (best of three each), the yardstick for a network's rate.
+double SgemmPeakGflops() {
+  double best = 0;
+  for (int64_t n : {1024, 2048, 4096}) {
+    const at::Tensor a = at::randn({n, n}), b = at::randn({n, n});
+    at::Tensor c = at::mm(a, b);  // Warm-up.
+    for (int rep = 0; rep < 3; ++rep) {
+      const auto start = std::chrono::steady_clock::now();
+      at::mm_out(c, a, b);
+      const double seconds = std::chrono::duration<double>(
+                                 std::chrono::steady_clock::now() - start)
+                                 .count();
+      best = std::max(best, 2.0 * n * n * n / seconds / 1e9);
+    }
+  }
+  return best;
+}
+
+void Run(benchmark::State& state, Setup& setup,
+         int64_t step_multiply_adds = 0) {
   const model::Model& model = setup.trainer->model();
   const at::Tensor x = setup.x;
   // The bare network: forward+backward+Adam on a state of the step's shape.
@@ -112,12 +137,24 @@ void Run(benchmark::State& state, Setup& setup) {
   state.counters["step_ms"] = 1e3 * step;
   state.counters["network_ms"] = 1e3 * network;
   state.counters["overhead_pct"] = 100 * (1 - network / step);
+  if (step_multiply_adds > 0) {
+    // The network's arithmetic (2 flops a multiply-add) over the step's
+    // time, against the GEMM rate measured now.
+    const double gflops = 2.0 * step_multiply_adds / step / 1e9;
+    const double peak = SgemmPeakGflops();
+    state.counters["step_gflops"] = gflops;
+    state.counters["sgemm_peak_gflops"] = peak;
+    state.counters["pct_of_sgemm_peak"] = 100 * gflops / peak;
+  }
 }
 
 void BM_TrainStepTinyUNet(benchmark::State& state) {
   Setup setup = Make("configs/fashion_mnist/learned_3.textproto",
                      {"training.batch_size=128"}, "tiny_unet");
-  Run(state, setup);
+  // Forward, and the backward's gradients of inputs and of weights.
+  Run(state, setup,
+      3 * 128 *
+          nets::TinyUNetMultiplyAdds(nets::TinyUNetOptions(3, 1), 28, 28));
 }
 BENCHMARK(BM_TrainStepTinyUNet)
     ->Arg(9)
@@ -132,6 +169,22 @@ void BM_TrainStepMlp(benchmark::State& state) {
 }
 BENCHMARK(BM_TrainStepMlp)
     ->Arg(50)
+    ->Iterations(1)
+    ->UseManualTime()
+    ->Unit(benchmark::kMillisecond);
+
+// The paper's own network: the original's CIFAR-10 Learned-3 config (the
+// DDPM U-Net, 35.8M parameters) at batch 8 of 3 x 32 x 32, on the small
+// CIFAR-10-format files of testdata (run from the workspace root).
+void BM_TrainStepHoUNet(benchmark::State& state) {
+  Setup setup = Make("configs/cifar10/learned_3.textproto",
+                     {"data.data_dir=testdata/data/cifar",
+                      "training.batch_size=8", "eval.test_batch_size=8"},
+                     "ho_unet");
+  Run(state, setup);
+}
+BENCHMARK(BM_TrainStepHoUNet)
+    ->Arg(3)
     ->Iterations(1)
     ->UseManualTime()
     ->Unit(benchmark::kMillisecond);
