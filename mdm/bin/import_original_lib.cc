@@ -1,7 +1,6 @@
 #include "mdm/bin/import_original_lib.h"
 
 #include <ATen/ATen.h>
-#include <glog/logging.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,6 +21,7 @@
 #include "mdm/proto/experiment_config.h"
 #include "mdm/proto/original_config.h"
 #include "mdm/util/atomic_file.h"
+#include "mdm/util/logging.h"
 #include "mdm/util/state_dict.h"
 #include "nlohmann/json.hpp"
 

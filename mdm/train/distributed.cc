@@ -1,7 +1,6 @@
 #include "mdm/train/distributed.h"
 
 #include <ATen/ATen.h>
-#include <glog/logging.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -18,6 +17,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "mdm/util/logging.h"
 
 namespace mdm::train {
 namespace {
