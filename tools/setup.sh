@@ -23,6 +23,8 @@ packages=(
   python3-torch
   # Gloo headers for c10d's ProcessGroupGloo (data-parallel training).
   libgloo-dev
+  # tools/install_libtorch.sh: LibTorch 2.x from PyTorch's wheels.
+  python3-pip unzip
   # A real single-node Slurm cluster for the array-job integration test.
   slurm-wlm munge
   # Plots of tools/experiments/compare_report.py.

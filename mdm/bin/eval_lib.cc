@@ -2,7 +2,6 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
-#include <glog/logging.h>
 
 #include <chrono>
 #include <cmath>
@@ -27,6 +26,7 @@
 #include "mdm/sampling/ode_solvers.h"
 #include "mdm/sampling/sample.h"
 #include "mdm/util/atomic_file.h"
+#include "mdm/util/logging.h"
 #include "mdm/util/runtime_info.h"
 #include "mdm/util/seed_streams.h"
 #include "nlohmann/json.hpp"

@@ -6,12 +6,12 @@
 //   $ bazel run //mdm/bin:eval -- --checkpoint=runs/quickstart --metric=fid
 //         --fid_model=features.pt --fid_stats=test.stats --fid_samples=10000
 #include <gflags/gflags.h>
-#include <glog/logging.h>
 
 #include <optional>
 
 #include "mdm/bin/eval_lib.h"
 #include "mdm/util/command_line.h"
+#include "mdm/util/logging.h"
 
 DEFINE_string(checkpoint, "",
               "A run directory (its best, else last, checkpoint) or a "

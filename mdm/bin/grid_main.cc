@@ -7,13 +7,13 @@
 //   $ bazel run //mdm/bin:grid -- --grid=$grid --index=4
 //   $ sbatch --array=0-11 tools/slurm/sweep.sbatch $grid
 #include <gflags/gflags.h>
-#include <glog/logging.h>
 
 #include <iostream>
 #include <string>
 
 #include "mdm/bin/grid_lib.h"
 #include "mdm/util/command_line.h"
+#include "mdm/util/logging.h"
 
 DEFINE_string(grid, "", "Grid file (.textproto holding an mdm.proto.Grid).");
 DEFINE_int64(index, mdm::bin::kIndexFromSlurm,

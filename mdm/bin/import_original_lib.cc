@@ -1,7 +1,6 @@
 #include "mdm/bin/import_original_lib.h"
 
 #include <ATen/ATen.h>
-#include <glog/logging.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -23,6 +22,7 @@
 #include "mdm/proto/experiment_config.h"
 #include "mdm/proto/original_config.h"
 #include "mdm/util/atomic_file.h"
+#include "mdm/util/logging.h"
 #include "mdm/util/state_dict.h"
 #include "mdm/util/zip_check.h"
 #include "nlohmann/json.hpp"

@@ -10,7 +10,6 @@
 //         --output_dir=runs/imported/learned_2
 //   $ bazel run //mdm/bin:eval -- --checkpoint=runs/imported/learned_2
 #include <gflags/gflags.h>
-#include <glog/logging.h>
 
 #include <iostream>
 #include <string>
@@ -18,6 +17,7 @@
 
 #include "mdm/bin/import_original_lib.h"
 #include "mdm/util/command_line.h"
+#include "mdm/util/logging.h"
 
 DEFINE_string(yaml, "",
               "The original's YAML config (optional with a checkpoint that "

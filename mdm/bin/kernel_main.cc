@@ -6,13 +6,13 @@
 //         [--format=json]
 //   $ bazel run //mdm/bin:kernel -- --checkpoint=runs/quickstart --t=0.5
 #include <gflags/gflags.h>
-#include <glog/logging.h>
 
 #include <iostream>
 #include <string>
 
 #include "mdm/bin/kernel_lib.h"
 #include "mdm/util/command_line.h"
+#include "mdm/util/logging.h"
 
 DEFINE_string(config, "", "Experiment config (.textproto).");
 DEFINE_string(checkpoint, "",

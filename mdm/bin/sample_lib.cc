@@ -4,7 +4,6 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
-#include <glog/logging.h>
 #include <torch/csrc/jit/serialization/pickle.h>
 
 #include <chrono>
@@ -20,6 +19,7 @@
 #include "mdm/sampling/sample.h"
 #include "mdm/util/atomic_file.h"
 #include "mdm/util/image_grid.h"
+#include "mdm/util/logging.h"
 #include "mdm/util/runtime_info.h"
 
 namespace mdm::bin {

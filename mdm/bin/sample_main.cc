@@ -3,10 +3,10 @@
 //   $ bazel run //mdm/bin:sample -- --checkpoint=runs/quickstart --n=64
 //         --sampler=expint --steps=100 --out=samples.png
 #include <gflags/gflags.h>
-#include <glog/logging.h>
 
 #include "mdm/bin/sample_lib.h"
 #include "mdm/util/command_line.h"
+#include "mdm/util/logging.h"
 
 DEFINE_string(checkpoint, "",
               "A run directory (its best, else last, checkpoint) or a "

@@ -1,7 +1,6 @@
 #include "mdm/bin/train_lib.h"
 
 #include <ATen/Parallel.h>
-#include <glog/logging.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
@@ -9,6 +8,7 @@
 #include "mdm/train/distributed.h"
 #include "mdm/train/trainer.h"
 #include "mdm/util/command_line.h"
+#include "mdm/util/logging.h"
 #include "mdm/util/runtime_info.h"
 #include "mdm/util/stop_signal.h"
 

@@ -5,13 +5,13 @@
 //         --set=training.n_epochs=5 --output_dir=runs/cld [--resume]
 //         [--debug_mode]
 #include <gflags/gflags.h>
-#include <glog/logging.h>
 
 #include <string>
 #include <vector>
 
 #include "mdm/bin/train_lib.h"
 #include "mdm/util/command_line.h"
+#include "mdm/util/logging.h"
 
 DEFINE_string(
     config, "",

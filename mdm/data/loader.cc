@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "mdm/util/runtime_info.h"
 #include "mdm/util/seed_streams.h"
 
 namespace mdm::data {
@@ -23,7 +24,10 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset,
   std::lock_guard<std::mutex> lock(mu_);
   ResetLocked({});
   for (int i = 0; i < options.num_workers; ++i) {
-    workers_.emplace_back([this] { WorkerLoop(); });
+    workers_.emplace_back([this] {
+      util::InitComputeThread();
+      WorkerLoop();
+    });
   }
 }
 

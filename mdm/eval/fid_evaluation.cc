@@ -1,7 +1,6 @@
 #include "mdm/eval/fid_evaluation.h"
 
 #include <ATen/ATen.h>
-#include <glog/logging.h>
 
 #include <algorithm>
 #include <memory>
@@ -12,6 +11,7 @@
 #include "mdm/data/factory.h"
 #include "mdm/data/loader.h"
 #include "mdm/objectives/transforms.h"
+#include "mdm/util/logging.h"
 
 namespace mdm::eval {
 

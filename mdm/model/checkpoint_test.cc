@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include "mdm/model/ema.h"
@@ -93,10 +94,20 @@ TEST(CheckpointTest, FlippedBytesAreReportedCorrupt) {
   const std::string path = Temp("corrupt.pt");
   ASSERT_TRUE(
       WriteCheckpoint(path, Snapshot(experiment, model, nullptr, {}, {})).ok());
+  // Where a weight's bytes lie depends on LibTorch's zip layout (2.x aligns
+  // and indexes records differently from 1.13): found by their contents.
+  const at::Tensor weight =
+      model.StateDict().at("network.net.0.weight").contiguous();
+  const std::string weight_bytes(static_cast<const char*>(weight.data_ptr()),
+                                 weight.nbytes());
+  std::ifstream in(path, std::ios::binary);
+  const std::string contents((std::istreambuf_iterator<char>(in)),
+                             std::istreambuf_iterator<char>());
+  in.close();
+  const size_t at = contents.find(weight_bytes);
+  ASSERT_NE(at, std::string::npos);
   std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
-  const auto size = std::filesystem::file_size(path);
-  // The tensors' bytes are at the end of the file.
-  file.seekp(static_cast<std::streamoff>(size - 200));
+  file.seekp(static_cast<std::streamoff>(at + weight_bytes.size() / 2));
   file.write("\x7f\x7f\x7f\x7f", 4);
   file.close();
   absl::StatusOr<Checkpoint> read = ReadCheckpoint(path);

@@ -1,6 +1,5 @@
 #include "mdm/model/saved_run.h"
 
-#include <glog/logging.h>
 
 #include <filesystem>
 #include <utility>
@@ -8,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "mdm/model/checkpoint.h"
 #include "mdm/proto/experiment_config.h"
+#include "mdm/util/logging.h"
 
 namespace mdm::model {
 namespace fs = std::filesystem;

@@ -11,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "mdm/util/torch_compat.h"
+
 namespace mdm::nets {
 
 using torch::nn::Conv2d;
@@ -32,7 +34,7 @@ bool TakesBatchedRoute(const torch::nn::ConvTranspose2d& conv,
   const auto& options = conv->options;
   const std::array<int64_t, 2> ones = {1, 1}, zeros = {0, 0};
   const auto* padding =
-      c10::get_if<torch::ExpandingArray<2>>(&options.padding());
+      util::TorchGetIf<torch::ExpandingArray<2>>(options.padding());
   const bool plain = options.groups() == 1 && *options.dilation() == ones &&
                      padding != nullptr && **padding == zeros;
   // The single GEMM was measured against LibTorch's CPU kernel only; an
@@ -234,7 +236,7 @@ class GroupNormSiLUCatConvTranspose2dFunction
                             at::IntArrayRef output_size) {
     const auto& options = conv->options;
     const auto* padding =
-        c10::get_if<torch::ExpandingArray<2>>(&options.padding());
+        util::TorchGetIf<torch::ExpandingArray<2>>(options.padding());
     TORCH_CHECK(padding != nullptr, "explicit padding needed");
     TORCH_CHECK(weight.size(0) == x.size(1) + skip.size(1),
                 "the convolution takes ", weight.size(0),

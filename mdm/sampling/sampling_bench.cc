@@ -54,7 +54,6 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <benchmark/benchmark.h>
 #include <gflags/gflags.h>
-#include <glog/logging.h>
 
 #include <chrono>
 #include <cstdint>
@@ -74,6 +73,7 @@
 #include "mdm/sde/block_ops.h"
 #include "mdm/sde/linear_sde.h"
 #include "mdm/testing/textproto.h"
+#include "mdm/util/logging.h"
 #include "mdm/util/runtime_info.h"
 #include "mdm/util/sharded_call.h"
 

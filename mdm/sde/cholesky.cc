@@ -1,10 +1,10 @@
 #include "mdm/sde/cholesky.h"
 
 #include <ATen/ATen.h>
-#include <glog/logging.h>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "mdm/util/logging.h"
 
 namespace mdm::sde {
 namespace {

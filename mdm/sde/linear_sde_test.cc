@@ -2,7 +2,6 @@
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
-#include <glog/logging.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <torch/csrc/autograd/autograd.h>
@@ -13,6 +12,7 @@
 
 #include "mdm/sde/block_ops.h"
 #include "mdm/testing/random_matrices.h"
+#include "mdm/util/logging.h"
 
 namespace mdm::sde {
 namespace {

@@ -4,10 +4,10 @@
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
 #include <gflags/gflags.h>
-#include <glog/logging.h>
 
 #include <string>
 
+#include "mdm/util/logging.h"
 #include "mdm/util/runtime_info.h"
 
 DEFINE_int32(num_threads, 0,

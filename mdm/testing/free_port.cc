@@ -1,9 +1,10 @@
 #include "mdm/testing/free_port.h"
 
-#include <glog/logging.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "mdm/util/logging.h"
 
 namespace mdm::testing {
 

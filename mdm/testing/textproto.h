@@ -3,12 +3,12 @@
 #ifndef MDM_TESTING_TEXTPROTO_H_
 #define MDM_TESTING_TEXTPROTO_H_
 
-#include <glog/logging.h>
 #include <google/protobuf/text_format.h>
 
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "mdm/util/logging.h"
 
 namespace mdm::testing {
 

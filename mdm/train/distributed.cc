@@ -1,11 +1,15 @@
 #include "mdm/train/distributed.h"
 
 #include <ATen/ATen.h>
-#include <glog/logging.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+// Gloo's own headers, which ProcessGroupGloo.hpp includes, are Debian's
+// (libgloo-dev): PyTorch's wheels carry none, and build a newer Gloo into
+// libtorch_cpu. This file holds Gloo's objects (the transport device, the
+// contexts inside the group) only through the pointers libtorch_cpu makes
+// and uses, so no layout of Gloo's is compiled in here.
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #ifdef MDM_WITH_NCCL
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
@@ -18,6 +22,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "mdm/util/logging.h"
 
 namespace mdm::train {
 namespace {
@@ -26,15 +31,17 @@ std::string FirstLine(const std::string& message) {
   return message.substr(0, message.find('\n'));
 }
 
-// The collectives of one c10d process group. Gloo reduces host tensors,
-// so with Gloo other devices go through a host copy (`host_copy`); NCCL
-// reduces CUDA tensors where they are.
+// The collectives of one c10d process group, `Group` being
+// c10d::ProcessGroupGloo or c10d::ProcessGroupNCCL (whose common base is
+// c10d::ProcessGroup in LibTorch 1.13 and c10d::Backend from 2.0). Gloo
+// reduces host tensors, so with Gloo other devices go through a host copy
+// (`host_copy`); NCCL reduces CUDA tensors where they are.
+template <typename Group>
 class GroupCommunicator : public Communicator {
  public:
   GroupCommunicator(int rank, int world_size,
                     c10::intrusive_ptr<c10d::Store> store,
-                    c10::intrusive_ptr<c10d::ProcessGroup> group,
-                    bool host_copy)
+                    c10::intrusive_ptr<Group> group, bool host_copy)
       : rank_(rank),
         world_size_(world_size),
         store_(std::move(store)),
@@ -79,7 +86,7 @@ class GroupCommunicator : public Communicator {
   int rank_;
   int world_size_;
   c10::intrusive_ptr<c10d::Store> store_;
-  c10::intrusive_ptr<c10d::ProcessGroup> group_;
+  c10::intrusive_ptr<Group> group_;
   bool host_copy_;
 };
 
@@ -196,7 +203,7 @@ absl::StatusOr<std::unique_ptr<Communicator>> Connect(
           store, env.rank, env.world_size, options);
       LOG(INFO) << "rank " << env.rank << " of " << env.world_size
                 << " joined the NCCL process group at " << where;
-      return std::make_unique<GroupCommunicator>(
+      return std::make_unique<GroupCommunicator<c10d::ProcessGroupNCCL>>(
           env.rank, env.world_size, store, group, /*host_copy=*/false);
     }
 #endif
@@ -215,8 +222,8 @@ absl::StatusOr<std::unique_ptr<Communicator>> Connect(
         store, env.rank, env.world_size, options);
     LOG(INFO) << "rank " << env.rank << " of " << env.world_size
               << " joined the Gloo process group at " << where;
-    return std::make_unique<GroupCommunicator>(env.rank, env.world_size, store,
-                                               group, /*host_copy=*/true);
+    return std::make_unique<GroupCommunicator<c10d::ProcessGroupGloo>>(
+        env.rank, env.world_size, store, group, /*host_copy=*/true);
   } catch (const std::exception& e) {
     return absl::UnavailableError(
         absl::StrCat("rank ", env.rank, " of ", env.world_size,

@@ -12,6 +12,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "mdm/util/torch_compat.h"
 
 namespace mdm::train {
 
@@ -67,14 +68,13 @@ at::Tensor Adamax::step(LossClosure closure) {
       at::Tensor grad = p.grad();
       if (options.weight_decay() != 0)
         grad = grad.add(p, options.weight_decay());
-      auto it = state_.find(c10::guts::to_string(p.unsafeGetTensorImpl()));
+      auto it = state_.find(util::OptimizerStateKey(p));
       if (it == state_.end()) {
         auto state = std::make_unique<AdamaxParamState>();
         state->exp_avg(at::zeros_like(p, at::MemoryFormat::Preserve));
         state->exp_inf(at::zeros_like(p, at::MemoryFormat::Preserve));
         it = state_
-                 .emplace(c10::guts::to_string(p.unsafeGetTensorImpl()),
-                          std::move(state))
+                 .emplace(util::OptimizerStateKey(p), std::move(state))
                  .first;
       }
       auto& state = static_cast<AdamaxParamState&>(*it->second);
@@ -146,10 +146,6 @@ void SetLearningRate(torch::optim::Optimizer& optimizer, double lr) {
 
 namespace {
 
-std::string StateKey(const at::Tensor& p) {
-  return c10::guts::to_string(p.unsafeGetTensorImpl());
-}
-
 // The tensor slots of each optimizer's parameter state.
 enum class Kind { kAdam, kAdamW, kAdamax, kOther };
 
@@ -202,7 +198,7 @@ util::TensorDict OptimizerState(const torch::optim::Optimizer& optimizer,
   const bool amsgrad = Amsgrad(optimizer, kind);
   util::TensorDict out;
   for (const auto& [name, p] : params) {
-    const auto it = optimizer.state().find(StateKey(p));
+    const auto it = optimizer.state().find(util::OptimizerStateKey(p));
     if (it == optimizer.state().end()) continue;
     util::TensorDict slots;
     switch (kind) {
@@ -292,7 +288,7 @@ absl::Status LoadOptimizerState(torch::optim::Optimizer& optimizer,
       case Kind::kOther:
         break;
     }
-    optimizer.state()[StateKey(p)] = std::move(param_state);
+    optimizer.state()[util::OptimizerStateKey(p)] = std::move(param_state);
   }
   if (matched != state.size()) {
     for (const auto& [key, tensor] : state) {

@@ -1,7 +1,6 @@
 #include "mdm/train/trainer.h"
 
 #include <ATen/ATen.h>
-#include <glog/logging.h>
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/optim/optimizer.h>
 
@@ -23,6 +22,7 @@
 #include "mdm/train/optimizers.h"
 #include "mdm/train/run_directory.h"
 #include "mdm/util/atomic_file.h"
+#include "mdm/util/logging.h"
 #include "mdm/util/progress.h"
 #include "mdm/util/run_lock.h"
 #include "mdm/util/seed_streams.h"

@@ -1,6 +1,5 @@
 #include "mdm/util/progress.h"
 
-#include <glog/logging.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -11,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "mdm/util/logging.h"
 
 namespace mdm::util {
 

@@ -1,5 +1,6 @@
 #include "mdm/util/runtime_info.h"
 
+#include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <dlfcn.h>
 
@@ -16,6 +17,7 @@
 namespace mdm::util {
 
 std::string ActiveBlasLibrary() {
+  if (at::hasMKL()) return "MKL (in libtorch_cpu)";
   std::ifstream maps("/proc/self/maps");
   std::string line;
   while (std::getline(maps, line)) {
@@ -39,8 +41,10 @@ std::string ActiveBlasLibrary() {
 
 namespace {
 
-// OpenBLAS's thread controls, looked up in the process (libblas.so.3 is
-// OpenBLAS under Debian's alternatives when tools/setup.sh selected it).
+// The BLAS's thread controls, looked up in the process: OpenBLAS's
+// (libblas.so.3 is OpenBLAS under Debian's alternatives when tools/setup.sh
+// selected it) or MKL's (exported by libtorch_cpu.so in PyTorch's wheels;
+// at::set_num_threads sets MKL's count itself).
 using SetThreadsFn = void (*)(int);
 using GetThreadsFn = int (*)();
 
@@ -49,9 +53,13 @@ SetThreadsFn OpenBlasSetThreads() {
       dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
 }
 
-GetThreadsFn OpenBlasGetThreads() {
-  return reinterpret_cast<GetThreadsFn>(
-      dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
+GetThreadsFn BlasGetThreads() {
+  for (const char* name : {"openblas_get_num_threads", "mkl_get_max_threads"}) {
+    if (void* get = dlsym(RTLD_DEFAULT, name)) {
+      return reinterpret_cast<GetThreadsFn>(get);
+    }
+  }
+  return nullptr;
 }
 
 std::atomic<int> compute_threads{1};
@@ -71,8 +79,12 @@ int SetComputeThreads(int threads) {
 
 int ComputeThreads() { return compute_threads.load(); }
 
+// at::set_num_threads keeps the count it was given (1) for every thread;
+// this applies it to the calling one.
+void InitComputeThread() { at::init_num_threads(); }
+
 int BlasThreads() {
-  GetThreadsFn get = OpenBlasGetThreads();
+  GetThreadsFn get = BlasGetThreads();
   return get ? get() : -1;
 }
 

@@ -7,9 +7,11 @@
 
 namespace mdm::util {
 
-// The resolved path of the BLAS library mapped into this process (Debian's
-// LibTorch calls whatever libblas.so.3 the alternatives system points to:
-// the reference BLAS is ~40x slower than OpenBLAS), or "unknown".
+// The BLAS LibTorch calls: "MKL (in libtorch_cpu)" for a LibTorch built
+// with MKL inside (PyTorch's wheels), else the resolved path of the BLAS
+// library mapped into this process (Debian's LibTorch calls whatever
+// libblas.so.3 the alternatives system points to: the reference BLAS is
+// ~40x slower than OpenBLAS), or "unknown".
 std::string ActiveBlasLibrary();
 
 // Makes `threads` the number of threads the process computes with: score
@@ -26,7 +28,15 @@ int SetComputeThreads(int threads);
 // The count SetComputeThreads set; 1 before any call.
 int ComputeThreads();
 
-// OpenBLAS's thread count, or -1 when the BLAS is not OpenBLAS.
+// Makes the calling thread, one MDM started to run LibTorch operations on
+// (a shard of ShardedCall, a data loader worker), compute serially as
+// SetComputeThreads set: OpenMP's and MKL's thread counts (PyTorch's wheels
+// use both) belong to each thread, and a new thread starts with one per
+// core, or OMP_NUM_THREADS.
+void InitComputeThread();
+
+// The BLAS's thread count for the calling thread (OpenBLAS's or MKL's), or
+// -1 when the BLAS is neither.
 int BlasThreads();
 
 // One line: BLAS library and its threads, LibTorch intra-op and inter-op

@@ -13,6 +13,8 @@
 #include <thread>
 #include <utility>
 
+#include "mdm/util/runtime_info.h"
+
 namespace mdm::util {
 namespace {
 
@@ -29,6 +31,7 @@ void RunOnThreads(int n, const std::function<void(int)>& body) {
   threads.reserve(n - 1);
   for (int i = 1; i < n; ++i) {
     threads.emplace_back([&, i] {
+      InitComputeThread();
       const at::ThreadLocalStateGuard guard(state);
       try {
         body(i);
