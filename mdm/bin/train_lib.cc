@@ -8,6 +8,7 @@
 #include "mdm/train/distributed.h"
 #include "mdm/train/trainer.h"
 #include "mdm/util/command_line.h"
+#include "mdm/util/device.h"
 #include "mdm/util/logging.h"
 #include "mdm/util/runtime_info.h"
 #include "mdm/util/stop_signal.h"
@@ -52,13 +53,8 @@ absl::StatusOr<TrainOutcome> RunTraining(const TrainFlags& flags) {
     if (flags.dist_timeout_s <= 0) {
       return absl::InvalidArgumentError("--dist_timeout_s must be positive");
     }
-    c10::optional<c10::Device> device;
-    try {
-      device = c10::Device(flags.device);
-    } catch (const c10::Error&) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--device='", flags.device, "' is not a device"));
-    }
+    absl::StatusOr<c10::Device> device = util::ParseDevice(flags.device);
+    if (!device.ok()) return device.status();
     // One GPU per rank: "cuda" alone means this rank's local index.
     if (device->is_cuda() && !device->has_index()) {
       device = c10::Device(c10::kCUDA, env->local_rank);

@@ -20,6 +20,7 @@
 #include "absl/strings/strip.h"
 #include "mdm/util/atomic_file.h"
 #include "mdm/util/crc32c.h"
+#include "mdm/util/device.h"
 
 namespace mdm::eval {
 namespace {
@@ -215,8 +216,10 @@ absl::StatusOr<FeatureNetwork> FeatureNetwork::Load(const std::string& path,
   if (!bytes.ok()) return bytes.status();
   const std::string fingerprint =
       absl::StrFormat("crc32c:%08x/%d", util::Crc32c(*bytes), bytes->size());
+  absl::StatusOr<c10::Device> parsed = util::ParseDevice(device);
+  if (!parsed.ok()) return parsed.status();
   try {
-    const c10::Device target(device);
+    const c10::Device target = *parsed;
     // Loading from the path (not the bytes) gives clearer errors for files
     // that are no TorchScript archive.
     torch::jit::Module module = torch::jit::load(path, target);

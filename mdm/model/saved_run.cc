@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "mdm/model/checkpoint.h"
 #include "mdm/proto/experiment_config.h"
+#include "mdm/util/device.h"
 #include "mdm/util/logging.h"
 
 namespace mdm::model {
@@ -58,13 +59,8 @@ absl::StatusOr<SavedRun> OpenRun(const std::string& checkpoint,
     experiment = *std::move(config);
     config_source = options.config_path;
   }
-  c10::Device device(c10::kCPU);
-  try {
-    device = c10::Device(options.device);
-  } catch (const c10::Error&) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--device: '", options.device, "' is not a device"));
-  }
+  absl::StatusOr<c10::Device> device = util::ParseDevice(options.device);
+  if (!device.ok()) return device.status();
   absl::StatusOr<Model> model = Model::Create(experiment, c10::kCPU);
   if (!model.ok()) return model.status();
   absl::StatusOr<bool> ema = LoadWeights(
@@ -77,7 +73,7 @@ absl::StatusOr<SavedRun> OpenRun(const std::string& checkpoint,
                          ? ""
                          : absl::StrCat(" (config ", config_source, ")")));
   }
-  model->To(device);
+  model->To(*device);
   model->SetTraining(false);
   return SavedRun{std::move(experiment), *std::move(model), path, run_dir,
                   contents->state.step, *ema};

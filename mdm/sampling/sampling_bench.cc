@@ -76,6 +76,7 @@
 #include "mdm/util/logging.h"
 #include "mdm/util/runtime_info.h"
 #include "mdm/util/sharded_call.h"
+#include "mdm/util/device.h"
 
 DEFINE_string(device, "cpu", "cpu, cuda or cuda:N.");
 
@@ -96,13 +97,12 @@ std::vector<int64_t> StateShape() { return {kSamples, kVars, 1, kSide, kSide}; }
 
 at::Device BenchDevice() {
   static const at::Device device = [] {
-    const at::Device d(FLAGS_device);
-    if (d.is_cuda() && !at::hasCUDA()) {
-      std::cerr << "sampling_bench: --device=" << FLAGS_device
-                << ", but this LibTorch build has no CUDA support\n";
+    absl::StatusOr<at::Device> d = util::ParseDevice(FLAGS_device);
+    if (!d.ok()) {
+      std::cerr << "sampling_bench: " << d.status().message() << "\n";
       std::exit(1);
     }
-    return d;
+    return *d;
   }();
   return device;
 }

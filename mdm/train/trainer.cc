@@ -22,6 +22,7 @@
 #include "mdm/train/optimizers.h"
 #include "mdm/train/run_directory.h"
 #include "mdm/util/atomic_file.h"
+#include "mdm/util/device.h"
 #include "mdm/util/logging.h"
 #include "mdm/util/progress.h"
 #include "mdm/util/run_lock.h"
@@ -107,18 +108,9 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
   std::unique_ptr<Trainer> t(new Trainer());
   t->experiment_ = experiment;
   t->options_ = options;
-  c10::Device device(c10::kCPU);
-  try {
-    device = c10::Device(options.device);
-  } catch (const c10::Error&) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--device: '", options.device,
-                     "' is not a device (cpu, cuda, cuda:1)"));
-  }
-  if (device.is_cuda() && !at::hasCUDA()) {
-    return absl::InvalidArgumentError(
-        "--device=cuda, but this LibTorch build has no CUDA support");
-  }
+  absl::StatusOr<c10::Device> parsed = util::ParseDevice(options.device);
+  if (!parsed.ok()) return parsed.status();
+  const c10::Device device = *parsed;
   const uint64_t seed = experiment.seed();
   const int world_size = t->world_size();
   const proto::TrainingConfig& training = experiment.training();
