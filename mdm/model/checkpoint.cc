@@ -12,7 +12,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "mdm/proto/experiment_config.h"
-#include "mdm/util/atomic_file.h"
 #include "mdm/util/crc32c.h"
 
 namespace mdm::model {
@@ -105,7 +104,7 @@ absl::Status WriteCheckpoint(const std::string& path,
   entries.emplace("run.checksum",
                   at::full({1}, static_cast<int64_t>(Checksum(entries)),
                            at::kLong));
-  return util::WriteFileAtomically(path, util::SerializeTensorDict(entries));
+  return util::WriteTensorDict(path, entries);
 }
 
 absl::StatusOr<Checkpoint> ReadCheckpoint(const std::string& path) {

@@ -56,35 +56,36 @@ absl::Status CheckWritable(const std::string& path) {
   return absl::OkStatus();
 }
 
-absl::Status WriteFileAtomically(const std::string& path,
-                                 absl::string_view contents) {
+absl::Status WriteFileAtomically(
+    const std::string& path,
+    const std::function<absl::Status(const AppendFunction& append)>& produce) {
   const std::string dir = FolderOf(path);
   if (absl::Status s = CreateFolder(dir); !s.ok()) return s;
   const std::string tmp = absl::StrCat(path, ".tmp.", ::getpid());
   const int fd =
       ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoError("create", tmp);
-  const char* data = contents.data();
-  size_t left = contents.size();
-  while (left > 0) {
-    const ssize_t n = ::write(fd, data, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const absl::Status status = ErrnoError("write", tmp);
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return status;
+  const AppendFunction append = [&](absl::string_view piece) {
+    const char* data = piece.data();
+    size_t left = piece.size();
+    while (left > 0) {
+      const ssize_t n = ::write(fd, data, left);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return ErrnoError("write", tmp);
+      }
+      data += n;
+      left -= static_cast<size_t>(n);
     }
-    data += n;
-    left -= static_cast<size_t>(n);
+    return absl::OkStatus();
+  };
+  absl::Status status = produce(append);
+  if (status.ok() && ::fsync(fd) != 0) status = ErrnoError("flush", tmp);
+  if (::close(fd) != 0 && status.ok()) status = ErrnoError("flush", tmp);
+  if (status.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
+    status = ErrnoError("rename into place", path);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    const absl::Status status = ErrnoError("flush", tmp);
-    ::unlink(tmp.c_str());
-    return status;
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const absl::Status status = ErrnoError("rename into place", path);
+  if (!status.ok()) {
     ::unlink(tmp.c_str());
     return status;
   }
@@ -94,6 +95,12 @@ absl::Status WriteFileAtomically(const std::string& path,
     ::close(dir_fd);
   }
   return absl::OkStatus();
+}
+
+absl::Status WriteFileAtomically(const std::string& path,
+                                 absl::string_view contents) {
+  return WriteFileAtomically(
+      path, [contents](const AppendFunction& append) { return append(contents); });
 }
 
 }  // namespace mdm::util

@@ -4,6 +4,7 @@
 #ifndef MDM_UTIL_ATOMIC_FILE_H_
 #define MDM_UTIL_ATOMIC_FILE_H_
 
+#include <functional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -14,6 +15,14 @@ namespace mdm::util {
 // Replaces `path` with `contents` atomically; creates missing folders.
 absl::Status WriteFileAtomically(const std::string& path,
                                  absl::string_view contents);
+
+// The same for contents too large to hold twice: `produce` emits them in
+// pieces through `append`, which writes each piece to the temporary file
+// at once. An error of `append` or of `produce` leaves `path` as it was.
+using AppendFunction = std::function<absl::Status(absl::string_view)>;
+absl::Status WriteFileAtomically(
+    const std::string& path,
+    const std::function<absl::Status(const AppendFunction& append)>& produce);
 
 // Creates the folder `dir` and its missing parents. The error, "cannot
 // create <what> <dir>: ...", names the cause, a dangling symbolic link

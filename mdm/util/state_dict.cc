@@ -1,7 +1,10 @@
 #include "mdm/util/state_dict.h"
 
 #include <ATen/ATen.h>
+#include <caffe2/serialize/inline_container.h>
+#include <torch/csrc/jit/serialization/export.h>
 #include <torch/csrc/jit/serialization/pickle.h>
+#include <torch/csrc/jit/serialization/pickler.h>
 
 #include <fstream>
 #include <iterator>
@@ -10,6 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "mdm/util/atomic_file.h"
 
 namespace mdm::util {
 namespace {
@@ -97,12 +101,60 @@ absl::StatusOr<TensorDict> ReadTensorDict(const std::string& path) {
   return out;
 }
 
-std::string SerializeTensorDict(const TensorDict& values) {
+namespace {
+
+c10::IValue HostDict(const TensorDict& values) {
   c10::Dict<std::string, at::Tensor> dict;
   for (const auto& [name, value] : values)
     dict.insert(name, value.detach().cpu());
-  const std::vector<char> bytes = torch::jit::pickle_save(c10::IValue(dict));
+  return c10::IValue(dict);
+}
+
+}  // namespace
+
+std::string SerializeTensorDict(const TensorDict& values) {
+  const std::vector<char> bytes = torch::jit::pickle_save(HostDict(values));
   return std::string(bytes.begin(), bytes.end());
+}
+
+absl::Status WriteTensorDict(const std::string& path,
+                             const TensorDict& values) {
+  // torch::jit::pickle_save's archive, written as it is made: the pickle
+  // (names and shapes, small) in memory, each tensor's bytes straight from
+  // its storage to the file.
+  const c10::IValue dict = HostDict(values);
+  std::vector<char> pickle;
+  torch::jit::Pickler pickler([&pickle](const char* data, size_t size) {
+    pickle.insert(pickle.end(), data, data + size);
+  });
+  pickler.protocol();
+  pickler.pushIValue(dict);
+  pickler.stop();
+  return WriteFileAtomically(path, [&](const AppendFunction& append) {
+    // The zip writer throws when its writer falls short, and may throw from
+    // its destructor: so the writer always reports success, keeps the first
+    // error and writes nothing after it.
+    absl::Status status;
+    try {
+      caffe2::serialize::PyTorchStreamWriter writer(
+          [&](const void* data, size_t size) -> size_t {
+            if (status.ok()) {
+              status = append(
+                  absl::string_view(static_cast<const char*>(data), size));
+            }
+            return size;
+          });
+      torch::jit::writeArchiveAndTensors("data", pickle.data(), pickle.size(),
+                                         pickler.tensorData(), writer);
+      writer.writeEndOfFile();
+    } catch (const c10::Error& e) {
+      if (status.ok()) {
+        status = absl::InternalError(absl::StrCat(
+            "cannot serialize ", path, ": ", e.what_without_backtrace()));
+      }
+    }
+    return status;
+  });
 }
 
 }  // namespace mdm::util

@@ -42,6 +42,11 @@ absl::StatusOr<TensorDict> ReadTensorDict(const std::string& path);
 // Serializes `values` (moved to the CPU) as torch.save would.
 std::string SerializeTensorDict(const TensorDict& values);
 
+// Writes SerializeTensorDict(values) to `path` atomically
+// (WriteFileAtomically), streaming: each tensor's bytes go from its storage
+// to the file, so that a checkpoint never exists twice in memory.
+absl::Status WriteTensorDict(const std::string& path, const TensorDict& values);
+
 }  // namespace mdm::util
 
 #endif  // MDM_UTIL_STATE_DICT_H_

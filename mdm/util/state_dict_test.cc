@@ -5,6 +5,8 @@
 #include <torch/nn/modules/linear.h>
 
 #include <cstdio>
+#include <filesystem>
+#include <iterator>
 #include <fstream>
 #include <string>
 
@@ -37,6 +39,39 @@ TEST(StateDictTest, RoundTripsThroughAFileAndLoadsInPlace) {
   EXPECT_TRUE(at::equal(b.scale, a.scale));
   // In place: the tensor an optimizer would hold sees the new values.
   EXPECT_TRUE(weight_before.is_same(b.fc->weight));
+}
+
+TEST(StateDictTest, WritesTheBytesOfSerializeTensorDictStreaming) {
+  // Large enough that the zip writer emits the tensor in its own pieces.
+  const TensorDict values = {{"big", at::arange(300000, at::kFloat)},
+                             {"step", at::full({1}, 7.0, at::kDouble)},
+                             {"view", at::arange(10, at::kLong).slice(0, 2, 8)}};
+  const std::string path = ::testing::TempDir() + "/streamed.pt";
+  ASSERT_TRUE(WriteTensorDict(path, values).ok());
+  std::ifstream in(path, std::ios::binary);
+  const std::string written((std::istreambuf_iterator<char>(in)),
+                            std::istreambuf_iterator<char>());
+  EXPECT_EQ(written, SerializeTensorDict(values));
+  absl::StatusOr<TensorDict> read = ReadTensorDict(path);
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_EQ(read->size(), 3u);
+  EXPECT_TRUE(read->at("big").equal(values.at("big")));
+  EXPECT_TRUE(read->at("view").equal(at::arange(2, 8, at::kLong)));
+}
+
+TEST(StateDictTest, AFailedWriteLeavesNoFile) {
+  // A folder where the file should be: the rename fails, nothing remains.
+  const std::string path = ::testing::TempDir() + "/occupied.pt";
+  std::filesystem::create_directories(path + "/inside");
+  const absl::Status status =
+      WriteTensorDict(path, {{"x", at::ones({4})}});
+  EXPECT_FALSE(status.ok());
+  EXPECT_NE(status.message().find(path), std::string::npos) << status;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(::testing::TempDir())) {
+    EXPECT_EQ(entry.path().string().find("occupied.pt.tmp"), std::string::npos)
+        << entry.path();
+  }
 }
 
 TEST(StateDictTest, NamesTheMissingTheMisshapenAndTheExtraTensor) {
