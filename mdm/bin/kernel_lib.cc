@@ -192,6 +192,7 @@ absl::StatusOr<json> BuildReport(const proto::DiffusionConfig& config,
   report["times"] = json::array();
   for (double t : times) {
     const sde::KernelMoments moments =
+        // host: a report's time; Moments moves it to the process
         diffusion.Moments(at::full({1}, t, at::kDouble), KernelType::kFull);
     absl::StatusOr<Factorized> full = KernelAt(diffusion, t, KernelType::kFull);
     if (!full.ok()) return full.status();

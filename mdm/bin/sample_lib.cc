@@ -109,6 +109,7 @@ absl::Status RunSampling(const SampleFlags& flags) {
   }
   if (!flags.raw.empty()) {
     raw.insert("score_evaluations",
+               // host: an entry of the raw output file
                at::full({1}, static_cast<double>(evaluations), at::kDouble));
     const std::vector<char> bytes = torch::jit::pickle_save(raw);
     if (absl::Status s = util::WriteFileAtomically(

@@ -38,7 +38,9 @@ absl::StatusOr<InMemoryImages> ParseCifarBatch(absl::string_view bytes,
         bytes.size() / kRecord * kRecord, ", is truncated)"));
   }
   const int64_t n = static_cast<int64_t>(bytes.size()) / kRecord;
+  // host: data is read and kept on the host; batches move
   at::Tensor images = at::empty({n, 3, 32, 32}, at::kByte);
+  // host: data is read and kept on the host; batches move
   at::Tensor labels = at::empty({n}, at::kLong);
   uint8_t* pixels = images.data_ptr<uint8_t>();
   int64_t* label = labels.data_ptr<int64_t>();

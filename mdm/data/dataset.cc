@@ -18,6 +18,7 @@ absl::StatusOr<at::Tensor> IndexTensor(absl::Span<const int64_t> indices,
                                                 " is outside [0, ", size, ")"));
     }
   }
+  // host: data is read and kept on the host; batches move
   return at::tensor(std::vector<int64_t>(indices.begin(), indices.end()),
                     at::kLong);
 }
@@ -58,6 +59,7 @@ absl::StatusOr<Examples> InMemoryVectors::Get(
   absl::StatusOr<at::Tensor> index = IndexTensor(indices, size(), name_);
   if (!index.ok()) return index.status();
   return Examples{.x = x_.index_select(0, *index).to(at::kFloat),
+                  // host: data is read and kept on the host; batches move
                   .labels = at::full({index->size(0)}, -1, at::kLong)};
 }
 

@@ -112,6 +112,7 @@ absl::StatusOr<std::shared_ptr<const Dataset>> CreateDataset(
     }
     at::Generator gen =
         util::StreamGenerator(seed, util::Stream::kValidationSplit);
+    // host: data is read and kept on the host; batches move
     const at::Tensor order = at::randperm(n, gen, at::kLong);
     at::Tensor chosen = std::get<0>(
         (split == "validation" ? order.narrow(0, 0, held_out)

@@ -80,6 +80,7 @@ absl::StatusOr<at::Tensor> ReadIdx(ReadFn read, uint64_t size_bound,
   uint64_t values = 0;
   if (count <= size_bound) {
     try {
+      // host: data is read and kept on the host; batches move
       out = at::empty({static_cast<int64_t>(count)}, at::kByte);
     } catch (const c10::Error&) {
       return absl::ResourceExhaustedError(

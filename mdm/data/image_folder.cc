@@ -45,6 +45,7 @@ absl::StatusOr<at::Tensor> DecodeImage(const std::string& path, int64_t size) {
   }
   const int side = std::min(width, height);
   const int left = (width - side) / 2, top = (height - side) / 2;
+  // host: data is read and kept on the host; batches move
   at::Tensor out = at::empty({size, size, 3}, at::kByte);
   const unsigned char* crop =
       pixels.get() + (static_cast<size_t>(top) * width + left) * 3;
@@ -110,10 +111,13 @@ absl::StatusOr<Examples> ImageFolder::Get(
   }
   const int64_t n = static_cast<int64_t>(indices.size());
   if (n == 0) {
+    // host: data is read and kept on the host; batches move
     return Examples{.x = at::empty({0, 3, size_, size_}, at::kFloat),
+                    // host: data is read and kept on the host; batches move
                     .labels = at::empty({0}, at::kLong)};
   }
   return Examples{.x = at::stack(images).to(at::kFloat).div_(255.0f),
+                  // host: data is read and kept on the host; batches move
                   .labels = at::full({n}, -1, at::kLong)};
 }
 

@@ -46,6 +46,7 @@ std::vector<int64_t> DataLoader::EpochIndices(int64_t epoch) const {
   if (options_.shuffle) {
     at::Generator gen =
         util::StreamGenerator(options_.seed, util::Stream::kDataOrder, epoch);
+    // host: data is read and kept on the host; batches move
     const at::Tensor perm = at::randperm(n, gen, at::kLong);
     std::copy(perm.data_ptr<int64_t>(), perm.data_ptr<int64_t>() + n,
               order.begin());
@@ -84,6 +85,7 @@ absl::StatusOr<Examples> DataLoader::LoadBatch(
       util::StreamGenerator(options_.seed, util::Stream::kDataFlips, epoch,
                             step * options_.world_size + options_.rank);
   const at::Tensor flip =
+      // host: data is read and kept on the host; batches move
       at::rand({batch->x.size(0)}, gen).lt(0.5).view({-1, 1, 1, 1});
   batch->x = at::where(flip, batch->x.flip({3}), batch->x);
   return batch;

@@ -151,6 +151,7 @@ absl::StatusOr<at::Tensor> ParseNpy(absl::string_view bytes,
   std::vector<int64_t> storage_shape = shape;
   if (fortran_order) std::reverse(storage_shape.begin(), storage_shape.end());
   at::Tensor out = at::empty(storage_shape, dtype->type);
+  // host: data is read and kept on the host; batches move
   if (expected > 0)
     std::memcpy(out.data_ptr(), bytes.data() + data_start, expected);
   if (fortran_order && shape.size() > 1) {

@@ -9,6 +9,7 @@ namespace mdm::data {
 
 at::Tensor SampleToy(ToyKind kind, int64_t n, uint64_t seed) {
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  // host: data is made and kept on the host; batches move
   const auto f64 = at::TensorOptions().dtype(at::kDouble);
   at::Tensor x, y;
   switch (kind) {

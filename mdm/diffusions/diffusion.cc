@@ -96,6 +96,7 @@ at::Tensor DiffusionImpl::BinOf(const at::Tensor& t) const {
 }
 
 int64_t DiffusionImpl::BinOf(double t) const {
+  // host: a scalar in, a scalar out
   return BinOf(at::full({1}, t, at::kDouble)).item<int64_t>();
 }
 
@@ -104,6 +105,7 @@ std::vector<double> DiffusionImpl::BinBoundaries() const {
   for (int64_t k = 1; k < time_bins(); ++k) {
     times.push_back(options_.schedule()
                         .InverseIntegratedBeta(
+                            // host: a scalar in, a scalar out
                             at::full({1}, k * BinWidth(), at::kDouble))
                         .item<double>());
   }

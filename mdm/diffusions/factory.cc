@@ -62,10 +62,12 @@ absl::StatusOr<Diffusion> CreateDiffusion(const DiffusionConfig& config,
       fixed = AldaMatrices(aux_var, config.alda_gamma(), config.alda_psi());
       break;
     case DiffusionConfig::CUSTOM:
+      // host: a process is built on the host; Module::to moves it
       fixed = {.Q = at::tensor(std::vector<double>(config.q().begin(),
                                                    config.q().end()),
                                at::kDouble)
                         .view({K, K}),
+               // host: a process is built on the host; Module::to moves it
                .D = at::tensor(std::vector<double>(config.d().begin(),
                                                    config.d().end()),
                                at::kDouble)

@@ -14,6 +14,7 @@ LearnedQdImpl::LearnedQdImpl(const LearnedQdOptions& options)
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(options.seed());
   const double bound = 1.0 / std::sqrt(static_cast<double>(K));
   auto uniform = [&](at::IntArrayRef shape) {
+    // host: initialised on the host, as the original; Module::to moves it
     return at::empty(shape, at::kDouble)
         .uniform_(-bound, bound, gen)
         .to(options.dtype());

@@ -101,7 +101,9 @@ absl::StatusOr<ElboEvaluation> EvaluateElbo(
   // Sums over this rank's examples, then over ranks.
   const at::Tensor offsets =
       elbo.with_offset ? at::cat(bpd_offset) : at::zeros_like(values);
-  at::Tensor sums = at::stack({at::scalar_tensor(values.size(0), at::kDouble),
+  const at::Tensor count =
+      at::scalar_tensor(values.size(0), values.options().dtype(at::kDouble));
+  at::Tensor sums = at::stack({count,
                                values.sum(), values.square().sum(),
                                offsets.sum(), offsets.square().sum()});
   if (absl::Status s = options.all_reduce_sum(sums); !s.ok()) return s;

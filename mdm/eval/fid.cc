@@ -67,6 +67,7 @@ absl::StatusOr<std::string> ReadFile(const std::string& path,
 }
 
 at::Tensor BytesTensor(const std::string& text) {
+  // host: statistics files are read and written on the host
   at::Tensor bytes = at::empty({static_cast<int64_t>(text.size())}, at::kByte);
   std::copy(text.begin(), text.end(), bytes.data_ptr<uint8_t>());
   return bytes;
@@ -293,10 +294,12 @@ absl::Status SaveStatistics(const FeatureStatistics& stats,
   absl::StatusOr<int64_t> dim = CheckStatistics(stats, path);
   if (!dim.ok()) return dim.status();
   c10::Dict<std::string, at::Tensor> dict;
+  // host: statistics files are read and written on the host
   dict.insert("version", at::scalar_tensor(kStatisticsVersion, at::kLong));
   dict.insert("mean", stats.mean.to(at::kCPU, at::kDouble).contiguous());
   dict.insert("covariance",
               stats.covariance.to(at::kCPU, at::kDouble).contiguous());
+  // host: statistics files are read and written on the host
   dict.insert("count", at::scalar_tensor(stats.count, at::kLong));
   dict.insert("model_fingerprint", BytesTensor(stats.model_fingerprint));
   dict.insert("source", BytesTensor(stats.source));

@@ -29,7 +29,8 @@ absl::StatusOr<OdeLikelihood> OdeLogLikelihood(
       -> sampling::OdeFunction {
     return [&, bin](double t,
                     const at::Tensor& state) -> absl::StatusOr<at::Tensor> {
-    const at::Tensor t_one = at::full({1}, t, at::kDouble);
+    const at::TensorOptions f64 = state.options().dtype(at::kDouble);
+    const at::Tensor t_one = at::full({1}, t, f64);
     const at::Tensor half_GGt =
         0.5 * diffusion.DiffusionMatrix(t_one, bin)[0];
     at::Tensor u = state.slice(1, 0, n).reshape(shape).to(model_dtype);
@@ -43,7 +44,7 @@ absl::StatusOr<OdeLikelihood> OdeLogLikelihood(
       divergence = objectives::Divergence(score_term, u, options.divergence,
                                           probes, /*create_graph=*/false);
     }
-    const at::Tensor t_batch = at::full({batch}, t, at::kDouble);
+    const at::Tensor t_batch = at::full({batch}, t, f64);
     const at::Tensor velocity =
         diffusion.Drift(u.detach(), t_batch, bin) - score_term.detach();
     const at::Tensor div_f = diffusion.DriftDivergence(t_one, d, bin);

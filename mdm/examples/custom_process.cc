@@ -17,17 +17,22 @@ using mdm::diffusions::KernelType;
 
 int main() {
   // CLD: Q = [[0, -1], [1, 0]], D = diag(0, Gamma), Gamma = 2 sqrt(aux var).
+  // host: an example on the host
   Diffusion cld(at::tensor({0.0, -1.0, 1.0, 0.0}).view({2, 2}),
+                // host: an example on the host
                 at::diag(at::tensor({0.0, 2.0})),
                 DiffusionOptions().stationary_aux_var(1.0).init_aux_var(0.01));
 
   // A chain x <-> v1 <-> v2 with noise on v2 only.
+  // host: an example on the host
   Diffusion chain(at::tensor({0.0, -1.0, 0.0,  //
                               1.0, 0.0, -2.0,  //
                               0.0, 2.0, 0.0})
                       .view({3, 3}),
+                  // host: an example on the host
                   at::diag(at::tensor({0.0, 0.0, 1.5})), DiffusionOptions());
 
+  // host: an example on the host
   const at::Tensor t = at::tensor({0.01, 0.5, 1.0}, at::kDouble);
   for (const Diffusion& diffusion : {cld, chain}) {
     absl::StatusOr<mdm::sde::TransitionKernel> kernel =
@@ -40,6 +45,7 @@ int main() {
               << diffusion->Sde().A() << "\nSigma_hybrid(t = 1) =\n"
               << kernel->cov[2] << "\n";
     // Perturb a batch of 3 images of 1x8x8 to those times' marginals.
+    // host: an example on the host
     const at::Tensor x_0 = at::rand({3, 1, 8, 8});
     const at::Tensor u_0 = mdm::diffusions::DiffusionImpl::JoinState(
         x_0, diffusion->SampleV0(x_0));

@@ -21,6 +21,7 @@ constexpr char kEma[] = "ema.";
 constexpr char kOptimizer[] = "optimizer.";
 constexpr char kRun[] = "run.";
 
+// host: a checkpoint entry, written from the host
 at::Tensor Scalar(double value) { return at::full({1}, value, at::kDouble); }
 
 // CRC-32C over every entry but run.checksum, in name order.
@@ -95,13 +96,16 @@ absl::Status WriteCheckpoint(const std::string& path,
   entries.emplace("run.owed", Scalar(static_cast<int>(state.owed)));
   const std::string config = proto::ExperimentToText(checkpoint.experiment);
   entries.emplace("run.config",
+                  // host: a checkpoint entry, written from the host
                   at::from_blob(const_cast<char*>(config.data()),
                                 {static_cast<int64_t>(config.size())},
                                 at::kByte)
                       .clone());
   entries.emplace("run.format",
+                  // host: a checkpoint entry, written from the host
                   at::full({1}, kCheckpointFormat, at::kLong));
   entries.emplace("run.checksum",
+                  // host: a checkpoint entry, written from the host
                   at::full({1}, static_cast<int64_t>(Checksum(entries)),
                            at::kLong));
   return util::WriteTensorDict(path, entries);

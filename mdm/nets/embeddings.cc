@@ -22,6 +22,7 @@ GaussianFourierProjectionImpl::GaussianFourierProjectionImpl(int64_t dim,
                                                              uint64_t seed) {
   TORCH_CHECK(dim % 2 == 0, "Fourier embedding dim must be even");
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  // host: a buffer made on the host, as PyTorch's; Module::to moves it
   W_ = register_buffer("W", at::randn({dim / 2}, gen, at::kFloat) * scale);
 }
 

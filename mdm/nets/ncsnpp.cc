@@ -52,6 +52,7 @@ at::Tensor UpFirDn2d(const at::Tensor& x, const at::Tensor& kernel, int64_t up,
 }
 
 at::Tensor MakeKernel(const std::vector<double>& k1d) {
+  // host: a buffer made on the host, as PyTorch's; Module::to moves it
   const at::Tensor k = at::tensor(k1d, at::kFloat);
   const at::Tensor k2d = at::outer(k, k);
   return k2d / k2d.sum();

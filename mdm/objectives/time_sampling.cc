@@ -9,6 +9,7 @@ namespace {
 at::Tensor LogExpm1(const at::Tensor& B) { return B + at::log(-at::expm1(-B)); }
 
 double ScalarCdf(const sde::BetaSchedule& schedule, double t) {
+  // host: a scalar in, a scalar out
   return LogExpm1(at::full({1}, schedule.IntegratedBeta(t), at::kDouble))
       .item<double>();
 }

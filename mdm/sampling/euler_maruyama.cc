@@ -28,10 +28,11 @@ absl::StatusOr<SamplerResult> EulerMaruyama(
     if (!s.ok()) return s.status();
     ++result.score_evaluations;
     // Per-step [1, K, K] matrices, shared by the batch.
-    const at::Tensor t_tensor = at::full({1}, t, at::kDouble);
+    const at::Tensor t_tensor =
+        at::full({1}, t, u.options().dtype(at::kDouble));
     const at::Tensor GGt = diffusion.DiffusionMatrix(t_tensor)[0];
-    const at::Tensor drift =
-        diffusion.Drift(u, at::full({u.size(0)}, t, at::kDouble));
+    const at::Tensor drift = diffusion.Drift(
+        u, at::full({u.size(0)}, t, u.options().dtype(at::kDouble)));
     u = u + h * (sde::ApplyMatrix(GGt, *s) - drift);
     if (i + 1 < steps) {
       const at::Tensor G = diffusion.DiffusionSqrt(t_tensor)[0];

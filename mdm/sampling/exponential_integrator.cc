@@ -18,6 +18,7 @@ namespace {
 // Gauss-Legendre nodes and weights on [-1, 1] (Golub-Welsch: eigenvalues
 // of the Jacobi matrix, weights from the eigenvectors' first components).
 std::pair<at::Tensor, at::Tensor> GaussLegendre(int n) {
+  // host: computed once on the host; the sampler moves the nodes
   at::Tensor jacobi = at::zeros({n, n}, at::kDouble);
   for (int k = 1; k < n; ++k) {
     const double b = k / std::sqrt(4.0 * k * k - 1.0);
@@ -167,8 +168,9 @@ absl::StatusOr<SamplerResult> ExponentialIntegrator(
       // Phi(lo, hi) and the noise covariance from one matrix-fraction call.
       const sde::KernelMoments reverse = sde::MatrixFractionMoments(
           -A_c, D,
-          at::full({1}, schedule.IntegratedBeta(piece_hi) - B_lo, at::kDouble),
-          at::zeros({K, K}, at::kDouble));
+          at::full({1}, schedule.IntegratedBeta(piece_hi) - B_lo,
+                   D.options().dtype(at::kDouble)),
+          at::zeros({K, K}, D.options().dtype(at::kDouble)));
       const at::Tensor forcing =
           at::einsum("jn,nab->jab", {basis, integrand});  // [history, K, K].
       u = sde::ApplyMatrix(reverse.mean_coef[0], u);

@@ -21,8 +21,10 @@ at::Tensor Histogram2d(const at::Tensor& points) {
                              .to(at::kLong);
   const at::Tensor inside =
       (col >= 0) & (col < kSize) & (row >= 0) & (row < kSize);
+  // host: a picture is drawn on the host
   at::Tensor counts = at::zeros({kSize * kSize}, at::kDouble);
   counts.index_add_(0, (row * kSize + col).masked_select(inside),
+                    // host: a picture is drawn on the host
                     at::ones({inside.sum().item<int64_t>()}, at::kDouble));
   const at::Tensor occupied = counts.masked_select(counts > 0);
   const double top =

@@ -16,11 +16,14 @@ OdeFunction ProbabilityFlowField(const diffusions::DiffusionImpl& diffusion,
              double t, const at::Tensor& u) -> absl::StatusOr<at::Tensor> {
     absl::StatusOr<at::Tensor> s = score(u, t);
     if (!s.ok()) return s.status();
-    const at::Tensor t_tensor = at::full({1}, t, at::kDouble);
+    const at::Tensor t_tensor =
+        at::full({1}, t, u.options().dtype(at::kDouble));
     // 1/2 G G^T = beta D, [K, K] for the whole batch.
     const at::Tensor half_GGt =
         0.5 * diffusion.DiffusionMatrix(t_tensor, bin)[0];
-    return diffusion.Drift(u, at::full({u.size(0)}, t, at::kDouble), bin) -
+    return diffusion.Drift(
+               u, at::full({u.size(0)}, t, u.options().dtype(at::kDouble)),
+               bin) -
            sde::ApplyMatrix(half_GGt, *s);
   };
 }
@@ -29,8 +32,8 @@ namespace {
 
 // The times from t0 to t1 (either direction) with every bin boundary
 // strictly between them, in the order of travel.
-std::vector<double> Stops(const diffusions::DiffusionImpl& diffusion,
-                          double t0, double t1) {
+std::vector<double> Stops(const diffusions::DiffusionImpl& diffusion, double t0,
+                          double t1) {
   std::vector<double> stops = {t0};
   std::vector<double> inner;
   for (double b : diffusion.BinBoundaries()) {
@@ -95,6 +98,7 @@ absl::StatusOr<OdeResult> Rk4AcrossBins(
     part.push_back(to);
     const int64_t bin = diffusion.BinOf(0.5 * (from + to));
     absl::StatusOr<OdeResult> result =
+        // host: the integrator reads its grid as doubles
         Rk4(field(bin), total.y, at::tensor(part, at::kDouble));
     if (!result.ok()) return result.status();
     Accumulate(*result, total);

@@ -13,12 +13,15 @@ at::Tensor MakeTimeGrid(TimeGridKind kind, int64_t n, double t_min,
   at::Tensor grid;
   switch (kind) {
     case TimeGridKind::kLinear:
+      // host: samplers read a grid's times as doubles
       return at::linspace(t_max, t_min, n + 1, at::kDouble);
     case TimeGridKind::kQuadratic:
       grid = t_min + (t_max - t_min) *
+                         // host: samplers read a grid's times as doubles
                          at::linspace(1.0, 0.0, n + 1, at::kDouble).square();
       break;
     case TimeGridKind::kSqrt:
+      // host: samplers read a grid's times as doubles
       grid = at::linspace(std::sqrt(t_max), std::sqrt(t_min), n + 1,
                           at::kDouble)
                  .square();

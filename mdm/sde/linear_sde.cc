@@ -46,16 +46,19 @@ at::Tensor DriftMatrix(const at::Tensor& Q, const at::Tensor& D,
 }
 
 at::Tensor StationaryVariances(int64_t num_vars, double x_var, double aux_var) {
+  // host: K x K constants; the SDE moves them to its matrices
   at::Tensor s = at::full({num_vars}, aux_var, at::kDouble);
   s[0] = x_var;
   return s;
 }
 
 at::Tensor FullInitialCov(int64_t num_vars) {
+  // host: K x K constants; the SDE moves them to its matrices
   return at::zeros({num_vars, num_vars}, at::kDouble);
 }
 
 at::Tensor HybridInitialCov(int64_t num_vars, double init_aux_var) {
+  // host: K x K constants; the SDE moves them to its matrices
   at::Tensor diag = at::full({num_vars}, init_aux_var, at::kDouble);
   diag[0] = 0.0;
   return at::diag(diag);

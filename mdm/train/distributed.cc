@@ -69,9 +69,9 @@ class GroupCommunicator : public Communicator {
   template <typename Collective>
   absl::Status Run(const char* name, at::Tensor& tensor,
                    Collective collective) {
-    std::vector<at::Tensor> buffer = {
-        host_copy_ && !tensor.device().is_cpu() ? tensor.cpu().contiguous()
-                                                 : tensor.contiguous()};
+    std::vector<at::Tensor> buffer = {host_copy_ && !tensor.device().is_cpu()
+                                          ? tensor.cpu().contiguous()
+                                          : tensor.contiguous()};
     try {
       collective(buffer)->wait();
     } catch (const std::exception& e) {
@@ -248,7 +248,8 @@ absl::Status AllReduceGradients(Communicator& communicator,
   std::vector<at::Tensor> pieces;
   for (const at::Tensor& g : grads) pieces.push_back(g.reshape({-1}).to(dtype));
   pieces.push_back(
-      at::tensor(scalars, at::kDouble).to(at::TensorOptions(device).dtype(dtype)));
+      at::tensor(scalars, at::TensorOptions(device).dtype(at::kDouble))
+          .to(dtype));
   at::Tensor flat = at::cat(pieces);
   if (absl::Status s = communicator.AllReduceSum(flat); !s.ok()) return s;
   const double world = communicator.world_size();

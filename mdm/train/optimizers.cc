@@ -161,6 +161,7 @@ template <typename State>
 void AdamSlots(State& state, bool amsgrad, util::TensorDict& slots,
                bool save) {
   if (save) {
+    // host: a checkpoint entry, as PyTorch keeps Adam's step
     slots["step"] = at::full({1}, static_cast<double>(state.step()), at::kDouble);
     slots["exp_avg"] = state.exp_avg();
     slots["exp_avg_sq"] = state.exp_avg_sq();
@@ -213,6 +214,7 @@ util::TensorDict OptimizerState(const torch::optim::Optimizer& optimizer,
       case Kind::kAdamax: {
         auto& state = static_cast<AdamaxParamState&>(*it->second);
         slots["step"] =
+            // host: a checkpoint entry, as PyTorch keeps Adam's step
             at::full({1}, static_cast<double>(state.step()), at::kDouble);
         slots["exp_avg"] = state.exp_avg();
         slots["exp_inf"] = state.exp_inf();

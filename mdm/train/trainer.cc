@@ -431,7 +431,9 @@ absl::StatusOr<StepStats> Trainer::OptimizerStep() {
                          loss_type_ == objectives::LossType::kIsmElbo;
   stats.train_bpd =
       elbo_loss ? objectives::BitsPerDim(
+                      // host: scalars in, a scalar out
                       at::full({1}, -stats.loss, at::kDouble),
+                      // host: scalars in, a scalar out
                       at::full({1}, log_det, at::kDouble), data_dim_,
                       train_data_->is_8bit() ? objectives::kEightBitQuantization
                                              : objectives::kContinuous)

@@ -38,6 +38,7 @@ absl::StatusOr<EncodedImage> EncodePngGrid(const at::Tensor& images,
   }
   const int64_t grid_h = rows * (h + padding) + padding;
   const int64_t grid_w = columns * (w + padding) + padding;
+  // host: a picture is made on the host
   at::Tensor grid = at::zeros({grid_h, grid_w, c}, at::kByte);
   for (int64_t i = 0; i < n; ++i) {
     const int64_t top = padding + (i / columns) * (h + padding);
