@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -26,6 +27,7 @@
 #include "mdm/nets/tiny_unet.h"
 #include "mdm/proto/experiment_config.h"
 #include "mdm/train/trainer.h"
+#include "mdm/util/runtime_info.h"
 
 namespace mdm::train {
 namespace {
@@ -84,20 +86,34 @@ std::pair<double, double> AlternatingMedians(A a, B b, int reps) {
 }
 
 // The machine's float32 GEMM rate with this LibTorch's BLAS and thread
-// count: the best GFLOP/s of a square product of side 1,024, 2,048 or
-// 4,096 (best of three each), the yardstick for a network's rate.
+// count: the best GFLOP/s of square products of side 1,024, 2,048 or
+// 4,096 (best of three each), one running on each of MDM's compute threads
+// at once (MDM computes in batch shards, one per thread, each with a
+// one-thread BLAS), the yardstick for a network's rate.
 double SgemmPeakGflops() {
+  const int threads = util::ComputeThreads();
   double best = 0;
   for (int64_t n : {1024, 2048, 4096}) {
-    const at::Tensor a = at::randn({n, n}), b = at::randn({n, n});
-    at::Tensor c = at::mm(a, b);  // Warm-up.
+    std::vector<at::Tensor> a, b, c;
+    for (int i = 0; i < threads; ++i) {
+      a.push_back(at::randn({n, n}));
+      b.push_back(at::randn({n, n}));
+      c.push_back(at::mm(a[i], b[i]));  // Warm-up.
+    }
     for (int rep = 0; rep < 3; ++rep) {
       const auto start = std::chrono::steady_clock::now();
-      at::mm_out(c, a, b);
+      std::vector<std::thread> workers;
+      for (int i = 0; i < threads; ++i) {
+        workers.emplace_back([&, i] {
+          util::InitComputeThread();
+          at::mm_out(c[i], a[i], b[i]);
+        });
+      }
+      for (std::thread& worker : workers) worker.join();
       const double seconds = std::chrono::duration<double>(
                                  std::chrono::steady_clock::now() - start)
                                  .count();
-      best = std::max(best, 2.0 * n * n * n / seconds / 1e9);
+      best = std::max(best, threads * 2.0 * n * n * n / seconds / 1e9);
     }
   }
   return best;
