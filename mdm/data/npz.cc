@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <memory>
 #include <regex>
+#include <set>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -150,8 +151,8 @@ absl::StatusOr<at::Tensor> ParseNpy(absl::string_view bytes,
   const bool fortran_order = *fortran == "True";
   std::vector<int64_t> storage_shape = shape;
   if (fortran_order) std::reverse(storage_shape.begin(), storage_shape.end());
-  at::Tensor out = at::empty(storage_shape, dtype->type);
   // host: data is read and kept on the host; batches move
+  at::Tensor out = at::empty(storage_shape, dtype->type);
   if (expected > 0)
     std::memcpy(out.data_ptr(), bytes.data() + data_start, expected);
   if (fortran_order && shape.size() > 1) {
@@ -231,24 +232,36 @@ absl::StatusOr<InMemoryImages> LoadImagenet32(const std::string& dir,
   std::vector<std::string> paths;
   if (split == "test") {
     absl::StatusOr<std::string> path = FindFirstExisting(
-        {dir + "/val_data.npz"}, "ImageNet32 validation file");
+        {dir + "/val_data.npz", dir + "/imagenet_val_jan182023.npz"},
+        "ImageNet32 validation file");
     if (!path.ok()) return path.status();
     paths.push_back(*path);
   } else if (split == "train") {
+    // Downsampled ImageNet's names, or the original's own.
     std::error_code error;
-    const std::regex pattern(R"(train_data_batch_(\d+)\.npz)");
+    const std::regex pattern(
+        R"((train_data_batch_|imagenet_train_jan182023_)(\d+)\.npz)");
     std::vector<std::pair<int, std::string>> found;
+    std::set<std::string> schemes;
     for (const auto& entry : std::filesystem::directory_iterator(dir, error)) {
       std::smatch match;
       const std::string name = entry.path().filename().string();
       if (std::regex_match(name, match, pattern)) {
-        found.emplace_back(std::stoi(match[1]), entry.path().string());
+        found.emplace_back(std::stoi(match[2]), entry.path().string());
+        schemes.insert(match[1]);
       }
     }
     if (error || found.empty()) {
       return absl::NotFoundError(absl::StrCat(
           "missing ImageNet32 training files in ", dir,
-          ": expected train_data_batch_1.npz ... train_data_batch_10.npz"));
+          ": expected train_data_batch_1.npz ... train_data_batch_10.npz (or "
+          "the original's imagenet_train_jan182023_1.npz ... _10.npz)"));
+    }
+    if (schemes.size() > 1) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          dir, " holds ImageNet32 training files under both names "
+               "(train_data_batch_N.npz and imagenet_train_jan182023_N.npz): "
+               "keep one set"));
     }
     std::sort(found.begin(), found.end());
     for (const auto& [index, path] : found) paths.push_back(path);

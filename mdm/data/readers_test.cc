@@ -263,6 +263,36 @@ TEST(NpzTest, ReadsStoredAndDeflatedArchives) {
   ExpectPattern(val->images(), td::kImagenet, 50);
 }
 
+TEST(NpzTest, ReadsTheOriginalsFileNamesAndRefusesBothSets) {
+  // The original's ImageNet module names its files imagenet_*_jan182023.
+  const std::string dir = ::testing::TempDir() + "/imagenet_original_names";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::string from = kData + "/imagenet32/";
+  std::filesystem::copy_file(from + "train_data_batch_1.npz",
+                             dir + "/imagenet_train_jan182023_1.npz");
+  std::filesystem::copy_file(from + "train_data_batch_2.npz",
+                             dir + "/imagenet_train_jan182023_2.npz");
+  std::filesystem::copy_file(from + "val_data.npz",
+                             dir + "/imagenet_val_jan182023.npz");
+  absl::StatusOr<InMemoryImages> train = LoadImagenet32(dir, "train");
+  ASSERT_TRUE(train.ok()) << train.status();
+  absl::StatusOr<InMemoryImages> reference =
+      LoadImagenet32(kData + "/imagenet32", "train");
+  ASSERT_TRUE(reference.ok());
+  EXPECT_TRUE(train->images().equal(reference->images()));
+  EXPECT_TRUE(train->labels().equal(reference->labels()));
+  absl::StatusOr<InMemoryImages> test = LoadImagenet32(dir, "test");
+  ASSERT_TRUE(test.ok()) << test.status();
+  EXPECT_TRUE(test->images().equal(
+      LoadImagenet32(kData + "/imagenet32", "test")->images()));
+
+  std::filesystem::copy_file(from + "train_data_batch_1.npz",
+                             dir + "/train_data_batch_1.npz");
+  EXPECT_THAT(Message(LoadImagenet32(dir, "train").status()),
+              HasSubstr("under both names"));
+}
+
 TEST(NpzTest, ParsesNpyHeadersAndRejectsBadOnes) {
   auto npy = [](const std::string& header, const std::string& data) {
     std::string h = header;

@@ -487,8 +487,11 @@ absl::StatusOr<ImportedConfig> Importer::Run() {
       }
     }
   }
-  // The original flips CIFAR-10 training images.
-  experiment_.mutable_data()->set_random_flip(dataset == "cifar");
+  // The original flips CIFAR-10's and CelebA's training images, and its
+  // ImageNet data module alone shuffles the training set.
+  experiment_.mutable_data()->set_random_flip(dataset == "cifar" ||
+                                              dataset == "celeba");
+  experiment_.mutable_data()->set_shuffle(dataset == "imagenet");
 
   for (const auto& [key, value] : config_.values) {
     if (!handled.count(key)) {

@@ -7,6 +7,7 @@
 #include <map>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <type_traits>
 #include <variant>
 
@@ -112,6 +113,25 @@ TEST(OriginalConfigTest, FollowsWhatTheOriginalDoes) {
   EXPECT_EQ(e.optimizer().lr(), 2.0);
   EXPECT_EQ(e.diffusion().sde_type(), DiffusionConfig::LEARNED);
   EXPECT_EQ(imported->notes.size(), 4u);
+}
+
+TEST(OriginalConfigTest, ShufflesImagenetAloneAndFlipsCifarAlone) {
+  // The original's data modules: ImageNet's training loader shuffles,
+  // CIFAR-10's and CelebA's flip, MNIST's does neither.
+  for (const auto& [dataset, shuffle, flip] :
+       std::vector<std::tuple<std::string, bool, bool>>{
+           {"mnist", false, false},
+           {"cifar", false, true},
+           {"celeba", false, true},
+           {"imagenet", true, false}}) {
+    const std::string color =
+        "\nin_channels: 3\nout_channels: 3\nheight: 32\nwidth: 32";
+    absl::StatusOr<ImportedConfig> imported = Import(
+        OriginalYaml("dataset: " + dataset + (dataset == "mnist" ? "" : color)));
+    ASSERT_TRUE(imported.ok()) << dataset << ": " << imported.status();
+    EXPECT_EQ(imported->experiment.data().shuffle(), shuffle) << dataset;
+    EXPECT_EQ(imported->experiment.data().random_flip(), flip) << dataset;
+  }
 }
 
 TEST(OriginalConfigTest, UnknownKeysAndValuesAreNamed) {
