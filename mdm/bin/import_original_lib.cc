@@ -8,7 +8,9 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -41,6 +43,32 @@ std::string ShellQuote(const std::string& s) {
   std::string out = "'";
   for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
   return out + "'";
+}
+
+// Where an imported run resumes: MDM's step is the optimizer steps taken,
+// its epoch the epochs finished, and training goes on at the start of the
+// next epoch (Lightning restarts an epoch cut short). Lightning's own
+// counters mean different things by version (testdata/lightning holds real
+// checkpoints of four): before 1.6 `epoch` counts finished epochs, and
+// after fit `global_step` is one more than the steps taken; from 1.6 on
+// `epoch` is the index of the epoch in progress (after fit, one past the
+// last), and the fit loop's epoch_progress.current.processed counts the
+// finished ones. Adam's own step count is the steps taken in every version.
+model::RunState LightningRunState(const util::TensorDict& original) {
+  auto get = [&](const std::string& key) -> std::optional<int64_t> {
+    const auto it = original.find(key);
+    if (it == original.end()) return std::nullopt;
+    return static_cast<int64_t>(it->second.item<double>());
+  };
+  model::RunState state;
+  state.step = get("optimizer.0.step").value_or(get("global_step").value_or(0));
+  const std::optional<int64_t> processed = get("epochs_processed");
+  state.epoch = processed.has_value() && *processed >= 0
+                    ? *processed
+                    : get("epoch").value_or(0);
+  state.loader_epoch = state.epoch;
+  state.loader_step = 0;
+  return state;
 }
 
 // The checkpoint as the Python step writes it (state_dict.*, optimizer.*,
@@ -263,13 +291,7 @@ absl::StatusOr<std::string> RunImport(const ImportFlags& flags) {
     absl::StatusOr<util::TensorDict> optimizer =
         OptimizerState(original, *model);
     if (!optimizer.ok()) return optimizer.status();
-    model::RunState state;
-    if (original.count("global_step"))
-      state.step = original.at("global_step").item<int64_t>();
-    if (original.count("epoch")) {
-      state.epoch = original.at("epoch").item<int64_t>();
-      state.loader_epoch = state.epoch;
-    }
+    const model::RunState state = LightningRunState(original);
     const std::string path = flags.output_dir + "/checkpoints/last.pt";
     if (absl::Status s = model::WriteCheckpoint(
             path, model::Snapshot(experiment, *model, /*ema=*/nullptr,

@@ -8,9 +8,12 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "mdm/bin/eval_lib.h"
 #include "mdm/bin/sample_lib.h"
 #include "mdm/bin/train_lib.h"
@@ -226,6 +229,23 @@ TEST_F(ImportOriginalTest, CheckpointsAreReadAsDataNeverAsCode) {
       << refused.status();
 }
 
+// testdata/lightning/MANIFEST.txt's facts about one file (key=value
+// fields: adam_step, epochs_completed, ...).
+std::map<std::string, std::string> Manifest(const std::string& file) {
+  std::ifstream in("testdata/lightning/MANIFEST.txt");
+  std::map<std::string, std::string> fields;
+  for (std::string line; std::getline(in, line);) {
+    const std::vector<std::string> parts = absl::StrSplit(line, '\t');
+    if (parts.empty() || parts[0] != file) continue;
+    for (const std::string& part : parts) {
+      const size_t eq = part.find('=');
+      if (eq != std::string::npos) fields[part.substr(0, eq)] = part.substr(eq + 1);
+    }
+  }
+  EXPECT_FALSE(fields.empty()) << file << " is not in MANIFEST.txt";
+  return fields;
+}
+
 // Real checkpoints of four Lightning versions (1.5 to 2.6, after fit and
 // from ModelCheckpoint) import, each with the weights it holds: reading
 // checkpoints as data keeps what Lightning really writes readable.
@@ -266,6 +286,17 @@ TEST_F(ImportOriginalTest, RealLightningCheckpointsImport) {
       EXPECT_TRUE(at::equal(imported->model.at("diffusion.qd.W"),
                             state_dict->at("qmodule.q")))
           << ckpt;
+      // It resumes after the steps taken and the epochs finished, at the
+      // start of the next epoch, whatever Lightning's version counted.
+      const std::map<std::string, std::string> truth =
+          Manifest(absl::StrCat("pl_", version, saved, ".ckpt"));
+      EXPECT_EQ(imported->state.step, std::stoll(truth.at("adam_step")))
+          << ckpt;
+      EXPECT_EQ(imported->state.epoch,
+                std::stoll(truth.at("epochs_completed")))
+          << ckpt;
+      EXPECT_EQ(imported->state.loader_epoch, imported->state.epoch) << ckpt;
+      EXPECT_EQ(imported->state.loader_step, 0) << ckpt;
     }
   }
 }

@@ -9,6 +9,10 @@ dict of tensors, which LibTorch reads:
                             order (the optimizer's indices)
   hyper_parameters          uint8: JSON of the stored config's keys, if any
   global_step, epoch        int64 [1]
+  epochs_processed          int64 [1]: the fit loop's
+                            epoch_progress.current.processed (Lightning 1.6
+                            and later), -1 where the checkpoint has none
+  lightning_version         uint8: its pytorch-lightning_version, if any
 
 A checkpoint is data, never code. Unpickling resolves only the globals in
 _ALLOWED (torch's tensor and storage rebuilds, the containers and plain
@@ -143,6 +147,16 @@ def main(argv):
         out["hyper_parameters"] = _bytes(json.dumps(config))
     for key in ("global_step", "epoch"):
         out[key] = torch.tensor([int(checkpoint.get(key, 0) or 0)])
+    processed = -1
+    try:
+        progress = checkpoint["loops"]["fit_loop"]["epoch_progress"]
+        processed = int(progress["current"]["processed"])
+    except (KeyError, TypeError, ValueError):
+        pass
+    out["epochs_processed"] = torch.tensor([processed])
+    version = checkpoint.get("pytorch-lightning_version")
+    if isinstance(version, str):
+        out["lightning_version"] = _bytes(version)
     torch.save(out, argv[2])
 
 
