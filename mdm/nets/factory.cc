@@ -30,13 +30,13 @@ absl::StatusOr<std::shared_ptr<ScoreModel>> CreateScoreModel(
     return absl::InvalidArgumentError(
         "a score model needs at least 1 variable");
   }
-  const bool wants_images = config.score_model_type() != ScoreModelConfig::MLP;
-  if (wants_images != data.is_image()) {
+  // The MLP takes vectors or, as the original's does, flattened images.
+  const bool mlp = config.score_model_type() == ScoreModelConfig::MLP;
+  if (!mlp && !data.is_image()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "score_model.score_model_type ",
         ScoreModelConfig::ScoreModelType_Name(config.score_model_type()),
-        wants_images ? " needs image data (data.is_image: true)"
-                     : " needs vector data (data.is_image: false)"));
+        " needs image data (data.is_image: true)"));
   }
   if (data.is_image() && data.out_channels() != data.in_channels()) {
     return absl::InvalidArgumentError(
@@ -51,8 +51,12 @@ absl::StatusOr<std::shared_ptr<ScoreModel>> CreateScoreModel(
   switch (config.score_model_type()) {
     case ScoreModelConfig::MLP:
       return std::shared_ptr<ScoreModel>(
-          std::make_shared<MlpImpl>(MlpOptions(num_vars, data.vector_dim())
-                                        .hidden_dim(config.hidden_dim())));
+          std::make_shared<MlpImpl>(
+              MlpOptions(num_vars, data.is_image()
+                                       ? int64_t{data.in_channels()} *
+                                             data.height() * data.width()
+                                       : data.vector_dim())
+                  .hidden_dim(config.hidden_dim())));
     case ScoreModelConfig::TINY_UNET:
       if (data.height() < kTinyUNetMinSize || data.width() < kTinyUNetMinSize) {
         return absl::InvalidArgumentError(absl::StrCat(

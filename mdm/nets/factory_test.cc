@@ -97,6 +97,32 @@ TEST(ScoreModelFactoryTest, MismatchedDataIsAClearError) {
   EXPECT_THAT(
       std::string(
           CreateScoreModel(e.score_model(), e.data(), 1, 0).status().message()),
+// The original's MLP on images: the flattened state (x, then each
+// auxiliary variable), the same function as the MLP on those vectors.
+TEST(ScoreModelFactoryTest, TheMlpTakesFlattenedImages) {
+  const Experiment images = Config(
+      "data { in_channels: 1 out_channels: 1 height: 28 width: 28 } "
+      "score_model { score_model_type: MLP }");
+  const Experiment vectors = Config(
+      "data { is_image: false vector_dim: 784 } "
+      "score_model { score_model_type: MLP }");
+  auto a = CreateScoreModel(images.score_model(), images.data(), 3, 5);
+  auto b = CreateScoreModel(vectors.score_model(), vectors.data(), 3, 5);
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(b.ok()) << b.status();
+  at::manual_seed(1);
+  const at::Tensor u = at::randn({4, 3, 1, 28, 28});
+  const at::Tensor t = at::rand({4});
+  const at::Tensor out = (*a)->forward(u, t);
+  EXPECT_EQ(out.sizes(), u.sizes());
+  EXPECT_TRUE(at::equal(out, (*b)->forward(u.view({4, 3, 784}), t).view(u.sizes())));
+  // In: 3 x 784 values and t to 128; three 128 x 128 layers; out: 128 to
+  // 3 x 784 (weights and biases).
+  EXPECT_EQ(Count("data { height: 28 width: 28 } "
+                  "score_model { score_model_type: MLP }", 3),
+            (2353 * 128 + 128) + 3 * (128 * 128 + 128) + (128 * 2352 + 2352));
+}
+
       HasSubstr("divisible by 8, got 28x28"));
   e = Config(
       "data { in_channels: 3 out_channels: 1 } score_model { score_model_type: "

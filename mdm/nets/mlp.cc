@@ -20,10 +20,12 @@ MlpImpl::MlpImpl(const MlpOptions& options) : options_(options) {
 }
 
 at::Tensor MlpImpl::forward(const at::Tensor& u, const at::Tensor& t) {
-  TORCH_CHECK(u.dim() == 3 && u.size(1) == options_.num_vars() &&
-                  u.size(2) == options_.dim(),
+  // [batch, K, dim], or [batch, K, C, H, W] with C H W = dim, flattened
+  // variable by variable as the original's state is.
+  TORCH_CHECK(u.dim() >= 3 && u.size(1) == options_.num_vars() &&
+                  u.numel() == u.size(0) * options_.num_vars() * options_.dim(),
               "Mlp expects [batch, ", options_.num_vars(), ", ", options_.dim(),
-              "], got ", u.sizes());
+              "] or images of ", options_.dim(), " values, got ", u.sizes());
   const at::Tensor h =
       at::cat({u.flatten(1), t.view({-1, 1}).to(u.dtype())}, 1);
   return net_->forward(h).view(u.sizes());
