@@ -40,7 +40,8 @@ TEST(ScoreModelFactoryTest, ParameterCountsOfTheDocumentedModels) {
   const std::string mnist =
       "data { in_channels: 1 out_channels: 1 height: 28 width: 28 } ";
   const std::string cifar =
-      "data { in_channels: 3 out_channels: 3 height: 32 width: 32 } ";
+      "data { dataset: CIFAR10 in_channels: 3 out_channels: 3 height: 32 "
+      "width: 32 } ";
   const std::string tiny =
       mnist + "score_model { score_model_type: TINY_UNET }";
   const std::string ho_mnist =
@@ -71,6 +72,17 @@ TEST(ScoreModelFactoryTest, ParameterCountsOfTheDocumentedModels) {
   }
 }
 
+// The original's HoUNet widths by data set, when the config names none.
+TEST(ScoreModelFactoryTest, HoUNetDefaultsFollowTheDataSet) {
+  EXPECT_EQ(Count("data { dataset: MNIST } "
+                  "score_model { score_model_type: HO_UNET }", 1),
+            1539329);  // ch 32, ch_mult 1, 2, 2.
+  EXPECT_EQ(Count("data { dataset: CIFAR10 in_channels: 3 out_channels: 3 "
+                  "height: 32 width: 32 } "
+                  "score_model { score_model_type: HO_UNET }", 1),
+            35746307);  // ch 128, ch_mult 1, 2, 2, 2.
+}
+
 TEST(ScoreModelFactoryTest, SameSeedSameWeights) {
   const Experiment e = Config(
       "data { height: 28 width: 28 } score_model { score_model_type: TINY_UNET "
@@ -85,18 +97,6 @@ TEST(ScoreModelFactoryTest, SameSeedSameWeights) {
   EXPECT_FALSE(at::equal(pa[0], pc[0]));
 }
 
-TEST(ScoreModelFactoryTest, MismatchedDataIsAClearError) {
-  Experiment e = Config(
-      "data { is_image: false } score_model { score_model_type: HO_UNET }");
-  EXPECT_THAT(
-      std::string(
-          CreateScoreModel(e.score_model(), e.data(), 1, 0).status().message()),
-      HasSubstr("needs image data"));
-  e = Config(
-      "data { height: 28 width: 28 } score_model { score_model_type: NCSNPP }");
-  EXPECT_THAT(
-      std::string(
-          CreateScoreModel(e.score_model(), e.data(), 1, 0).status().message()),
 // The original's MLP on images: the flattened state (x, then each
 // auxiliary variable), the same function as the MLP on those vectors.
 TEST(ScoreModelFactoryTest, TheMlpTakesFlattenedImages) {
@@ -123,6 +123,18 @@ TEST(ScoreModelFactoryTest, TheMlpTakesFlattenedImages) {
             (2353 * 128 + 128) + 3 * (128 * 128 + 128) + (128 * 2352 + 2352));
 }
 
+TEST(ScoreModelFactoryTest, MismatchedDataIsAClearError) {
+  Experiment e = Config(
+      "data { is_image: false } score_model { score_model_type: HO_UNET }");
+  EXPECT_THAT(
+      std::string(
+          CreateScoreModel(e.score_model(), e.data(), 1, 0).status().message()),
+      HasSubstr("needs image data"));
+  e = Config(
+      "data { height: 28 width: 28 } score_model { score_model_type: NCSNPP }");
+  EXPECT_THAT(
+      std::string(
+          CreateScoreModel(e.score_model(), e.data(), 1, 0).status().message()),
       HasSubstr("divisible by 8, got 28x28"));
   e = Config(
       "data { in_channels: 3 out_channels: 1 } score_model { score_model_type: "

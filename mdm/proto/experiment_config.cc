@@ -301,8 +301,18 @@ void ResolveDefaults(Experiment& experiment) {
   DiffusionConfig& diffusion = *experiment.mutable_diffusion();
   diffusion.set_n_vars(diffusions::ResolvedNumVars(diffusion));
   ScoreModelConfig& score_model = *experiment.mutable_score_model();
+  // The original's HoUNet is narrower and shallower on 28 x 28 images
+  // (ch 32, ch_mult 1, 2, 2) than on the others (ch 128, 1, 2, 2, 2).
+  const DataConfig::Dataset dataset = experiment.data().dataset();
+  const bool small_ho_unet =
+      score_model.score_model_type() == ScoreModelConfig::HO_UNET &&
+      (dataset == DataConfig::MNIST || dataset == DataConfig::FASHION_MNIST);
+  if (small_ho_unet && !score_model.has_ch()) score_model.set_ch(32);
   if (score_model.ch_mult_size() == 0) {
-    for (int m : {1, 2, 2, 2}) score_model.add_ch_mult(m);
+    for (int m : small_ho_unet ? std::vector<int>{1, 2, 2}
+                               : std::vector<int>{1, 2, 2, 2}) {
+      score_model.add_ch_mult(m);
+    }
   }
   if (score_model.attn_resolutions_size() == 0) {
     score_model.add_attn_resolutions(16);
