@@ -34,6 +34,9 @@ namespace {
 
 // Batches per epoch and evaluation batches under --debug_mode.
 constexpr int64_t kDebugBatches = 2;
+// training.on_nonfinite: SKIP ends the run after this many skipped steps in
+// a row: the weights themselves are then broken, not one batch.
+constexpr int64_t kMaxSkippedInARow = 100;
 
 // Evaluation mode and the EMA weights (when kept) for a scope; training
 // mode and the live weights again after it.
@@ -444,7 +447,11 @@ absl::StatusOr<StepStats> Trainer::OptimizerStep() {
       params, clip > 0 ? clip : std::numeric_limits<double>::infinity());
   stats.nonfinite =
       !std::isfinite(stats.loss) || !std::isfinite(stats.grad_norm);
-  if (stats.nonfinite) return stats;
+  if (stats.nonfinite) {
+    // No step: the gradients go, whether the run stops or skips.
+    optimizer_->zero_grad();
+    return stats;
+  }
   SetLearningRate(*optimizer_, LearningRateAt(experiment_.optimizer(), step_));
   optimizer_->step();
   optimizer_->zero_grad();
@@ -737,6 +744,9 @@ absl::Status Trainer::Run() {
   if (max_steps > 0) total_steps = std::min(total_steps, max_steps);
   util::ProgressReporter progress(total_steps, options_.log_interval_seconds);
   auto last_log = std::chrono::steady_clock::now();
+  const bool skip_nonfinite =
+      training.on_nonfinite() == proto::TrainingConfig::SKIP;
+  int64_t nonfinite_in_a_row = 0;
   int64_t examples_trained = 0;  // In this run, by every rank.
   int64_t examples_at_log = 0;
   auto reached_max_steps = [&] { return max_steps > 0 && step_ >= max_steps; };
@@ -774,7 +784,14 @@ absl::Status Trainer::Run() {
       if (micro_batches_ < accumulate && !last_batch) continue;
       absl::StatusOr<StepStats> stats = OptimizerStep();
       if (!stats.ok()) return stats.status();
-      if (stats->nonfinite) {
+      if (!stats->nonfinite) {
+        nonfinite_in_a_row = 0;
+      } else if (skip_nonfinite && ++nonfinite_in_a_row < kMaxSkippedInARow) {
+        LOG(WARNING) << "the loss (" << stats->loss << ") or gradient norm ("
+                     << stats->grad_norm << ") is not finite after step "
+                     << step_ << ": that step is skipped "
+                     << "(training.on_nonfinite: SKIP)";
+      } else {
         std::string saved;
         if (chief() && SaveCheckpoint("nonfinite").ok()) {
           saved = absl::StrCat("; its weights are in ",
@@ -783,7 +800,11 @@ absl::Status Trainer::Run() {
         }
         return absl::InternalError(absl::StrCat(
             "the loss (", stats->loss, ") or gradient norm (", stats->grad_norm,
-            ") is not finite at step ", step_, saved));
+            ") is not finite at step ", step_,
+            skip_nonfinite ? absl::StrCat(", ", kMaxSkippedInARow,
+                                          " steps in a row")
+                           : "",
+            saved));
       }
       if (stop_signal_ != 0) {
         // Preemption: keep the work done so far and stop cleanly; every
@@ -798,6 +819,7 @@ absl::Status Trainer::Run() {
         }
         return Stopped(absl::CancelledError("stopped"), "after a step");
       }
+      if (stats->nonfinite) continue;  // Skipped: nothing to log or draw.
       if (chief()) {
         progress.Update(step_, stats->loss, examples_trained);
         if (step_ % options_.log_every_n_steps == 0) {
