@@ -465,6 +465,11 @@ absl::StatusOr<ImportedConfig> Importer::Run() {
           !s.ok()) {
         return s;
       }
+      if (String("resblock_type") == "ddpm") {
+        Note("resblock_type",
+             "MDM's DDPM residual blocks are score_sde's; the original's fail "
+             "on a misspelt keyword, so no original run has them");
+      }
     }
     if (Has("embedding_type")) {
       if (absl::Status s =
