@@ -78,6 +78,12 @@ cc_library(
     ],
     visibility = ["//visibility:public"],
 )
+
+# A CPU LibTorch: no CUDA or NCCL headers.
+cc_library(
+    name = "cuda_headers",
+    visibility = ["//visibility:public"],
+)
 """
 
 # A LibTorch folder in the official zip's layout. Libraries are linked from
@@ -104,6 +110,18 @@ cc_library(
         "-Wl,-rpath,{lib}",
         "-Wl,--no-as-needed",
 {libs}    ],
+    visibility = ["//visibility:public"],
+)
+
+# The headers of the CUDA runtime and of the NCCL this LibTorch was built
+# with, for code that includes c10d's NCCL group. Only that code depends on
+# them: the rest compiles with the same command lines against the CPU and
+# the CUDA install of one wheel, so the two share compiled objects.
+cc_library(
+    name = "cuda_headers",
+    hdrs = glob(["cuda_include/**", "nccl_include/**"]),
+    includes = [
+{cuda_includes}    ],
     visibility = ["//visibility:public"],
 )
 """
@@ -137,9 +155,20 @@ _FEATURES_BZL = """\
 LIBTORCH_HAS_CUDA = {has_cuda}
 
 # c10d's NCCL process group can be compiled: a CUDA LibTorch with its
-# ProcessGroupNCCL.hpp and an nccl.h (in the LibTorch or the system's).
+# ProcessGroupNCCL.hpp and the nccl.h of the NCCL it was built with (the
+# wheels' nvidia/nccl/include; a zip's include/).
 LIBTORCH_HAS_NCCL = {has_nccl}
 """
+
+# A CUDA LibTorch from PyTorch's wheels (tools/install_libtorch.sh cuda)
+# keeps the headers of the CUDA runtime and of the NCCL it was built with in
+# the NVIDIA wheels beside torch/: <root>/../nvidia/{cu13,nccl}/include.
+# They are compiled against, not whichever CUDA or NCCL the machine has
+# (c10d's structures depend on NCCL's version).
+_WHEEL_CUDA_HEADERS = {
+    "cuda_include": "cu13",
+    "nccl_include": "nccl",
+}
 
 def _libtorch_impl(repository_ctx):
     repository_ctx.file("WORKSPACE", 'workspace(name = "%s")\n' % repository_ctx.name)
@@ -194,7 +223,18 @@ def _libtorch_impl(repository_ctx):
         if child.basename not in _SHADOWING_HEADERS:
             repository_ctx.symlink(child, "include/" + child.basename)
     repository_ctx.symlink(lib, "lib")
+    cuda_includes = ""
+    nvidia = root.dirname.get_child("nvidia")
+    if has_cuda and nvidia.exists:
+        for name, wheel in _WHEEL_CUDA_HEADERS.items():
+            headers = nvidia.get_child(wheel).get_child("include")
+            if not headers.exists:
+                fail("%s=%s is a CUDA wheel install without %s" %
+                     (_LIBTORCH_ENV, root, headers))
+            repository_ctx.symlink(headers, name)
+            cuda_includes += '        "%s",\n' % name
     repository_ctx.file("BUILD", _CUSTOM_BUILD.format(
+        cuda_includes = cuda_includes,
         root = str(root),
         kind = "A CUDA LibTorch" if has_cuda else "A CPU LibTorch",
         presence = "present" if has_cuda else "absent",
@@ -205,7 +245,7 @@ def _libtorch_impl(repository_ctx):
     c10d = include.get_child("torch").get_child("csrc").get_child("distributed").get_child("c10d")
     has_nccl = (has_cuda and c10d.get_child("ProcessGroupNCCL.hpp").exists and
                 (include.get_child("nccl.h").exists or
-                 repository_ctx.path("/usr/include/nccl.h").exists))
+                 (cuda_includes and "nccl_include" in cuda_includes)))
     repository_ctx.file("libtorch.bzl", _FEATURES_BZL.format(
         has_cuda = has_cuda,
         has_nccl = has_nccl,
