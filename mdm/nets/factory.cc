@@ -66,6 +66,11 @@ absl::StatusOr<std::shared_ptr<ScoreModel>> CreateScoreModel(
       }
       return std::shared_ptr<ScoreModel>(std::make_shared<TinyUNetImpl>(
           TinyUNetOptions(num_vars, data.in_channels()).seed(seed)));
+    case ScoreModelConfig::TINY_UNET_PADDED:
+      return std::shared_ptr<ScoreModel>(std::make_shared<TinyUNetImpl>(
+          TinyUNetOptions(num_vars, data.in_channels())
+              .seed(seed)
+              .padded(true)));
     case ScoreModelConfig::HO_UNET:
       return std::shared_ptr<ScoreModel>(std::make_shared<HoUNetImpl>(
           HoUNetOptions(num_vars, data.in_channels(), data.height())

@@ -11,10 +11,10 @@
 
 namespace mdm::nets {
 
-// MLP (vector data), TINY_UNET, HO_UNET or NCSNPP (images) with K * C
-// input and output channels. `seed` seeds LibTorch's default generator
-// before the weights are drawn (and the fixed Fourier features), so the
-// same seed gives the same network.
+// MLP (vectors or flattened images), TINY_UNET, TINY_UNET_PADDED, HO_UNET
+// or NCSNPP (images) with K * C input and output channels. `seed` seeds
+// LibTorch's default generator before the weights are drawn (and the fixed
+// Fourier features), so the same seed gives the same network.
 absl::StatusOr<std::shared_ptr<ScoreModel>> CreateScoreModel(
     const proto::ScoreModelConfig& config, const proto::DataConfig& data,
     int64_t num_vars, uint64_t seed);

@@ -55,7 +55,10 @@ TEST(ScoreModelFactoryTest, ParameterCountsOfTheDocumentedModels) {
   const std::string mlp =
       "data { is_image: false vector_dim: 2 } score_model { score_model_type: "
       "MLP }";
+  const std::string tiny_padded =
+      mnist + "score_model { score_model_type: TINY_UNET_PADDED }";
   EXPECT_EQ(Count(tiny, 1), 1115297);
+  EXPECT_EQ(Count(tiny_padded, 1), 1115297);
   EXPECT_EQ(Count(ho_mnist, 1), 1539329);
   EXPECT_EQ(Count(ho_cifar, 1), 35746307);
   EXPECT_EQ(Count(ncsnpp, 1), 61804419);
@@ -67,6 +70,7 @@ TEST(ScoreModelFactoryTest, ParameterCountsOfTheDocumentedModels) {
     // TinyUNet's first conv (32 wide) has no bias; its last, a 3x3
     // transposed conv, reads 64 channels (features and skip).
     EXPECT_EQ(Count(tiny, K), 1115297 + (K - 1) * (9 * 32 + 9 * 64 + 1));
+    EXPECT_EQ(Count(tiny_padded, K), Count(tiny, K));
     // The MLP's first and last layers see K * dim inputs and outputs.
     EXPECT_EQ(Count(mlp, K), 50306 + (K - 1) * (2 * 128 * 2 + 2));
   }

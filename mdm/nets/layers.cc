@@ -32,11 +32,10 @@ namespace {
 bool TakesBatchedRoute(const torch::nn::ConvTranspose2d& conv,
                        const at::Tensor& x) {
   const auto& options = conv->options;
-  const std::array<int64_t, 2> ones = {1, 1}, zeros = {0, 0};
-  const auto* padding =
-      util::TorchGetIf<torch::ExpandingArray<2>>(options.padding());
-  const bool plain = options.groups() == 1 && *options.dilation() == ones &&
-                     padding != nullptr && **padding == zeros;
+  const std::array<int64_t, 2> ones = {1, 1};
+  const bool plain =
+      options.groups() == 1 && *options.dilation() == ones &&
+      util::TorchGetIf<torch::ExpandingArray<2>>(options.padding()) != nullptr;
   // The single GEMM was measured against LibTorch's CPU kernel only; an
   // accelerator keeps LibTorch's own (cuDNN's).
   return plain && x.size(2) * x.size(3) <= kBatchedTransposedConvPixels &&
@@ -54,6 +53,8 @@ at::Tensor ConvTranspose2dTo(torch::nn::ConvTranspose2d& conv,
   const int64_t pixels = x.size(2) * x.size(3);
   const int64_t out = weight.size(1);
   const int64_t kh = weight.size(2), kw = weight.size(3);
+  const auto& padding =
+      *util::TorchGetIf<torch::ExpandingArray<2>>(options.padding());
   // cols [Cout kh kw, B H W] = W^T [Cout kh kw, Cin] x [Cin, B H W].
   const at::Tensor cols =
       weight.reshape({in, out * kh * kw})
@@ -61,7 +62,7 @@ at::Tensor ConvTranspose2dTo(torch::nn::ConvTranspose2d& conv,
           .mm(x.transpose(0, 1).reshape({in, batch * pixels}));
   at::Tensor y = at::col2im(
       cols.view({out * kh * kw, batch, pixels}).transpose(0, 1), output_size,
-      {kh, kw}, /*dilation=*/{1, 1}, /*padding=*/{0, 0}, *options.stride());
+      {kh, kw}, /*dilation=*/{1, 1}, *padding, *options.stride());
   if (conv->bias.defined()) y = y + conv->bias.view({1, out, 1, 1});
   return y;
 }

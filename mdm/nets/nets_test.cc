@@ -52,6 +52,13 @@ std::vector<NetCase> ImageNets() {
          return std::make_shared<TinyUNetImpl>(TinyUNetOptions(K, C).seed(1));
        },
        {28, 32}},
+      {"tiny_unet_padded",
+       [](int64_t K, int64_t C, int64_t) {
+         torch::manual_seed(0);
+         return std::make_shared<TinyUNetImpl>(
+             TinyUNetOptions(K, C).seed(1).padded(true));
+       },
+       {28, 32, 64}},
       {"ho_unet",
        [](int64_t K, int64_t C, int64_t size) {
          torch::manual_seed(0);
@@ -172,6 +179,41 @@ TEST(TinyUNetTest, UnpaddedShapesAndItsSmallestImage) {
                c10::Error);
 }
 
+// The padded network: the same parameters (names, shapes, count), sides
+// 28 -> 28 -> 14 -> 7 -> 4 and back, any size, and a different function.
+TEST(TinyUNetTest, PaddedShapesParametersAndGradients) {
+  torch::manual_seed(2);
+  TinyUNet padded(TinyUNetOptions(3, 1).padded(true));
+  torch::manual_seed(2);
+  TinyUNet unpadded(TinyUNetOptions(3, 1));
+  EXPECT_EQ(CountParameters(*padded), 1117027);
+  const auto a = padded->named_parameters(), b = unpadded->named_parameters();
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    ASSERT_EQ(a[i].key(), b[i].key());
+    EXPECT_EQ(a[i].value().sizes(), b[i].value().sizes()) << a[i].key();
+  }
+  for (int64_t size : {int64_t{1}, int64_t{16}, int64_t{28}, int64_t{31},
+                       int64_t{32}, int64_t{64}}) {
+    const at::Tensor u = at::randn({2, 3, 1, size, size});
+    EXPECT_EQ(padded->forward(u, at::rand({2})).sizes(), u.sizes()) << size;
+  }
+  // Equal weights (the same draws), different functions.
+  EXPECT_TRUE(at::equal(padded->named_parameters()["conv2.weight"],
+                        unpadded->named_parameters()["conv2.weight"]));
+  const at::Tensor u = at::randn({2, 3, 1, 28, 28});
+  const at::Tensor t = at::rand({2});
+  const at::Tensor y = padded->forward(u, t);
+  EXPECT_GT((y - unpadded->forward(u, t)).abs().max().item<double>(), 1e-3);
+  y.pow(2).sum().backward();
+  for (const auto& named : padded->named_parameters()) {
+    if (!named.value().requires_grad()) continue;
+    ASSERT_TRUE(named.value().grad().defined()) << named.key();
+    EXPECT_GT(named.value().grad().abs().max().item<double>(), 0.0)
+        << named.key();
+  }
+}
+
 // The arithmetic of a Fashion-MNIST Learned-3 forward, layer by layer
 // (multiply-adds per image; sides 28 -> 26 -> 12 -> 5 -> 2 and back):
 //   conv1   26^2 x 32 x (3 x 9)        584,064
@@ -192,6 +234,11 @@ TEST(TinyUNetTest, MultiplyAddsLayerByLayer) {
             900 * 32 * 27 + 196 * 64 * 288 + 36 * 128 * 576 +
                 4 * 256 * 1152 + 4 * 256 * 128 * 9 + 36 * 256 * 64 * 9 +
                 196 * 128 * 32 * 9 + 900 * 64 * 3 * 9 + 245760);
+  // Padded at 28 x 28 (28 -> 28 -> 14 -> 7 -> 4).
+  EXPECT_EQ(TinyUNetMultiplyAdds(TinyUNetOptions(3, 1).padded(true), 28, 28),
+            784 * 32 * 27 + 196 * 64 * 288 + 49 * 128 * 576 +
+                16 * 256 * 1152 + 16 * 256 * 128 * 9 + 49 * 256 * 64 * 9 +
+                196 * 128 * 32 * 9 + 784 * 64 * 3 * 9 + 245760);
 }
 
 TEST(HoUNetTest, ParameterCountsMatchTheOriginalModels) {
@@ -243,16 +290,20 @@ TEST(LayersTest, VarianceScalingBoundsAndFans) {
 }
 
 // The batched route (small inputs) computes LibTorch's transposed
-// convolution, output padding, bias and gradients included; larger inputs
-// take LibTorch's own route.
+// convolution, padding, output padding, bias and gradients included;
+// larger inputs take LibTorch's own route.
 TEST(LayersTest, BatchedTransposedConvolutionIsLibTorchs) {
   torch::manual_seed(5);
-  for (const bool bias : {false, true}) {
-    torch::nn::ConvTranspose2d conv(
-        torch::nn::ConvTranspose2dOptions(6, 4, 3).stride(2).bias(bias));
+  for (const auto& [bias, pad] : {std::pair{false, 0}, std::pair{true, 0},
+                                 std::pair{false, 1}, std::pair{true, 1}}) {
+    torch::nn::ConvTranspose2d conv(torch::nn::ConvTranspose2dOptions(6, 4, 3)
+                                        .stride(2)
+                                        .padding(pad)
+                                        .bias(bias));
     for (const int64_t side : {2, 5, 7}) {  // 7 * 7 > the batched limit.
       const at::Tensor x = at::randn({9, 6, side, side}).requires_grad_();
-      const std::vector<int64_t> size = {2 * side + 2, 2 * side + 2};
+      const std::vector<int64_t> size = {2 * side + 2 - 2 * pad,
+                                         2 * side + 2 - 2 * pad};
       const at::Tensor expected = conv->forward(x, size);
       const at::Tensor got = ConvTranspose2dTo(conv, x, size);
       ASSERT_EQ(got.sizes(), expected.sizes());

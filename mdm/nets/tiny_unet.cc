@@ -45,12 +45,14 @@ TinyUNetImpl::TinyUNetImpl(const TinyUNetOptions& options) : options_(options) {
   TORCH_CHECK(w.size() == 4, "TinyUNet has 4 levels");
   const int64_t io = options.num_vars() * options.channels();
   const int64_t e = options.embed_dim();
-  auto conv = [](int64_t in, int64_t out, int64_t stride) {
-    return Conv2d(Conv2dOptions(in, out, 3).stride(stride).bias(false));
+  const int64_t pad = options.padded() ? 1 : 0;
+  auto conv = [pad](int64_t in, int64_t out, int64_t stride) {
+    return Conv2d(
+        Conv2dOptions(in, out, 3).stride(stride).padding(pad).bias(false));
   };
-  auto tconv = [](int64_t in, int64_t out) {
+  auto tconv = [pad](int64_t in, int64_t out) {
     return ConvTranspose2d(
-        ConvTranspose2dOptions(in, out, 3).stride(2).bias(false));
+        ConvTranspose2dOptions(in, out, 3).stride(2).padding(pad).bias(false));
   };
   auto norm = [](int64_t groups, int64_t channels) {
     return GroupNorm(GroupNormOptions(groups, channels));
@@ -84,7 +86,8 @@ TinyUNetImpl::TinyUNetImpl(const TinyUNetOptions& options) : options_(options) {
   dense7_ = register_module("dense7", Dense(e, w[0]));
   tgnorm2_ = register_module("tgnorm2", norm(32, w[0]));
   tconv1_ = register_module(
-      "tconv1", ConvTranspose2d(ConvTranspose2dOptions(2 * w[0], io, 3)));
+      "tconv1",
+      ConvTranspose2d(ConvTranspose2dOptions(2 * w[0], io, 3).padding(pad)));
 }
 
 at::Tensor TinyUNetImpl::forward(const at::Tensor& u, const at::Tensor& t) {
@@ -92,7 +95,8 @@ at::Tensor TinyUNetImpl::forward(const at::Tensor& u, const at::Tensor& t) {
                   u.size(2) == options_.channels(),
               "TinyUNet expects [batch, ", options_.num_vars(), ", ",
               options_.channels(), ", H, W], got ", u.sizes());
-  TORCH_CHECK(u.size(3) >= kTinyUNetMinSize && u.size(4) >= kTinyUNetMinSize,
+  TORCH_CHECK(options_.padded() || (u.size(3) >= kTinyUNetMinSize &&
+                                    u.size(4) >= kTinyUNetMinSize),
               "TinyUNet needs images of at least ", kTinyUNetMinSize, "x",
               kTinyUNetMinSize, ", got ", u.size(3), "x", u.size(4));
   const at::Tensor embed = at::silu(embed_->forward(t));
@@ -119,10 +123,11 @@ int64_t TinyUNetMultiplyAdds(const TinyUNetOptions& options, int64_t height,
   const std::vector<int64_t>& w = options.widths();
   const int64_t io = options.num_vars() * options.channels();
   const int64_t e = options.embed_dim();
-  // Side after an unpadded 3x3 convolution of `stride`; each transposed
-  // convolution returns to its skip connection's side.
-  auto down = [](int64_t side, int64_t stride) {
-    return (side - 3) / stride + 1;
+  // Side after a 3x3 convolution of `stride`; each transposed convolution
+  // returns to its skip connection's side.
+  const int64_t pad = options.padded() ? 1 : 0;
+  auto down = [pad](int64_t side, int64_t stride) {
+    return (side + 2 * pad - 3) / stride + 1;
   };
   // Sides of the input (level 0) and of the four encoder levels.
   int64_t hs[5] = {height, down(height, 1)}, ws[5] = {width, down(width, 1)};

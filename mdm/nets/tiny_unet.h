@@ -11,6 +11,11 @@
 // (0, 1, 1), which fit 28x28 alone; here each is chosen so the output
 // matches its skip connection: the same function at 28x28, and the network
 // also runs on other sizes of at least 17 (32x32, 64x64).
+//
+// `padded` (TINY_UNET_PADDED, not the original's) pads every 3x3
+// convolution and transposed convolution by 1, so the sides halve instead
+// of shrinking (28 -> 28 -> 14 -> 7 -> 4): the same layers, parameters and
+// names, about twice the arithmetic per image, any side of at least 1.
 #ifndef MDM_NETS_TINY_UNET_H_
 #define MDM_NETS_TINY_UNET_H_
 
@@ -39,9 +44,11 @@ struct TinyUNetOptions {
   TORCH_ARG(int64_t, embed_dim) = 256;
   TORCH_ARG(double, fourier_scale) = 30.0;
   TORCH_ARG(uint64_t, seed) = 0;  // Draws the fixed Fourier weights.
+  TORCH_ARG(bool, padded) = false;  // Convolutions padded by 1.
 };
 
-// The smallest image side the unpadded network takes.
+// The smallest image side the unpadded network takes (the padded one
+// takes any).
 constexpr int64_t kTinyUNetMinSize = 17;
 
 // Multiply-adds of one forward pass of TinyUNet on one [K, C, height,
@@ -66,7 +73,7 @@ class DenseImpl : public torch::nn::Module {
 TORCH_MODULE(Dense);
 
 // Maps u [batch, K, C, H, W] and t [batch] to [batch, K, C, H, W];
-// H, W >= kTinyUNetMinSize.
+// H, W >= kTinyUNetMinSize unless padded.
 class TinyUNetImpl : public ScoreModel {
  public:
   explicit TinyUNetImpl(const TinyUNetOptions& options);
