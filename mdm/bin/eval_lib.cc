@@ -10,6 +10,7 @@
 #include <optional>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "mdm/bin/ode_flags.h"
@@ -24,6 +25,7 @@
 #include "mdm/objectives/losses.h"
 #include "mdm/objectives/transforms.h"
 #include "mdm/sampling/ode_solvers.h"
+#include "mdm/sampling/picture.h"
 #include "mdm/sampling/sample.h"
 #include "mdm/util/atomic_file.h"
 #include "mdm/util/logging.h"
@@ -243,9 +245,34 @@ absl::StatusOr<std::string> RunEvaluation(const EvalFlags& flags) {
     options.sampler = sampling::SampleOptionsFor(experiment);
     options.sampler.kind = *kind;
     if (flags.steps > 0) options.sampler.steps = flags.steps;
+    // The first log_image_size^2 samples, drawn as the trainer draws its.
+    const int64_t side = experiment.sampling().log_image_size();
+    std::vector<at::Tensor> shown;
+    int64_t kept = 0;
+    options.on_images = [&](const at::Tensor& images) {
+      const int64_t n = std::min(images.size(0), side * side - kept);
+      if (n <= 0) return;
+      shown.push_back(images.narrow(0, 0, n));
+      kept += n;
+    };
     absl::StatusOr<eval::FidResult> fid = eval::EvaluateFid(
         model->model, experiment, *net, *reference, options, gen);
     if (!fid.ok()) return fid.status();
+    if (!json_path.empty() && !shown.empty()) {
+      absl::StatusOr<util::EncodedImage> picture =
+          sampling::DrawImages(at::cat(shown));
+      if (!picture.ok()) return picture.status();
+      const std::string picture_path = absl::StrCat(
+          json_path.substr(0, json_path.size() -
+                                  (absl::EndsWith(json_path, ".json") ? 5 : 0)),
+          "_samples.png");
+      if (absl::Status s =
+              util::WriteFileAtomically(picture_path, picture->png);
+          !s.ok()) {
+        return s;
+      }
+      out["samples_png"] = picture_path;
+    }
     examples = fid->generated_samples;
     out["fid"] = fid->fid;
     out["fid_generated_samples"] = fid->generated_samples;
@@ -281,6 +308,10 @@ absl::StatusOr<std::string> RunEvaluation(const EvalFlags& flags) {
   if (out.contains("fid")) {
     std::cout << absl::StrFormat("%-24s %s\n", "FID",
                                  out["note"].get<std::string>());
+  }
+  if (out.contains("samples_png")) {
+    std::cout << absl::StrFormat("%-24s %s\n", "samples",
+                                 out["samples_png"].get<std::string>());
   }
   std::cout << absl::StrFormat("%-24s %.1f\n", "examples/s",
                                out["examples_per_s"].get<double>());

@@ -6,7 +6,8 @@
 //   ode   bits/dim from the probability-flow ODE's exact likelihood
 //         (importance-weighted over v_0 for K > 1)
 //   fid   Frechet distance of generated samples' features to the split's,
-//         with a user-supplied TorchScript feature network
+//         with a user-supplied TorchScript feature network; the first
+//         log_image_size^2 samples drawn beside the JSON (*_samples.png)
 // Prints a table and writes the numbers as JSON.
 #ifndef MDM_BIN_EVAL_LIB_H_
 #define MDM_BIN_EVAL_LIB_H_

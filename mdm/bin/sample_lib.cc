@@ -105,7 +105,10 @@ absl::Status RunSampling(const SampleFlags& flags) {
         !s.ok()) {
       return s;
     }
-    LOG(INFO) << "wrote " << flags.out;
+    const std::string legend = sampling::PictureLegend(data);
+    LOG(INFO) << "wrote " << flags.out << " (" << picture->width << " x "
+              << picture->height << " pixels"
+              << (legend.empty() ? "" : ", " + legend) << ")";
   }
   if (!flags.raw.empty()) {
     raw.insert("score_evaluations",

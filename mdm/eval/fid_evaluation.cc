@@ -79,9 +79,11 @@ absl::StatusOr<FidResult> EvaluateFid(const model::Model& model,
     LOG_EVERY_N(INFO, 10) << "FID: generated " << generated << "/"
                           << options.samples;
     // As the data: 8-bit values in [0, 1].
-    return std::optional<at::Tensor>(
+    at::Tensor images =
         (transform.Inverse(result->u.select(1, 0)).clamp(0, 1) * 255).round() /
-        255);
+        255;
+    if (options.on_images) options.on_images(images.cpu());
+    return std::optional<at::Tensor>(std::move(images));
   };
   absl::StatusOr<FeatureStatistics> fake =
       ComputeStatistics(net, "samples", samples);

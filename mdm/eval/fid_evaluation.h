@@ -16,6 +16,7 @@
 #define MDM_EVAL_FID_EVALUATION_H_
 
 #include <ATen/core/Generator.h>
+#include <ATen/core/Tensor.h>
 
 #include <cstdint>
 #include <functional>
@@ -43,6 +44,10 @@ struct FidEvaluationOptions {
   int64_t samples = 50000;
   int64_t batch_size = 128;  // Samples drawn at once.
   sampling::SampleOptions sampler;  // Its stop_requested stops the FID.
+  // When given, called with each batch of generated images [n, C, H, W]
+  // (values in [0, 1], 8-bit levels, on the host) as the features see them,
+  // e.g. to keep a few for a picture.
+  std::function<void(const at::Tensor&)> on_images;
 };
 
 // The FID of `options.samples` samples of `model` (whose weights the caller

@@ -221,7 +221,13 @@ absl::Status RunLogger::LogRunInfo(const std::string& config_text,
 }
 
 absl::Status RunLogger::LogSamples(const util::EncodedImage& image,
-                                   int64_t step) {
+                                   const std::string& legend, int64_t step) {
+  if (!legend.empty()) {
+    if (absl::Status s = events_->AddText("samples/legend", legend, step);
+        !s.ok()) {
+      return s;
+    }
+  }
   return events_->AddImage("samples", image.png, image.height, image.width,
                            image.channels, step);
 }

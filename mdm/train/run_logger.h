@@ -85,7 +85,11 @@ class RunLogger {
   absl::Status LogRunInfo(const std::string& config_text,
                           const std::string& project,
                           const std::string& entity, int64_t step);
-  absl::Status LogSamples(const util::EncodedImage& image, int64_t step);
+  // The sample picture as TensorBoard image "samples", and its legend
+  // (what the picture shows, e.g. a histogram's extent) as text
+  // "samples/legend" when not empty.
+  absl::Status LogSamples(const util::EncodedImage& image,
+                          const std::string& legend, int64_t step);
 
  private:
   RunLogger(std::string output_dir, std::unique_ptr<util::EventWriter> events)

@@ -511,8 +511,9 @@ absl::StatusOr<std::string> Trainer::WriteSamples() {
   const bool debug = experiment_.training().debug_mode();
   std::vector<int64_t> shape;
   if (data.is_image()) {
-    // log_image_size samples, the original's count; 4 under --debug_mode.
-    shape = {debug ? 4 : experiment_.sampling().log_image_size(),
+    // A square of log_image_size samples a side; 2 x 2 under --debug_mode.
+    const int64_t side = debug ? 2 : experiment_.sampling().log_image_size();
+    shape = {side * side,
              model_->diffusion().num_vars(), data.in_channels(), data.height(),
              data.width()};
   } else {
@@ -541,7 +542,11 @@ absl::StatusOr<std::string> Trainer::WriteSamples() {
   const std::string path = SamplePicturePath(options_.output_dir, step_);
   if (absl::Status s = util::WriteFileAtomically(path, png->png); !s.ok())
     return s;
-  if (absl::Status s = logger_->LogSamples(*png, step_); !s.ok()) return s;
+  if (absl::Status s =
+          logger_->LogSamples(*png, sampling::PictureLegend(data), step_);
+      !s.ok()) {
+    return s;
+  }
   return path;
 }
 
@@ -717,7 +722,9 @@ absl::Status Trainer::RecordEvaluation(const eval::ElboEvaluation& evaluation,
   if (Drawable()) {
     absl::StatusOr<std::string> samples = WriteSamples();
     if (!samples.ok()) return samples.status();
-    LOG(INFO) << "samples: " << *samples;
+    const std::string legend = sampling::PictureLegend(experiment_.data());
+    LOG(INFO) << "samples: " << *samples
+              << (legend.empty() ? "" : " (" + legend + ")");
   }
   if (fid_net_ && (final || epoch_ % experiment_.eval().val_fid_epoch() == 0)) {
     return EvaluateFid();

@@ -20,26 +20,36 @@ void AppendToString(void* context, void* data, int size) {
 }  // namespace
 
 absl::StatusOr<EncodedImage> EncodePngGrid(const at::Tensor& images,
-                                           int64_t columns, int64_t padding) {
+                                           const GridOptions& options) {
+  const int64_t columns = options.columns, padding = options.padding;
   if (images.dim() != 4 || (images.size(1) != 1 && images.size(1) != 3) ||
       images.size(0) == 0) {
     return absl::InvalidArgumentError(
         absl::StrCat("an image grid needs [N, 1 or 3, H, W] images, got ",
                      c10::str(images.sizes())));
   }
-  if (columns <= 0)
-    return absl::InvalidArgumentError("columns must be positive");
-  const int64_t n = images.size(0), c = images.size(1), h = images.size(2),
-                w = images.size(3);
+  if (columns <= 0 || padding < 0 || options.scale <= 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("an image grid needs columns > 0, padding >= 0 and "
+                     "scale > 0, got ",
+                     columns, ", ", padding, " and ", options.scale));
+  }
+  const int64_t n = images.size(0), c = images.size(1),
+                h = images.size(2) * options.scale,
+                w = images.size(3) * options.scale;
   const int64_t rows = (n + columns - 1) / columns;
   at::Tensor pixels = images.detach().cpu();
   if (pixels.scalar_type() != at::kByte) {
     pixels = (pixels.to(at::kFloat).clamp(0, 1) * 255).round().to(at::kByte);
   }
+  if (options.scale > 1) {
+    pixels = pixels.repeat_interleave(options.scale, 2)
+                 .repeat_interleave(options.scale, 3);
+  }
   const int64_t grid_h = rows * (h + padding) + padding;
   const int64_t grid_w = columns * (w + padding) + padding;
   // host: a picture is made on the host
-  at::Tensor grid = at::zeros({grid_h, grid_w, c}, at::kByte);
+  at::Tensor grid = at::full({grid_h, grid_w, c}, options.border, at::kByte);
   for (int64_t i = 0; i < n; ++i) {
     const int64_t top = padding + (i / columns) * (h + padding);
     const int64_t left = padding + (i % columns) * (w + padding);
@@ -61,9 +71,9 @@ absl::StatusOr<EncodedImage> EncodePngGrid(const at::Tensor& images,
                       .channels = static_cast<int>(c)};
 }
 
-absl::Status WritePngGrid(const at::Tensor& images, int64_t columns,
-                          const std::string& path, int64_t padding) {
-  absl::StatusOr<EncodedImage> image = EncodePngGrid(images, columns, padding);
+absl::Status WritePngGrid(const at::Tensor& images, const GridOptions& options,
+                          const std::string& path) {
+  absl::StatusOr<EncodedImage> image = EncodePngGrid(images, options);
   if (!image.ok()) return image.status();
   return WriteFileAtomically(path, image->png);
 }

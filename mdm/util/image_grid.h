@@ -20,16 +20,23 @@ struct EncodedImage {
   int channels = 0;
 };
 
+struct GridOptions {
+  int64_t columns = 1;
+  int64_t padding = 2;  // Pixels of border around and between the cells.
+  int64_t scale = 1;    // Each image drawn scale x scale times as large.
+  uint8_t border = 0;   // The border's (and empty cells') gray level.
+};
+
 // images: [N, C, H, W] with C = 1 (grayscale) or 3 (RGB), float values in
-// [0, 1] (clamped) or uint8. Tiles them row-major, `columns` per row, with
-// a `padding`-pixel black border, as one PNG.
+// [0, 1] (clamped) or uint8. Tiles them row-major, `columns` per row, each
+// pixel repeated `scale` times in both directions (nearest neighbour), as
+// one PNG.
 absl::StatusOr<EncodedImage> EncodePngGrid(const at::Tensor& images,
-                                           int64_t columns,
-                                           int64_t padding = 2);
+                                           const GridOptions& options);
 
 // EncodePngGrid, written atomically to `path`.
-absl::Status WritePngGrid(const at::Tensor& images, int64_t columns,
-                          const std::string& path, int64_t padding = 2);
+absl::Status WritePngGrid(const at::Tensor& images, const GridOptions& options,
+                          const std::string& path);
 
 }  // namespace mdm::util
 
