@@ -26,6 +26,7 @@
 #include "mdm/objectives/transforms.h"
 #include "mdm/sampling/ode_solvers.h"
 #include "mdm/sampling/picture.h"
+#include "mdm/util/command_line.h"
 #include "mdm/sampling/sample.h"
 #include "mdm/util/atomic_file.h"
 #include "mdm/util/logging.h"
@@ -67,6 +68,12 @@ absl::StatusOr<objectives::DivergenceEstimator> ParseDivergence(
 }
 
 }  // namespace
+  if (absl::Status s = util::RequireFlag(
+          "checkpoint", flags.checkpoint,
+          "the run directory or checkpoint file to evaluate");
+      !s.ok()) {
+    return s;
+  }
 
 absl::StatusOr<std::string> RunEvaluation(const EvalFlags& flags) {
   if (flags.metric != "elbo" && flags.metric != "ode" &&

@@ -135,8 +135,11 @@ absl::StatusOr<int64_t> ResolveIndex(int64_t flag_index) {
 }
 
 absl::StatusOr<std::string> RunGrid(const GridFlags& flags) {
-  if (flags.grid_path.empty())
-    return absl::InvalidArgumentError("--grid is required");
+  if (absl::Status s = util::RequireFlag(
+          "grid", flags.grid_path, "a grid file (.textproto, mdm.proto.Grid)");
+      !s.ok()) {
+    return s;
+  }
   if (flags.resume != "auto" && flags.resume != "never") {
     return absl::InvalidArgumentError(absl::StrCat(
         "--resume must be auto or never, got '", flags.resume, "'"));

@@ -31,8 +31,18 @@ DEFINE_int32(num_threads, 0,
 DEFINE_string(device, "cpu", "cpu, cuda or cuda:N.");
 
 int main(int argc, char** argv) {
-  gflags::SetUsageMessage("Runs one point of a hyper-parameter grid.");
-  gflags::ParseCommandLineFlags(&argc, &argv, /*remove_flags=*/true);
+  mdm::util::ParseToolFlags(
+      {.name = "grid",
+       .summary = "Runs one point of a hyper-parameter grid (a Slurm array "
+                  "task's by default), or lists them.",
+       .examples =
+           "bazel run //mdm/bin:grid -- "
+           "--grid=configs/grids/original_sweep.textproto --list\n"
+           "bazel run //mdm/bin:grid -- "
+           "--grid=configs/grids/original_sweep.textproto --index=4\n"
+           "sbatch --array=0-11 tools/slurm/sweep.sbatch "
+           "configs/grids/original_sweep.textproto"},
+      &argc, &argv);
   google::InitGoogleLogging(argv[0]);
   FLAGS_logtostderr = true;
   return mdm::util::RunAndReport("grid", [&]() -> absl::Status {

@@ -24,6 +24,7 @@
 #include "mdm/proto/experiment_config.h"
 #include "mdm/proto/original_config.h"
 #include "mdm/util/atomic_file.h"
+#include "mdm/util/command_line.h"
 #include "mdm/util/logging.h"
 #include "mdm/util/state_dict.h"
 #include "mdm/util/zip_check.h"
@@ -231,8 +232,10 @@ absl::StatusOr<util::TensorDict> OptimizerState(
 }  // namespace
 
 absl::StatusOr<std::string> RunImport(const ImportFlags& flags) {
-  if (flags.output_dir.empty()) {
-    return absl::InvalidArgumentError("--output_dir is required");
+  if (absl::Status s = util::RequireFlag("output_dir", flags.output_dir,
+                                         "the run directory to create");
+      !s.ok()) {
+    return s;
   }
   if (flags.yaml.empty() && flags.checkpoint.empty()) {
     return absl::InvalidArgumentError(

@@ -35,9 +35,18 @@ DEFINE_string(python, "/usr/bin/python3",
 int main(int argc, char** argv) {
   std::vector<std::string> overrides =
       mdm::util::ExtractRepeatedFlag("set", &argc, argv);
-  gflags::SetUsageMessage(
-      "Imports the original MDM implementation's config and checkpoint.");
-  gflags::ParseCommandLineFlags(&argc, &argv, /*remove_flags=*/true);
+  mdm::util::ParseToolFlags(
+      {.name = "import_original",
+       .summary = "Imports the original implementation's YAML config and, "
+                  "optionally, a checkpoint it trained, as a run directory.",
+       .examples =
+           "bazel run //mdm/bin:import_original -- "
+           "--yaml=$HOME/mdm-original/configs/mnist/learned_2.yaml "
+           "--output_dir=runs/imported/learned_2\n"
+           "bazel run //mdm/bin:import_original -- "
+           "--checkpoint=$HOME/mdm-original/checkpoints/last.ckpt "
+           "--output_dir=runs/imported/learned_2"},
+      &argc, &argv);
   google::InitGoogleLogging(argv[0]);
   FLAGS_logtostderr = true;
   using mdm::util::ResolveUserPath;

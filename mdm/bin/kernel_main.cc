@@ -27,10 +27,17 @@ DEFINE_string(format, "text", "Output format: text or json.");
 int main(int argc, char** argv) {
   std::vector<std::string> overrides =
       mdm::util::ExtractRepeatedFlag("set", &argc, argv);
-  gflags::SetUsageMessage(
-      "Prints Q, D, A, S and the full and hybrid transition kernels of a "
-      "configured diffusion at the given times.");
-  gflags::ParseCommandLineFlags(&argc, &argv, /*remove_flags=*/true);
+  mdm::util::ParseToolFlags(
+      {.name = "kernel",
+       .summary = "Prints Q, D, A, S and the full and hybrid transition "
+                  "kernels of a configured diffusion or a trained run at the "
+                  "given times.",
+       .examples = "bazel run //mdm/bin:kernel -- "
+                   "--config=configs/fashion_mnist/cld.textproto "
+                   "--t=0.001,0.5,1\n"
+                   "bazel run //mdm/bin:kernel -- --checkpoint=runs/quickstart "
+                   "--t=0.5 --format=json"},
+      &argc, &argv);
   google::InitGoogleLogging(argv[0]);
   FLAGS_logtostderr = true;
   return mdm::util::RunAndReport("kernel", [&]() -> absl::Status {

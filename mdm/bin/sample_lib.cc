@@ -17,6 +17,7 @@
 #include "mdm/sampling/ode_solvers.h"
 #include "mdm/sampling/picture.h"
 #include "mdm/sampling/sample.h"
+#include "mdm/util/command_line.h"
 #include "mdm/util/atomic_file.h"
 #include "mdm/util/image_grid.h"
 #include "mdm/util/logging.h"
@@ -24,6 +25,12 @@
 
 namespace mdm::bin {
 absl::Status RunSampling(const SampleFlags& flags) {
+  if (absl::Status s = util::RequireFlag(
+          "checkpoint", flags.checkpoint,
+          "the run directory or checkpoint file to sample from");
+      !s.ok()) {
+    return s;
+  }
   if (flags.n < 1) return absl::InvalidArgumentError("--n must be positive");
   if (flags.steps < 0 || flags.batch_size < 0) {
     return absl::InvalidArgumentError(

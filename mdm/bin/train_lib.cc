@@ -2,10 +2,15 @@
 
 #include <ATen/Parallel.h>
 
+#include <cstring>
+#include <string>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "mdm/proto/experiment_config.h"
 #include "mdm/train/distributed.h"
+#include "mdm/train/run_logger.h"
 #include "mdm/train/trainer.h"
 #include "mdm/util/command_line.h"
 #include "mdm/util/device.h"
@@ -16,6 +21,7 @@
 namespace mdm::bin {
 
 absl::StatusOr<TrainOutcome> RunTraining(const TrainFlags& flags) {
+  const absl::Time start = absl::Now();
   util::InstallStopSignalHandlers();
   absl::StatusOr<proto::Experiment> experiment =
       proto::LoadExperiment(flags.config_path, flags.overrides);
@@ -71,9 +77,22 @@ absl::StatusOr<TrainOutcome> RunTraining(const TrainFlags& flags) {
   if (absl::Status s = (*trainer)->Run(); !s.ok()) return s;
   const TrainOutcome outcome{(*trainer)->step(),
                              (*trainer)->stopped_by_signal()};
-  LOG(INFO) << (outcome.stopped_by_signal ? "stopped" : "done") << ": "
-            << outcome.step << " steps; checkpoints in " << output_dir
-            << "/checkpoints";
+  if (env->rank != 0) return outcome;  // Rank 0 wrote the logs.
+  absl::StatusOr<std::vector<train::EvaluationRow>> evaluations =
+      train::ReadEvaluations(output_dir);
+  if (!evaluations.ok()) return evaluations.status();
+  const char* signal = outcome.stopped_by_signal
+                           ? sigabbrev_np(outcome.stopped_by_signal)
+                           : nullptr;
+  for (const std::string& line : train::RunSummary(
+           output_dir,
+           outcome.stopped_by_signal
+               ? absl::StrCat("stopped by SIG", signal ? signal : "?")
+               : "finished",
+           outcome.step, absl::ToDoubleSeconds(absl::Now() - start),
+           *evaluations)) {
+    LOG(INFO) << line;
+  }
   return outcome;
 }
 

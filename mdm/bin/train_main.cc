@@ -38,8 +38,16 @@ DEFINE_int32(dist_timeout_s, 1800,
 int main(int argc, char** argv) {
   std::vector<std::string> overrides =
       mdm::util::ExtractRepeatedFlag("set", &argc, argv);
-  gflags::SetUsageMessage("Trains a multivariate diffusion model.");
-  gflags::ParseCommandLineFlags(&argc, &argv, /*remove_flags=*/true);
+  mdm::util::ParseToolFlags(
+      {.name = "train",
+       .summary = "Trains a multivariate diffusion model; with no flags, the "
+                  "Fashion-MNIST quick start.",
+       .examples =
+           "bazel run //mdm/bin:train\n"
+           "bazel run //mdm/bin:train -- "
+           "--config=configs/fashion_mnist/cld.textproto "
+           "--set=training.n_epochs=5 --output_dir=runs/cld"},
+      &argc, &argv);
   google::InitGoogleLogging(argv[0]);
   FLAGS_logtostderr = true;
   return mdm::util::RunAndReport("train", [&]() -> absl::Status {

@@ -2,9 +2,11 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <sstream>
@@ -13,8 +15,10 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "mdm/train/run_directory.h"
 #include "mdm/util/atomic_file.h"
 
 namespace mdm::train {
@@ -230,6 +234,75 @@ absl::Status RunLogger::LogSamples(const util::EncodedImage& image,
   }
   return events_->AddImage("samples", image.png, image.height, image.width,
                            image.channels, step);
+}
+
+absl::StatusOr<std::vector<EvaluationRow>> ReadEvaluations(
+    const std::string& output_dir) {
+  const std::string path = absl::StrCat(output_dir, "/", kEval);
+  std::ifstream in(path);
+  if (!in) return std::vector<EvaluationRow>();
+  std::vector<EvaluationRow> rows;
+  std::string line;
+  std::getline(in, line);  // The header.
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    const std::vector<std::string> fields = absl::StrSplit(line, ',');
+    EvaluationRow row;
+    if (fields.size() < 5 || !absl::SimpleAtoi(fields[0], &row.step) ||
+        !absl::SimpleAtod(fields[3], &row.bpd) ||
+        !absl::SimpleAtod(fields[4], &row.bpd_ci95)) {
+      return absl::DataLossError(
+          absl::StrCat(path, ": malformed row '", line, "'"));
+    }
+    row.split = fields[2];
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+std::vector<std::string> RunSummary(const std::string& output_dir,
+                                    const std::string& ending, int64_t steps,
+                                    double seconds,
+                                    const std::vector<EvaluationRow>& rows) {
+  const int64_t whole = std::llround(seconds);
+  std::vector<std::string> lines = {absl::StrFormat(
+      "%s: %d steps in %d min %02d s", ending, steps, whole / 60, whole % 60)};
+  auto format = [](const EvaluationRow& row) {
+    return absl::StrFormat("%.3f +- %.3f (step %d)", row.bpd, row.bpd_ci95,
+                           row.step);
+  };
+  std::vector<std::string> splits;
+  for (const EvaluationRow& row : rows) {
+    if (std::find(splits.begin(), splits.end(), row.split) == splits.end())
+      splits.push_back(row.split);
+  }
+  int64_t last_step = -1;
+  for (const std::string& split : splits) {
+    const EvaluationRow *last = nullptr, *best = nullptr;
+    int count = 0;
+    for (const EvaluationRow& row : rows) {
+      if (row.split != split) continue;
+      ++count;
+      last = &row;
+      if (best == nullptr || row.bpd < best->bpd) best = &row;
+      last_step = std::max(last_step, row.step);
+    }
+    lines.push_back(count == 1
+                        ? absl::StrCat(split, " bits/dim ", format(*last))
+                        : absl::StrCat(split, " bits/dim: last ",
+                                       format(*last), ", best ",
+                                       format(*best)));
+  }
+  lines.push_back(absl::StrCat("checkpoints: ", output_dir, "/checkpoints"));
+  if (last_step >= 0) {
+    const std::string picture = SamplePicturePath(output_dir, last_step);
+    if (std::filesystem::exists(picture)) {
+      lines.push_back(absl::StrCat("samples: ", picture));
+    }
+  }
+  lines.push_back(absl::StrCat("TensorBoard: tensorboard --logdir ",
+                               output_dir));
+  return lines;
 }
 
 }  // namespace mdm::train

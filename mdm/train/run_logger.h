@@ -29,6 +29,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -61,6 +62,27 @@ struct ResumePoint {
   // validation split picks them), which the run's end writes again.
   std::string final_split;
 };
+
+// One row of eval.csv.
+struct EvaluationRow {
+  int64_t step = 0;
+  std::string split;
+  double bpd = 0, bpd_ci95 = 0;
+};
+
+// The rows of OUTPUT_DIR/eval.csv in order; none when there is no file.
+absl::StatusOr<std::vector<EvaluationRow>> ReadEvaluations(
+    const std::string& output_dir);
+
+// The lines a run ends with: `ending` ("finished", "stopped by SIGTERM"),
+// its steps and this process's wall time; per split evaluated, the last and
+// the best bits/dim with their 95% intervals and steps; where the
+// checkpoints, the latest sample picture and the TensorBoard files are; the
+// command that shows them.
+std::vector<std::string> RunSummary(const std::string& output_dir,
+                                    const std::string& ending, int64_t steps,
+                                    double seconds,
+                                    const std::vector<EvaluationRow>& rows);
 
 class RunLogger {
  public:

@@ -1,6 +1,7 @@
 #include "mdm/train/run_logger.h"
 
 #include <ATen/ATen.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -96,6 +97,59 @@ TEST(RunLoggerTest, DropsTheEvaluationsTheResumedRunRedoes) {
   const std::vector<std::string> evals = Lines(dir + "/eval.csv");
   ASSERT_EQ(evals.size(), 2u);
   EXPECT_EQ(evals[1], "10,1,validation,3,0.196,nan,100");
+}
+
+// The run's closing lines from eval.csv: one line per split (last and best
+// when it was evaluated more than once), the picture of the last
+// evaluation when there is one, and where to look.
+TEST(RunLoggerTest, SummarizesTheRunFromItsEvaluations) {
+  const std::string dir = ::testing::TempDir() + "/logger_summary";
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir + "/samples");
+  {
+    absl::StatusOr<std::unique_ptr<RunLogger>> logger =
+        RunLogger::Open(dir, 2, std::nullopt);
+    ASSERT_TRUE(logger.ok()) << logger.status();
+    ASSERT_TRUE((*logger)
+                    ->LogEvaluation(100, 0, "validation",
+                                    {.bpd = {4.5, 0.05}, .examples = 10})
+                    .ok());
+    ASSERT_TRUE((*logger)
+                    ->LogEvaluation(200, 1, "validation",
+                                    {.bpd = {4.25, 0.1}, .examples = 10})
+                    .ok());
+    ASSERT_TRUE((*logger)
+                    ->LogEvaluation(300, 2, "validation",
+                                    {.bpd = {4.375, 0.05}, .examples = 10})
+                    .ok());
+    ASSERT_TRUE(
+        (*logger)
+            ->LogEvaluation(200, 2, "test", {.bpd = {4.0, 0.1}, .examples = 10})
+            .ok());
+  }
+  std::ofstream(dir + "/samples/step_300.png") << "png";
+  absl::StatusOr<std::vector<EvaluationRow>> rows = ReadEvaluations(dir);
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_EQ(rows->size(), 4u);
+  EXPECT_EQ((*rows)[3].split, "test");
+  EXPECT_DOUBLE_EQ((*rows)[1].bpd_ci95, 0.196);
+  EXPECT_THAT(
+      RunSummary(dir, "finished", 300, 125.4, *rows),
+      ::testing::ElementsAre(
+          "finished: 300 steps in 2 min 05 s",
+          "validation bits/dim: last 4.375 +- 0.098 (step 300), best 4.250 "
+          "+- 0.196 (step 200)",
+          "test bits/dim 4.000 +- 0.196 (step 200)",
+          "checkpoints: " + dir + "/checkpoints",
+          "samples: " + dir + "/samples/step_300.png",
+          "TensorBoard: tensorboard --logdir " + dir));
+  // No evaluation yet (a run stopped early): no bits/dim, no picture.
+  EXPECT_THAT(RunSummary(dir, "stopped by SIGTERM", 40, 3, {}),
+              ::testing::ElementsAre("stopped by SIGTERM: 40 steps in 0 min 03 s",
+                                     "checkpoints: " + dir + "/checkpoints",
+                                     "TensorBoard: tensorboard --logdir " + dir));
+  std::ofstream(dir + "/eval.csv", std::ios::app) << "7,0,test,x,1,2,3\n";
+  EXPECT_EQ(ReadEvaluations(dir).status().code(), absl::StatusCode::kDataLoss);
 }
 
 }  // namespace

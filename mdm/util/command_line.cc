@@ -1,16 +1,22 @@
 #include "mdm/util/command_line.h"
 
 #include <c10/util/Exception.h>
+#include <gflags/gflags.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <exception>
 #include <filesystem>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 
 namespace mdm::util {
 namespace {
@@ -49,6 +55,58 @@ std::string ResolveUserPath(const std::string& path) {
   const char* working_dir = std::getenv("BUILD_WORKING_DIRECTORY");
   if (working_dir == nullptr || *working_dir == '\0') return path;
   return (std::filesystem::path(working_dir) / path).string();
+}
+
+std::string ToolHelpText(const ToolHelp& help) {
+  std::string text = absl::StrCat(help.name, ": ", help.summary, "\n\nExamples:\n");
+  for (absl::string_view line : absl::StrSplit(help.examples, '\n')) {
+    if (!line.empty()) absl::StrAppend(&text, "  ", line, "\n");
+  }
+  absl::StrAppend(&text, "\nFlags:\n");
+  std::vector<gflags::CommandLineFlagInfo> flags;
+  gflags::GetAllFlags(&flags);
+  std::sort(flags.begin(), flags.end(), [](const auto& a, const auto& b) {
+    return a.name < b.name;
+  });
+  for (const gflags::CommandLineFlagInfo& flag : flags) {
+    // MDM's sources: mdm/..., or external/<repo>/mdm/... in a workspace
+    // that depends on MDM.
+    if (!absl::StartsWith(flag.filename, "mdm/") &&
+        !absl::StrContains(flag.filename, "/mdm/")) {
+      continue;
+    }
+    std::string default_value = flag.default_value;
+    double number = 0;
+    if (flag.type == "string") {
+      default_value = absl::StrCat("\"", default_value, "\"");
+    } else if (flag.type == "double" &&
+               absl::SimpleAtod(default_value, &number)) {
+      default_value = absl::StrFormat("%g", number);  // 1e-05, not 1.0...1e-05.
+    }
+    absl::StrAppend(&text, "  --", flag.name, " (", flag.type, ", default ",
+                    default_value, ")\n      ", flag.description, "\n");
+  }
+  absl::StrAppend(&text,
+                  "\nThe libraries' flags (LibTorch, glog, gflags): --helpfull\n");
+  return text;
+}
+
+void ParseToolFlags(const ToolHelp& help, int* argc, char*** argv) {
+  gflags::SetUsageMessage(std::string(help.summary));
+  gflags::ParseCommandLineNonHelpFlags(argc, argv, /*remove_flags=*/true);
+  std::string asked;
+  if (gflags::GetCommandLineOption("help", &asked) && asked == "true") {
+    std::cout << ToolHelpText(help);
+    std::exit(0);
+  }
+  gflags::HandleCommandLineHelpFlags();
+}
+
+absl::Status RequireFlag(absl::string_view name, absl::string_view value,
+                         absl::string_view what) {
+  if (!value.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat("--", name, " is required: ", what));
 }
 
 absl::Status NoPositionalArguments(int argc, char** argv) {

@@ -29,6 +29,27 @@ std::string ResolveUserPath(const std::string& path);
 // the first word that is no flag: every binary takes flags only.
 absl::Status NoPositionalArguments(int argc, char** argv);
 
+// What a tool's --help says before its flags.
+struct ToolHelp {
+  absl::string_view name;      // "train".
+  absl::string_view summary;   // What the tool does, a sentence or two.
+  absl::string_view examples;  // Example commands, one per line.
+};
+
+// The text --help prints: the summary, the examples, then MDM's own flags
+// (those defined in files under mdm/, by name: type, default, help), then
+// where the libraries' flags (LibTorch's, glog's, gflags') are: --helpfull.
+std::string ToolHelpText(const ToolHelp& help);
+
+// gflags::ParseCommandLineFlags with argv's flags removed, except that
+// --help prints ToolHelpText and exits 0 (gflags lists every library's
+// flags first); --helpfull, --helpshort, --version are gflags' own.
+void ParseToolFlags(const ToolHelp& help, int* argc, char*** argv);
+
+// InvalidArgument "--name is required: <what>" when `value` is empty.
+absl::Status RequireFlag(absl::string_view name, absl::string_view value,
+                         absl::string_view what);
+
 // Runs `body`; on a non-OK status or an exception (a LibTorch check),
 // prints "<program>: <message>" as one line on stderr and returns 1.
 // Returns 0 on success.
