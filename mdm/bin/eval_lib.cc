@@ -15,20 +15,18 @@
 #include "absl/strings/str_format.h"
 #include "mdm/bin/ode_flags.h"
 #include "mdm/data/factory.h"
-#include "mdm/data/loader.h"
 #include "mdm/eval/elbo_evaluation.h"
 #include "mdm/eval/fid.h"
 #include "mdm/eval/fid_evaluation.h"
 #include "mdm/eval/likelihood.h"
+#include "mdm/eval/ode_evaluation.h"
 #include "mdm/model/saved_run.h"
 #include "mdm/objectives/divergence.h"
-#include "mdm/objectives/losses.h"
-#include "mdm/objectives/transforms.h"
 #include "mdm/sampling/ode_solvers.h"
 #include "mdm/sampling/picture.h"
-#include "mdm/util/command_line.h"
 #include "mdm/sampling/sample.h"
 #include "mdm/util/atomic_file.h"
+#include "mdm/util/command_line.h"
 #include "mdm/util/logging.h"
 #include "mdm/util/runtime_info.h"
 #include "mdm/util/seed_streams.h"
@@ -68,14 +66,14 @@ absl::StatusOr<objectives::DivergenceEstimator> ParseDivergence(
 }
 
 }  // namespace
+
+absl::StatusOr<std::string> RunEvaluation(const EvalFlags& flags) {
   if (absl::Status s = util::RequireFlag(
           "checkpoint", flags.checkpoint,
           "the run directory or checkpoint file to evaluate");
       !s.ok()) {
     return s;
   }
-
-absl::StatusOr<std::string> RunEvaluation(const EvalFlags& flags) {
   if (flags.metric != "elbo" && flags.metric != "ode" &&
       flags.metric != "fid") {
     return absl::InvalidArgumentError(
@@ -137,17 +135,8 @@ absl::StatusOr<std::string> RunEvaluation(const EvalFlags& flags) {
   const int64_t batch_size = flags.batch_size > 0
                                  ? flags.batch_size
                                  : experiment.eval().test_batch_size();
-  data::LoaderOptions loader_options = data::LoaderOptionsFor(
-      experiment.data(), "test", batch_size, experiment.seed());
-  data::DataLoader loader(*dataset, loader_options);
-  const at::Device device = model->model.device();
-  const bool is_8bit = (*dataset)->is_8bit();
-  const objectives::DataTransform transform(
-      objectives::TransformKindFor(experiment.data()));
   // The run's evaluation stream unless --seed names another.
   const uint64_t seed = flags.seed.value_or(experiment.seed());
-  at::Generator gen =
-      util::StreamGenerator(seed, util::Stream::kEvaluation, 0, 0, device);
 
   json out;
   out["checkpoint"] = model->checkpoint_path;
@@ -183,48 +172,22 @@ absl::StatusOr<std::string> RunEvaluation(const EvalFlags& flags) {
     if (elbo->bpd_with_offset)
       AddEstimate(out, "bpd_with_offset", *elbo->bpd_with_offset);
     out["elbo_mc_samples"] = experiment.eval().elbo_mc_samples_eval();
-    out["proposal"] =
-        model->model.proposal() != nullptr && flags.proposal == "run" &&
-                experiment.eval().t_min_eval() ==
-                    experiment.objective().t_min_train()
-            ? "adaptive"
-            : "vp";
+    out["proposal"] = elbo->proposal;
     examples = elbo->examples;
   } else if (flags.metric == "ode") {
-    at::NoGradGuard no_grad;
     eval::OdeLikelihoodOptions ode;
     ode.t_min = experiment.eval().t_min_eval();
     ode.t_max = experiment.diffusion().t_max();
     ode.adaptive = *adaptive;
     ode.divergence = *divergence;
     ode.v0_draws = flags.v0_draws;
-    const int quantization =
-        is_8bit ? objectives::kEightBitQuantization : objectives::kContinuous;
-    std::vector<at::Tensor> bpd;
-    int64_t evaluations = 0, batches = 0;
-    while (true) {
-      absl::StatusOr<std::optional<data::Examples>> batch = loader.Next();
-      if (!batch.ok()) return batch.status();
-      if (!batch->has_value()) break;
-      at::Tensor log_det;
-      const at::Tensor y = objectives::PrepareData(
-          (*batch)->x.to(device), is_8bit && experiment.data().dequantize(),
-          transform, &log_det, gen);
-      absl::StatusOr<eval::OdeLikelihood> l = eval::OdeDataLogLikelihood(
-          model->model.diffusion(), model->model.Score(), y, ode, gen);
-      if (!l.ok()) return l.status();
-      bpd.push_back(objectives::BitsPerDim(l->log_p.to(log_det.device()),
-                                           log_det, y[0].numel(), quantization)
-                        .cpu());
-      evaluations += l->function_evaluations;
-      examples += y.size(0);
-      ++batches;
-      LOG_EVERY_N(INFO, 10) << examples << " examples";
-    }
-    if (bpd.empty()) return absl::InvalidArgumentError("the split is empty");
-    AddEstimate(out, "bpd", eval::EstimateOf(at::cat(bpd)));
+    absl::StatusOr<eval::OdeEvaluation> evaluation = eval::EvaluateOde(
+        model->model, experiment, *dataset, batch_size, ode, seed);
+    if (!evaluation.ok()) return evaluation.status();
+    AddEstimate(out, "bpd", evaluation->bpd);
+    examples = evaluation->examples;
     out["function_evaluations_per_batch"] =
-        static_cast<double>(evaluations) / batches;
+        evaluation->function_evaluations_per_batch;
     out["v0_draws"] = flags.v0_draws;
     out["divergence"] = flags.divergence;
     out["rtol"] = flags.rtol;
@@ -262,6 +225,8 @@ absl::StatusOr<std::string> RunEvaluation(const EvalFlags& flags) {
       shown.push_back(images.narrow(0, 0, n));
       kept += n;
     };
+    at::Generator gen = util::StreamGenerator(
+        seed, util::Stream::kEvaluation, 0, 0, model->model.device());
     absl::StatusOr<eval::FidResult> fid = eval::EvaluateFid(
         model->model, experiment, *net, *reference, options, gen);
     if (!fid.ok()) return fid.status();

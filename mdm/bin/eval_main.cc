@@ -8,8 +8,10 @@
 #include <gflags/gflags.h>
 
 #include <optional>
+#include <string>
 
 #include "mdm/bin/eval_lib.h"
+#include "mdm/sampling/sample.h"
 #include "mdm/util/command_line.h"
 #include "mdm/util/logging.h"
 
@@ -38,9 +40,14 @@ DEFINE_string(fid_model, "", "fid: TorchScript feature network.");
 DEFINE_string(fid_stats, "",
               "fid: cache of the split's feature statistics (made once).");
 DEFINE_int64(fid_samples, 1000, "fid: number of generated samples.");
-DEFINE_string(sampler, "em",
-              "fid: em, expint, expint_ode, expint_ms, expint_ms_sde, ode "
-              "or rk4.");
+namespace {
+const char* FidSamplerHelp() {
+  static const std::string* const help =
+      new std::string(std::string("fid: ") + mdm::sampling::SamplerNames());
+  return help->c_str();
+}
+}  // namespace
+DEFINE_string(sampler, "em", FidSamplerHelp());
 DEFINE_int64(steps, 0, "fid: score evaluations per sample; 0: n_fes.");
 DEFINE_string(json, "", "Where to write the JSON; default RUN/eval/.");
 DEFINE_int32(num_threads, 0,
@@ -49,8 +56,18 @@ DEFINE_int32(num_threads, 0,
 DEFINE_string(device, "cpu", "cpu, cuda or cuda:N.");
 
 int main(int argc, char** argv) {
-  gflags::SetUsageMessage("Evaluates a trained run.");
-  gflags::ParseCommandLineFlags(&argc, &argv, /*remove_flags=*/true);
+  mdm::util::ParseToolFlags(
+      {.name = "eval",
+       .summary = "Evaluates a trained run on a data split: bits/dim from the "
+                  "ELBO or the probability-flow ODE, or FID.",
+       .examples =
+           "bazel run //mdm/bin:eval -- --checkpoint=runs/quickstart "
+           "--metric=elbo\n"
+           "bazel run //mdm/bin:eval -- --checkpoint=runs/quickstart "
+           "--metric=ode --limit_examples=1000\n"
+           "bazel run //mdm/bin:eval -- --checkpoint=runs/quickstart "
+           "--metric=fid --fid_model=features.pt --fid_stats=test.stats"},
+      &argc, &argv);
   google::InitGoogleLogging(argv[0]);
   FLAGS_logtostderr = true;
   using mdm::util::ResolveUserPath;

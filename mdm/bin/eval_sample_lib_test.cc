@@ -128,6 +128,7 @@ TEST_F(EvalSampleTest, EvalReproducesTheTrainersLastEvaluation) {
       {.checkpoint = *toy_ + "/checkpoints/last.pt", .metric = "elbo"});
   ASSERT_TRUE(elbo.ok()) << elbo.status();
   EXPECT_EQ(absl::StrCat(json::parse(*elbo)["bpd"].get<double>()), cells[3]);
+  EXPECT_EQ(json::parse(*elbo)["proposal"], "vp");  // The run has no other.
   // Another seed draws other times and noise.
   absl::StatusOr<std::string> other =
       RunEvaluation({.checkpoint = *toy_ + "/checkpoints/last.pt",

@@ -4,7 +4,6 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
-#include <torch/csrc/jit/serialization/pickle.h>
 
 #include <chrono>
 #include <cmath>
@@ -17,11 +16,12 @@
 #include "mdm/sampling/ode_solvers.h"
 #include "mdm/sampling/picture.h"
 #include "mdm/sampling/sample.h"
-#include "mdm/util/command_line.h"
 #include "mdm/util/atomic_file.h"
+#include "mdm/util/command_line.h"
 #include "mdm/util/image_grid.h"
 #include "mdm/util/logging.h"
 #include "mdm/util/runtime_info.h"
+#include "mdm/util/state_dict.h"
 
 namespace mdm::bin {
 absl::Status RunSampling(const SampleFlags& flags) {
@@ -98,13 +98,12 @@ absl::Status RunSampling(const SampleFlags& flags) {
               << " score evaluations per sample, " << seconds << " s";
   }
   const at::Tensor x = at::cat(chunks);
-  c10::Dict<std::string, at::Tensor> raw;
   // As the data came: 8-bit images, or the vectors themselves.
-  raw.insert(
-      "samples",
-      data.is_image()
-          ? (sampling::SamplesToImages(x, data) * 255).round().to(at::kByte)
-          : x);
+  util::TensorDict raw = {
+      {"samples", data.is_image() ? (sampling::SamplesToImages(x, data) * 255)
+                                        .round()
+                                        .to(at::kByte)
+                                  : x}};
   absl::StatusOr<util::EncodedImage> picture = sampling::DrawSamples(x, data);
   if (!picture.ok() && flags.raw.empty()) return picture.status();
   if (picture.ok()) {
@@ -118,13 +117,10 @@ absl::Status RunSampling(const SampleFlags& flags) {
               << (legend.empty() ? "" : ", " + legend) << ")";
   }
   if (!flags.raw.empty()) {
-    raw.insert("score_evaluations",
-               // host: an entry of the raw output file
-               at::full({1}, static_cast<double>(evaluations), at::kDouble));
-    const std::vector<char> bytes = torch::jit::pickle_save(raw);
-    if (absl::Status s = util::WriteFileAtomically(
-            flags.raw, std::string(bytes.begin(), bytes.end()));
-        !s.ok()) {
+    raw.emplace("score_evaluations",
+                // host: an entry of the raw output file
+                at::full({1}, static_cast<double>(evaluations), at::kDouble));
+    if (absl::Status s = util::WriteTensorDict(flags.raw, raw); !s.ok()) {
       return s;
     }
     LOG(INFO) << "wrote " << flags.raw;

@@ -15,7 +15,7 @@ struct SampleFlags {
   std::string checkpoint;  // A run directory or a checkpoint file.
   std::string config;      // Optional: another config than the run's.
   int64_t n = 64;
-  std::string sampler = "em";       // em, expint, expint_ode, expint_ms, ode, rk4.
+  std::string sampler = "em";  // A name of sampling::kSamplers.
   int64_t steps = 0;                // 0: the config's sampling.n_fes.
   double rtol = 1e-5, atol = 1e-5;  // ode.
   int64_t ode_max_steps = 100000;   // ode: the solver's step limit.

@@ -5,6 +5,7 @@
 #include <gflags/gflags.h>
 
 #include "mdm/bin/sample_lib.h"
+#include "mdm/sampling/sample.h"
 #include "mdm/util/command_line.h"
 #include "mdm/util/logging.h"
 
@@ -13,9 +14,7 @@ DEFINE_string(checkpoint, "",
               "checkpoint file.");
 DEFINE_string(config, "", "Another config than the run's config.textproto.");
 DEFINE_int64(n, 64, "Number of samples.");
-DEFINE_string(sampler, "em",
-              "em, expint, expint_ode, expint_ms, expint_ms_sde, ode or "
-              "rk4.");
+DEFINE_string(sampler, "em", mdm::sampling::SamplerNames());
 DEFINE_int64(steps, 0,
              "Score evaluations per sample (not ode); 0: the config's "
              "sampling.n_fes.");
@@ -34,8 +33,13 @@ DEFINE_int32(num_threads, 0,
 DEFINE_string(device, "cpu", "cpu, cuda or cuda:N.");
 
 int main(int argc, char** argv) {
-  gflags::SetUsageMessage("Draws samples from a trained run.");
-  gflags::ParseCommandLineFlags(&argc, &argv, /*remove_flags=*/true);
+  mdm::util::ParseToolFlags(
+      {.name = "sample",
+       .summary = "Draws samples from a trained run and writes them as a PNG "
+                  "(and, with --raw, as a tensor file).",
+       .examples = "bazel run //mdm/bin:sample -- --checkpoint=runs/quickstart "
+                   "--sampler=expint --steps=100 --out=samples.png"},
+      &argc, &argv);
   google::InitGoogleLogging(argv[0]);
   FLAGS_logtostderr = true;
   return mdm::util::RunAndReport("sample", [&]() -> absl::Status {

@@ -34,9 +34,11 @@ absl::StatusOr<ElboEvaluation> EvaluateElbo(
         "a data-parallel evaluation needs all_reduce_sum");
   }
   objectives::ElboOptions elbo = objectives::EvalElboOptions(experiment);
+  ElboEvaluation result;
   if (model.proposal() != nullptr && !options.vp_proposal &&
       experiment.eval().t_min_eval() == experiment.objective().t_min_train()) {
     elbo.time_sampler = model.proposal();
+    result.proposal = "adaptive";
   }
   const int64_t batch_size = options.batch_size > 0
                                  ? options.batch_size
@@ -91,7 +93,6 @@ absl::StatusOr<ElboEvaluation> EvaluateElbo(
         absl::StrCat(dataset->name(), " has no batch to evaluate"));
   }
   const at::Tensor values = at::cat(bpd);
-  ElboEvaluation result;
   if (options.world_size <= 1) {
     result.bpd = EstimateOf(values);
     if (elbo.with_offset) result.bpd_with_offset = EstimateOf(at::cat(bpd_offset));

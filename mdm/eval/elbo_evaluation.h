@@ -16,6 +16,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -59,6 +60,8 @@ struct ElboEvaluation {
   Estimate bpd;                              // Without the offset.
   std::optional<Estimate> bpd_with_offset;  // With eval.elbo_offset_eval.
   int64_t examples = 0;
+  // The proposal t was drawn from: "adaptive" (the run's) or "vp".
+  std::string proposal = "vp";
 };
 
 // The evaluation above on `dataset`, with the model in evaluation mode and

@@ -21,6 +21,7 @@
 #include "mdm/util/atomic_file.h"
 #include "mdm/util/crc32c.h"
 #include "mdm/util/device.h"
+#include "mdm/util/state_dict.h"
 
 namespace mdm::eval {
 namespace {
@@ -293,25 +294,16 @@ absl::Status SaveStatistics(const FeatureStatistics& stats,
                             const std::string& path) {
   absl::StatusOr<int64_t> dim = CheckStatistics(stats, path);
   if (!dim.ok()) return dim.status();
-  c10::Dict<std::string, at::Tensor> dict;
-  // host: statistics files are read and written on the host
-  dict.insert("version", at::scalar_tensor(kStatisticsVersion, at::kLong));
-  dict.insert("mean", stats.mean.to(at::kCPU, at::kDouble).contiguous());
-  dict.insert("covariance",
-              stats.covariance.to(at::kCPU, at::kDouble).contiguous());
-  // host: statistics files are read and written on the host
-  dict.insert("count", at::scalar_tensor(stats.count, at::kLong));
-  dict.insert("model_fingerprint", BytesTensor(stats.model_fingerprint));
-  dict.insert("source", BytesTensor(stats.source));
-  std::vector<char> bytes;
-  try {
-    bytes = torch::jit::pickle_save(c10::IValue(dict));
-  } catch (const std::exception& e) {
-    return absl::InternalError(absl::StrCat(
-        "cannot serialize FID statistics for ", path, ": ", ExceptionLine(e)));
-  }
-  return util::WriteFileAtomically(
-      path, absl::string_view(bytes.data(), bytes.size()));
+  return util::WriteTensorDict(
+      path,
+      {// host: statistics files are read and written on the host
+       {"version", at::scalar_tensor(kStatisticsVersion, at::kLong)},
+       {"mean", stats.mean.to(at::kCPU, at::kDouble).contiguous()},
+       {"covariance", stats.covariance.to(at::kCPU, at::kDouble).contiguous()},
+       // host: statistics files are read and written on the host
+       {"count", at::scalar_tensor(stats.count, at::kLong)},
+       {"model_fingerprint", BytesTensor(stats.model_fingerprint)},
+       {"source", BytesTensor(stats.source)}});
 }
 
 absl::StatusOr<FeatureStatistics> LoadStatistics(const std::string& path) {

@@ -17,44 +17,38 @@ namespace mdm::sampling {
 
 absl::StatusOr<SamplerKind> ParseSamplerKind(const std::string& name) {
   std::vector<std::string> names;
-  for (SamplerKind kind : kSamplerKinds) {
-    if (SamplerName(kind) == name) return kind;
-    names.push_back(SamplerName(kind));
+  for (const SamplerEntry& entry : kSamplers) {
+    if (entry.name == name) return entry.kind;
+    names.push_back(entry.name);
   }
   return absl::InvalidArgumentError(absl::StrCat(
       "unknown sampler '", name, "' (", absl::StrJoin(names, ", "), ")"));
 }
 
 std::string SamplerName(SamplerKind kind) {
-  switch (kind) {
-    case SamplerKind::kEm:
-      return "em";
-    case SamplerKind::kExpint:
-      return "expint";
-    case SamplerKind::kExpintOde:
-      return "expint_ode";
-    case SamplerKind::kExpintMultistep:
-      return "expint_ms";
-    case SamplerKind::kExpintMultistepSde:
-      return "expint_ms_sde";
-    case SamplerKind::kOde:
-      return "ode";
-    case SamplerKind::kRk4:
-      return "rk4";
+  for (const SamplerEntry& entry : kSamplers) {
+    if (entry.kind == kind) return entry.name;
   }
   return "?";
+}
+
+const char* SamplerNames() {
+  static const std::string* const names = [] {
+    std::vector<std::string> all;
+    for (const SamplerEntry& entry : kSamplers) all.push_back(entry.name);
+    const std::string last = all.back();
+    all.pop_back();
+    return new std::string(absl::StrCat(absl::StrJoin(all, ", "), " or ", last));
+  }();
+  return names->c_str();
 }
 
 SampleOptions SampleOptionsFor(const proto::Experiment& experiment) {
   const proto::SamplingConfig& config = experiment.sampling();
   SampleOptions options;
-  // The config's enum names the samplers as their flags do, in capitals
-  // (validated configs hold a known one; anything else stays EM).
-  if (absl::StatusOr<SamplerKind> kind = ParseSamplerKind(
-          absl::AsciiStrToLower(proto::SamplingConfig::SamplingMethod_Name(
-              config.sampling_method())));
-      kind.ok()) {
-    options.kind = *kind;
+  // Validated configs hold a known method; anything else stays EM.
+  for (const SamplerEntry& entry : kSamplers) {
+    if (entry.method == config.sampling_method()) options.kind = entry.kind;
   }
   options.steps = config.n_fes();
   switch (config.sampling_t_arr_fn()) {

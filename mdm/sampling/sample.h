@@ -45,19 +45,32 @@ enum class SamplerKind {
   kRk4
 };
 
-// Every sampler, in the order the names above list them.
-inline constexpr SamplerKind kSamplerKinds[] = {
-    SamplerKind::kEm,
-    SamplerKind::kExpint,
-    SamplerKind::kExpintOde,
-    SamplerKind::kExpintMultistep,
-    SamplerKind::kExpintMultistepSde,
-    SamplerKind::kOde,
-    SamplerKind::kRk4};
+// The one table of samplers: the name --sampler takes, the config's
+// sampling.sampling_method value (the name in capitals), in the order
+// the header comment lists them. Parsing, names, the config mapping, error
+// messages and the binaries' help all come from it.
+struct SamplerEntry {
+  SamplerKind kind;
+  const char* name;
+  proto::SamplingConfig::SamplingMethod method;
+};
+inline constexpr SamplerEntry kSamplers[] = {
+    {SamplerKind::kEm, "em", proto::SamplingConfig::EM},
+    {SamplerKind::kExpint, "expint", proto::SamplingConfig::EXPINT},
+    {SamplerKind::kExpintOde, "expint_ode", proto::SamplingConfig::EXPINT_ODE},
+    {SamplerKind::kExpintMultistep, "expint_ms",
+     proto::SamplingConfig::EXPINT_MS},
+    {SamplerKind::kExpintMultistepSde, "expint_ms_sde",
+     proto::SamplingConfig::EXPINT_MS_SDE},
+    {SamplerKind::kOde, "ode", proto::SamplingConfig::ODE},
+    {SamplerKind::kRk4, "rk4", proto::SamplingConfig::RK4},
+};
 
-// "em", "expint", "expint_ode", "expint_ms", "expint_ms_sde", "ode", "rk4".
+// A name of kSamplers, or InvalidArgument listing them.
 absl::StatusOr<SamplerKind> ParseSamplerKind(const std::string& name);
 std::string SamplerName(SamplerKind kind);
+// "em, expint, ..., ode or rk4": for help texts (a static string).
+const char* SamplerNames();
 
 struct SampleOptions {
   SamplerKind kind = SamplerKind::kEm;

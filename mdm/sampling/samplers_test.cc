@@ -565,14 +565,19 @@ TEST(SamplersTest, ConfigAndFlagsNameTheSameSamplers) {
     EXPECT_EQ(SamplerName(kind), absl::AsciiStrToLower(value->name()));
     ++named;
   }
-  for (const SamplerKind kind : kSamplerKinds) {
-    EXPECT_NE(
-        methods->FindValueByName(absl::AsciiStrToUpper(SamplerName(kind))),
-        nullptr)
-        << SamplerName(kind);
-    EXPECT_EQ(*ParseSamplerKind(SamplerName(kind)), kind);
+  for (const SamplerEntry& entry : kSamplers) {
+    EXPECT_EQ(methods->FindValueByName(absl::AsciiStrToUpper(entry.name))
+                  ->number(),
+              entry.method)
+        << entry.name;
+    EXPECT_EQ(*ParseSamplerKind(entry.name), entry.kind);
   }
   EXPECT_EQ(named, 7);
+  EXPECT_STREQ(SamplerNames(),
+               "em, expint, expint_ode, expint_ms, expint_ms_sde, ode or rk4");
+  EXPECT_EQ(ParseSamplerKind("heun").status().message(),
+            "unknown sampler 'heun' (em, expint, expint_ode, expint_ms, "
+            "expint_ms_sde, ode, rk4)");
 }
 
 // A sampler by name through Sample at 10 steps on `grid`, from seed 7, with
