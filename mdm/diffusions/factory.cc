@@ -8,7 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "mdm/diffusions/fixed_qd.h"
 #include "mdm/diffusions/learned_qd.h"
-#include "mdm/diffusions/process_table.h"
+#include "mdm/proto/process_table.h"
 #include "mdm/diffusions/processes.h"
 #include "mdm/diffusions/time_binned_qd.h"
 #include "mdm/proto/experiment_config.h"
@@ -36,7 +36,7 @@ absl::StatusOr<Diffusion> CreateDiffusion(const DiffusionConfig& config,
   if (absl::Status s = proto::ValidateDiffusionConfig(config); !s.ok()) {
     return s;
   }
-  const int K = ResolvedNumVars(config);
+  const int K = proto::ResolvedNumVars(config);
   absl::StatusOr<sde::BetaSchedule> schedule = ScheduleFromConfig(config);
   if (!schedule.ok()) return schedule.status();
   const DiffusionOptions options =

@@ -1,4 +1,4 @@
-#include "mdm/diffusions/process_table.h"
+#include "mdm/proto/process_table.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -10,8 +10,12 @@ namespace mdm::diffusions {
 namespace {
 
 using proto::DiffusionConfig;
+using proto::FindProcess;
+using proto::NoiseFreeData;
+using proto::ProcessTraits;
+using proto::ResolvedNumVars;
 
-// The table agrees with the processes the factory builds: each default K
+// proto's process table agrees with the processes the factory builds: each default K
 // is the built diffusion's K, and "noise-free data" is D_00 = 0.
 TEST(ProcessTableTest, RowsDescribeTheBuiltProcesses) {
   for (const auto type :

@@ -15,7 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "mdm/diffusions/process_table.h"
+#include "mdm/proto/process_table.h"
 #include "mdm/proto/text_format.h"
 
 namespace mdm::proto {
@@ -299,7 +299,7 @@ absl::Status ApplyOverrides(const std::vector<std::string>& assignments,
 
 void ResolveDefaults(Experiment& experiment) {
   DiffusionConfig& diffusion = *experiment.mutable_diffusion();
-  diffusion.set_n_vars(diffusions::ResolvedNumVars(diffusion));
+  diffusion.set_n_vars(ResolvedNumVars(diffusion));
   ScoreModelConfig& score_model = *experiment.mutable_score_model();
   // The original's HoUNet is narrower and shallower on 28 x 28 images
   // (ch 32, ch_mult 1, 2, 2) than on the others (ch 128, 1, 2, 2, 2).
@@ -326,7 +326,7 @@ absl::Status ValidateDiffusionConfig(const DiffusionConfig& config) {
   absl::Status s = RequireSpecified("diffusion.sde_type", config.sde_type(),
                                     DiffusionConfig::SdeType_descriptor());
   if (!s.ok()) return s;
-  const int K = diffusions::ResolvedNumVars(config);
+  const int K = ResolvedNumVars(config);
   const std::string process =
       EnumName(DiffusionConfig::SdeType_descriptor(), config.sde_type());
   if (config.sde_type() == DiffusionConfig::CUSTOM) {
@@ -334,13 +334,13 @@ absl::Status ValidateDiffusionConfig(const DiffusionConfig& config) {
                : absl::InvalidArgumentError(absl::StrCat(
                      "diffusion.q must hold K*K numbers for CUSTOM, got ",
                      config.q_size()));
-  } else if (const diffusions::ProcessTraits* traits =
-                 diffusions::FindProcess(config.sde_type())) {
+  } else if (const ProcessTraits* traits =
+                 FindProcess(config.sde_type())) {
     if (K < traits->min_vars ||
         (traits->max_vars > 0 && K > traits->max_vars)) {
       s = absl::InvalidArgumentError(
           absl::StrCat("diffusion.n_vars must be ",
-                       diffusions::AllowedVars(*traits), " for ", process,
+                       AllowedVars(*traits), " for ", process,
                        ", got ", K));
     }
   }
@@ -567,7 +567,7 @@ absl::Status ValidateExperiment(const Experiment& experiment) {
       ObjectiveConfig::CLD_NOISE_PRED) {
     const DiffusionConfig& diffusion = experiment.diffusion();
     const auto type = diffusion.sde_type();
-    if (!diffusions::NoiseFreeData(diffusion)) {
+    if (!NoiseFreeData(diffusion)) {
       return absl::InvalidArgumentError(absl::StrCat(
           "objective.train_loss_type CLD_NOISE_PRED needs a process whose "
           "data variable gets no noise (D_00 = 0: CLD, ALDA, MALDA or such a "

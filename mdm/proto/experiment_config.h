@@ -38,7 +38,7 @@ void ResolveDefaults(Experiment& experiment);
 
 // Cross-field checks; the first violation is returned as InvalidArgument
 // naming the field, e.g. "diffusion.n_vars must be 2 for CLD, got 3" (each
-// process's K and noise: diffusions/process_table.h).
+// process's K and noise: process_table.h).
 absl::Status ValidateDiffusionConfig(const DiffusionConfig& config);
 absl::Status ValidateExperiment(const Experiment& experiment);
 

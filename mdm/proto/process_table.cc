@@ -1,16 +1,13 @@
-#include "mdm/diffusions/process_table.h"
+#include "mdm/proto/process_table.h"
 
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
 
-namespace mdm::diffusions {
-
-using proto::DiffusionConfig;
-
+namespace mdm::proto {
 namespace {
 
-// K and noise of each process (mdm_math.md, "Processes").
+// K and noise of each process (docs/math.md section 3).
 constexpr ProcessTraits kProcesses[] = {
     {DiffusionConfig::VPSDE, 1, 1, 1, false},
     {DiffusionConfig::CLD, 2, 2, 2, true},
@@ -51,4 +48,4 @@ bool NoiseFreeData(const DiffusionConfig& config) {
   return traits != nullptr && traits->noise_free_data;
 }
 
-}  // namespace mdm::diffusions
+}  // namespace mdm::proto
