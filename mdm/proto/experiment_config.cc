@@ -4,6 +4,7 @@
 #include <google/protobuf/text_format.h>
 
 #include <cmath>
+#include <limits>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -12,6 +13,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -34,11 +36,6 @@ absl::Status Invalid(absl::string_view field, absl::string_view requirement,
                      double got) {
   return absl::InvalidArgumentError(
       absl::StrCat(field, " must be ", requirement, ", got ", got));
-}
-
-absl::Status RequirePositive(absl::string_view field, double value) {
-  if (value > 0 && std::isfinite(value)) return absl::OkStatus();
-  return Invalid(field, "positive", value);
 }
 
 // Every floating-point field of `message` (set or default, nested ones
@@ -86,10 +83,130 @@ absl::Status RequireFiniteNumbers(const Message& message,
   return absl::OkStatus();
 }
 
-absl::Status RequireAtLeast(absl::string_view field, double value,
-                            double bound) {
-  if (value >= bound) return absl::OkStatus();
-  return Invalid(field, absl::StrCat("at least ", bound), value);
+// The numeric range of every field that has one, as data, checked by
+// ValidateRanges in this order; rules relating two fields are ifs in
+// ValidateExperiment. A bound is inclusive unless marked open; a
+// `requirement` words a two-sided range in the message.
+struct FieldRange {
+  const char* field;  // "block.field".
+  double low;
+  bool low_open = false;  // value > low; "positive" when low is 0.
+  double high = std::numeric_limits<double>::infinity();
+  bool high_open = false;
+  const char* requirement = nullptr;
+};
+
+constexpr bool kOpen = true;
+// Upper bounds past which values exhaust memory or threads rather than mean
+// anything (a batch repeated 1e9 times, 1e5 decoding threads).
+constexpr double kMaxWorkers = 64, kMaxRepeats = 1024;
+
+constexpr FieldRange kFieldRanges[] = {
+    {"diffusion.stationary_x_var", 0, kOpen},
+    {"diffusion.stationary_aux_var", 0, kOpen},
+    {"diffusion.init_aux_var", 0, kOpen},
+    {"diffusion.beta_0", 0, kOpen},
+    {"diffusion.t_max", 0, kOpen},
+    {"diffusion.alda_gamma", 0, kOpen},
+    {"diffusion.alda_psi", 0, kOpen},
+    {"data.in_channels", 0, kOpen},
+    {"data.out_channels", 0, kOpen},
+    {"data.height", 0, kOpen},
+    {"data.width", 0, kOpen},
+    {"data.vector_dim", 0, kOpen},
+    {"data.limit_examples", 0},
+    {"data.validation_examples", 0},
+    {"data.num_workers", 0, false, kMaxWorkers},
+    {"score_model.hidden_dim", 0, kOpen},
+    {"score_model.ch", 0, kOpen},
+    {"score_model.dropout", 0, false, 1, kOpen},
+    {"score_model.num_res_blocks", 1},
+    {"objective.elbo_mc_samples_train", 1, false, kMaxRepeats},
+    {"objective.hutch_mc", 1, false, kMaxRepeats},
+    {"objective.switch_epoch", -1},
+    {"optimizer.lr", 0, kOpen},
+    {"optimizer.weight_decay", 0},
+    {"optimizer.grad_clip_val", 0},
+    {"optimizer.warmup_iters", 0},
+    {"optimizer.lr_sched_max_iters", 1},
+    {"optimizer.ema_decay", 0, false, 1, kOpen, "in [0, 1)"},
+    {"training.n_epochs", 0},
+    {"training.batch_size", 0, kOpen},
+    {"training.accumulate_grad_batches", 1},
+    {"training.max_steps", 0},
+    {"training.eval_every_n_epoch", 1},
+    {"sampling.n_fes", 0, kOpen},
+    {"sampling.log_image_step", 0},
+    {"sampling.log_image_size", 0, kOpen},
+    {"eval.test_batch_size", 0, kOpen},
+    {"eval.elbo_mc_samples_eval", 1, false, kMaxRepeats},
+    {"eval.val_fid_epoch", 0, kOpen},
+    {"eval.fid_n_samples", 2},
+};
+
+// The value of the numeric field at `path` ("field" or "block.field") of
+// `root`; NaN when there is none.
+double FieldValue(const Message& root, absl::string_view path) {
+  const Message* message = &root;
+  const FieldDescriptor* field = nullptr;
+  for (absl::string_view name : absl::StrSplit(path, '.')) {
+    if (field != nullptr) {
+      message = &message->GetReflection()->GetMessage(*message, field);
+    }
+    field = message->GetDescriptor()->FindFieldByName(std::string(name));
+    if (field == nullptr) return std::nan("");
+  }
+  const Reflection* reflection = message->GetReflection();
+  switch (field->cpp_type()) {
+    case FieldDescriptor::CPPTYPE_INT32:
+      return reflection->GetInt32(*message, field);
+    case FieldDescriptor::CPPTYPE_INT64:
+      return static_cast<double>(reflection->GetInt64(*message, field));
+    case FieldDescriptor::CPPTYPE_UINT32:
+      return reflection->GetUInt32(*message, field);
+    case FieldDescriptor::CPPTYPE_UINT64:
+      return static_cast<double>(reflection->GetUInt64(*message, field));
+    case FieldDescriptor::CPPTYPE_DOUBLE:
+      return reflection->GetDouble(*message, field);
+    case FieldDescriptor::CPPTYPE_FLOAT:
+      return reflection->GetFloat(*message, field);
+    default:
+      return std::nan("");
+  }
+}
+
+// The ranges of the fields under `prefix` ("" for all, "diffusion." for
+// one block), read from `root` (an Experiment, or that block's message).
+absl::Status ValidateRanges(const Message& root, absl::string_view prefix) {
+  for (const FieldRange& range : kFieldRanges) {
+    if (!absl::StartsWith(range.field, prefix)) continue;
+    const double value =
+        FieldValue(root, absl::string_view(range.field).substr(prefix.size()));
+    if (std::isnan(value)) {
+      return absl::InternalError(
+          absl::StrCat(range.field, " is no numeric field of Experiment"));
+    }
+    const bool low_ok = range.low_open ? value > range.low : value >= range.low;
+    const bool high_ok =
+        range.high_open ? value < range.high : value <= range.high;
+    if (low_ok && high_ok) continue;
+    if (range.requirement != nullptr) {
+      return Invalid(range.field, range.requirement, value);
+    }
+    if (!low_ok) {
+      return Invalid(range.field,
+                     range.low_open && range.low == 0
+                         ? std::string("positive")
+                         : absl::StrCat(range.low_open ? "above " : "at least ",
+                                        range.low),
+                     value);
+    }
+    return Invalid(range.field,
+                   absl::StrCat(range.high_open ? "below " : "at most ",
+                                range.high),
+                   value);
+  }
+  return absl::OkStatus();
 }
 
 // The name a user writes for an enum value, e.g. "CLD".
@@ -350,17 +467,7 @@ absl::Status ValidateDiffusionConfig(const DiffusionConfig& config) {
     return absl::InvalidArgumentError(absl::StrCat(
         "diffusion.q and diffusion.d are only for CUSTOM, not ", process));
   }
-  for (const auto& [field, value] : std::vector<std::pair<const char*, double>>{
-           {"diffusion.stationary_x_var", config.stationary_x_var()},
-           {"diffusion.stationary_aux_var", config.stationary_aux_var()},
-           {"diffusion.init_aux_var", config.init_aux_var()},
-           {"diffusion.beta_0", config.beta_0()},
-           {"diffusion.t_max", config.t_max()},
-           {"diffusion.alda_gamma", config.alda_gamma()},
-           {"diffusion.alda_psi", config.alda_psi()},
-       }) {
-    if (s = RequirePositive(field, value); !s.ok()) return s;
-  }
+  if (s = ValidateRanges(config, "diffusion."); !s.ok()) return s;
   if (s = RequireSpecified("diffusion.beta_fn_type", config.beta_fn_type(),
                            DiffusionConfig::BetaFnType_descriptor());
       !s.ok()) {
@@ -416,75 +523,7 @@ absl::Status ValidateExperiment(const Experiment& experiment) {
         "got ",
         EnumName(DataConfig::Transform_descriptor(), data.transform())));
   }
-  for (const auto& [field, value] : std::vector<std::pair<const char*, double>>{
-           {"data.in_channels", data.in_channels()},
-           {"data.out_channels", data.out_channels()},
-           {"data.height", data.height()},
-           {"data.width", data.width()},
-           {"data.vector_dim", data.vector_dim()},
-           {"training.batch_size", experiment.training().batch_size()},
-           {"eval.test_batch_size", experiment.eval().test_batch_size()},
-           {"optimizer.lr", experiment.optimizer().lr()},
-           {"score_model.hidden_dim", experiment.score_model().hidden_dim()},
-           {"score_model.ch", experiment.score_model().ch()},
-           {"sampling.n_fes", experiment.sampling().n_fes()},
-           {"sampling.log_image_size", experiment.sampling().log_image_size()},
-       }) {
-    if (s = RequirePositive(field, value); !s.ok()) return s;
-  }
-  for (const auto& [field, value, bound] :
-       std::vector<std::tuple<const char*, double, double>>{
-           {"data.limit_examples", data.limit_examples(), 0},
-           {"data.validation_examples", data.validation_examples(), 0},
-           {"data.num_workers", data.num_workers(), 0},
-           {"training.n_epochs", experiment.training().n_epochs(), 0},
-           {"training.accumulate_grad_batches",
-            experiment.training().accumulate_grad_batches(), 1},
-           {"training.max_steps", experiment.training().max_steps(), 0},
-           {"training.eval_every_n_epoch",
-            experiment.training().eval_every_n_epoch(), 1},
-           {"objective.elbo_mc_samples_train",
-            experiment.objective().elbo_mc_samples_train(), 1},
-           {"objective.hutch_mc", experiment.objective().hutch_mc(), 1},
-           {"objective.switch_epoch", experiment.objective().switch_epoch(),
-            -1},
-           {"eval.elbo_mc_samples_eval",
-            experiment.eval().elbo_mc_samples_eval(), 1},
-           {"optimizer.weight_decay", experiment.optimizer().weight_decay(), 0},
-           {"optimizer.grad_clip_val", experiment.optimizer().grad_clip_val(),
-            0},
-           {"optimizer.warmup_iters", experiment.optimizer().warmup_iters(), 0},
-           {"optimizer.lr_sched_max_iters",
-            experiment.optimizer().lr_sched_max_iters(), 1},
-           {"score_model.dropout", experiment.score_model().dropout(), 0},
-           {"score_model.num_res_blocks",
-            experiment.score_model().num_res_blocks(), 1},
-       }) {
-    if (s = RequireAtLeast(field, value, bound); !s.ok()) return s;
-  }
-  // Upper bounds: values past them exhaust memory or threads rather than
-  // mean anything (a batch repeated 1e9 times, 1e5 decoding threads).
-  for (const auto& [field, value, bound] :
-       std::vector<std::tuple<const char*, double, double>>{
-           {"data.num_workers", data.num_workers(), 64},
-           {"objective.elbo_mc_samples_train",
-            experiment.objective().elbo_mc_samples_train(), 1024},
-           {"eval.elbo_mc_samples_eval",
-            experiment.eval().elbo_mc_samples_eval(), 1024},
-           {"objective.hutch_mc", experiment.objective().hutch_mc(), 1024},
-       }) {
-    if (value > bound) {
-      return Invalid(field, absl::StrCat("at most ", bound), value);
-    }
-  }
-  if (experiment.score_model().dropout() >= 1) {
-    return Invalid("score_model.dropout", "below 1",
-                   experiment.score_model().dropout());
-  }
-  const double ema_decay = experiment.optimizer().ema_decay();
-  if (!(ema_decay >= 0 && ema_decay < 1)) {
-    return Invalid("optimizer.ema_decay", "in [0, 1)", ema_decay);
-  }
+  if (s = ValidateRanges(experiment, ""); !s.ok()) return s;
   for (const auto& [field, type, descriptor] :
        std::vector<std::tuple<const char*, int,
                               const google::protobuf::EnumDescriptor*>>{
@@ -575,24 +614,10 @@ absl::Status ValidateExperiment(const Experiment& experiment) {
           EnumName(DiffusionConfig::SdeType_descriptor(), type)));
     }
   }
-  if (s = RequireAtLeast("sampling.log_image_step",
-                         experiment.sampling().log_image_step(), 0);
-      !s.ok()) {
-    return s;
-  }
   for (int m : experiment.score_model().ch_mult()) {
     if (m <= 0) return Invalid("score_model.ch_mult entries", "positive", m);
   }
-  const EvalConfig& eval = experiment.eval();
-  if (s = RequirePositive("eval.val_fid_epoch", eval.val_fid_epoch());
-      !s.ok()) {
-    return s;
-  }
-  if (s = RequireAtLeast("eval.fid_n_samples", eval.fid_n_samples(), 2);
-      !s.ok()) {
-    return s;
-  }
-  if (!eval.fid_model().empty() && !data.is_image()) {
+  if (!experiment.eval().fid_model().empty() && !data.is_image()) {
     return absl::InvalidArgumentError(
         "eval.fid_model: FID needs image data (data.is_image: true)");
   }

@@ -195,6 +195,19 @@ TEST(ExperimentConfigTest, ValidationNamesTheViolatedConstraint) {
   EXPECT_EQ(ValidationError("data { is_image: false transform: NONE "
                             "vector_dim: 2 } eval { fid_model: \"f.pt\" }"),
             "eval.fid_model: FID needs image data (data.is_image: true)");
+  // Every kind of bound of the range table.
+  EXPECT_EQ(ValidationError("data { num_workers: 65 }"),
+            "data.num_workers must be at most 64, got 65");
+  EXPECT_EQ(ValidationError("data { num_workers: -1 }"),
+            "data.num_workers must be at least 0, got -1");
+  EXPECT_EQ(ValidationError("score_model { dropout: 1 }"),
+            "score_model.dropout must be below 1, got 1");
+  EXPECT_EQ(ValidationError("objective { switch_epoch: -2 }"),
+            "objective.switch_epoch must be at least -1, got -2");
+  EXPECT_EQ(ValidationError("eval { elbo_mc_samples_eval: 1025 }"),
+            "eval.elbo_mc_samples_eval must be at most 1024, got 1025");
+  EXPECT_EQ(ValidationError("sampling { log_image_step: -1 }"),
+            "sampling.log_image_step must be at least 0, got -1");
 }
 
 TEST(ExperimentConfigTest, CustomMatricesMustBeValid) {
