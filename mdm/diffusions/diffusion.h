@@ -1,4 +1,4 @@
-// A multivariate diffusion as data (mdm_math.md sections 1-4): the K x K
+// A multivariate diffusion as data (docs/math.md sections 1-4): the K x K
 // matrices Q and D (fixed or learned, from a QdParameterization), the
 // stationary covariance S, the initial auxiliary variance, the time
 // schedule, and everything the objectives and samplers ask of it: the

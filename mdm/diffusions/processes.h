@@ -1,4 +1,4 @@
-// The Q and D matrices of the named inference processes (mdm_math.md
+// The Q and D matrices of the named inference processes (docs/math.md
 // section 3). Each is multiplied by beta(t) through the SDE; A = -(Q + D)
 // S^{-1} follows from S, so a process is fully given by these two matrices.
 #ifndef MDM_DIFFUSIONS_PROCESSES_H_

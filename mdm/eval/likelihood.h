@@ -1,5 +1,5 @@
 // Test-set likelihoods of a trained model, per example:
-// - the DSM ELBO (mdm_math.md section 5) as bits/dim, with and without the
+// - the DSM ELBO (docs/math.md section 5) as bits/dim, with and without the
 //   offset for [0, t_min];
 // - the exact likelihood of the probability-flow ODE (instantaneous change
 //   of variables; Chen et al. 2018, Song et al. 2021): for the ODE

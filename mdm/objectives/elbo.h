@@ -1,4 +1,4 @@
-// The MDM evidence lower bound (mdm_math.md section 5) per example, in its
+// The MDM evidence lower bound (docs/math.md section 5) per example, in its
 // denoising (DSM) and implicit (ISM) score-matching forms:
 //   log p(x) >= E_{v_0 ~ q(v_0)} [ L(x, v_0) - log q(v_0) ],
 //   L(u_0) = E log pi(u_T) + int_{t_min}^T E l(u_t, t) dt  (+ offset),

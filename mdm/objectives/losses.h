@@ -1,4 +1,4 @@
-// Training losses (mdm_math.md section 5): the negative ELBO in DSM or ISM
+// Training losses (docs/math.md section 5): the negative ELBO in DSM or ISM
 // form, the noise-prediction losses, and the configured schedule that
 // switches from noise prediction to the ELBO. Each returns a scalar (mean
 // over the batch) whose gradients reach the network and learned Q and D.

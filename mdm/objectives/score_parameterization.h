@@ -1,5 +1,5 @@
 // What the score network predicts, and the conversion to and from the
-// score (mdm_math.md section 4), shared by the losses and the samplers.
+// score (docs/math.md section 4), shared by the losses and the samplers.
 // L is the Cholesky factor of the hybrid kernel's covariance at t.
 #ifndef MDM_OBJECTIVES_SCORE_PARAMETERIZATION_H_
 #define MDM_OBJECTIVES_SCORE_PARAMETERIZATION_H_

@@ -1,5 +1,5 @@
 // Times t on [t_min, T] for Monte-Carlo estimates of the ELBO's time
-// integral (mdm_math.md section 5), returned with the density they were
+// integral (docs/math.md section 5), returned with the density they were
 // drawn from so every estimator divides by the density it actually used.
 #ifndef MDM_OBJECTIVES_TIME_SAMPLING_H_
 #define MDM_OBJECTIVES_TIME_SAMPLING_H_

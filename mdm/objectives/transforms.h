@@ -1,6 +1,6 @@
 // Data as the diffusion sees it: uniform dequantization, transforms with
 // exact log-determinants, the transform a config asks for, and bits per
-// dimension (mdm_math.md section 6). Images arrive in [0, 1] as k/255;
+// dimension (docs/math.md section 6). Images arrive in [0, 1] as k/255;
 // dequantization spreads each level over a 1/256-wide bin.
 #ifndef MDM_OBJECTIVES_TRANSFORMS_H_
 #define MDM_OBJECTIVES_TRANSFORMS_H_

@@ -1,4 +1,5 @@
-// Keeps README's config reference true: every field of Experiment, as
+// Keeps docs/configs.md's config reference (generated from experiment.proto
+// by tools/config_reference.py) complete: every field of Experiment, as
 // `block.field`, has a row there, and every row names a real field.
 #include <google/protobuf/descriptor.h>
 #include <gtest/gtest.h>
@@ -34,16 +35,17 @@ std::set<std::string> FieldPaths() {
   return paths;
 }
 
-TEST(ConfigReferenceTest, ReadmeListsExactlyTheSchemasFields) {
-  std::ifstream file("README.md");
-  ASSERT_TRUE(file) << "README.md not found";
+TEST(ConfigReferenceTest, ThePageListsExactlyTheSchemasFields) {
+  std::ifstream file("docs/configs.md");
+  ASSERT_TRUE(file) << "docs/configs.md not found";
   std::stringstream text;
   text << file.rdbuf();
   std::set<std::string> rows;
   // Only the "Config reference" section, up to the next top-level section.
   const std::string all = text.str();
-  const size_t begin = all.find("### Config reference");
-  ASSERT_NE(begin, std::string::npos) << "README has no '### Config reference'";
+  const size_t begin = all.find("## Config reference");
+  ASSERT_NE(begin, std::string::npos)
+      << "docs/configs.md has no '## Config reference'";
   const std::string readme = all.substr(begin, all.find("\n## ", begin) - begin);
   const std::regex row(R"(\n\| `([a-z0-9_.]+)` \|)");
   for (std::sregex_iterator it(readme.begin(), readme.end(), row), end;
@@ -52,12 +54,12 @@ TEST(ConfigReferenceTest, ReadmeListsExactlyTheSchemasFields) {
   }
   for (const std::string& path : FieldPaths()) {
     EXPECT_EQ(rows.count(path), 1u)
-        << "README's config reference lacks " << path;
+        << "docs/configs.md's config reference lacks " << path;
   }
   for (const std::string& path : rows) {
     if (path.find('.') == std::string::npos && path != "seed") continue;
     EXPECT_EQ(FieldPaths().count(path), 1u)
-        << "README's config reference names " << path
+        << "docs/configs.md's config reference names " << path
         << ", which experiment.proto does not have";
   }
 }

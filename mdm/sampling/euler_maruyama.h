@@ -1,4 +1,4 @@
-// Sampling by integrating the reverse-time SDE (mdm_math.md section 4),
+// Sampling by integrating the reverse-time SDE (docs/math.md section 4),
 //   du = [-f(u, t) + G G^T s(u, t)] dt + G dW-bar,
 // backwards over a time grid with the Euler-Maruyama method (Kloeden and
 // Platen 1992; Song et al. 2021, eq. 6), for any linear diffusion. The

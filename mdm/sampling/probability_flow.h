@@ -1,4 +1,4 @@
-// Deterministic sampling with the probability-flow ODE (mdm_math.md
+// Deterministic sampling with the probability-flow ODE (docs/math.md
 // section 4): the marginals of
 //   du/dt = f(u, t) - 1/2 G G^T s(u, t) = beta(t) (A u - D s(u, t))
 // equal the diffusion's, so integrating it from a prior draw at T down to

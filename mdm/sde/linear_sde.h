@@ -1,5 +1,5 @@
 // The linear SDE of a multivariate diffusion and its Gaussian transition
-// kernel (mdm_math.md sections 1 and 2):
+// kernel (docs/math.md sections 1 and 2):
 //   du = beta(t) A u dt + sqrt(2 beta(t) D) dW,   A = -(Q + D) S^{-1},
 // with the same KxK matrices acting on every data coordinate. The kernel
 // is computed once per distinct time in float64, whatever the data dtype,

@@ -29,7 +29,7 @@ double MaxRelativeError(const at::Tensor& actual, const at::Tensor& expected) {
 
 at::Tensor Times(std::vector<double> t) { return at::tensor(t, at::kDouble); }
 
-// CLD (mdm_math.md section 3) with stationary_aux_var = 1: Gamma = 2.
+// CLD (docs/math.md section 3) with stationary_aux_var = 1: Gamma = 2.
 LinearSde Cld() {
   return LinearSde(at::tensor({0.0, -1.0, 1.0, 0.0}, at::kDouble).view({2, 2}),
                    at::diag(at::tensor({0.0, 2.0}, at::kDouble)),

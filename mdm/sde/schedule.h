@@ -1,5 +1,5 @@
 // Time schedules of the forward SDE: beta(t) and its integral B(t)
-// (mdm_math.md section 1). Every process multiplies its drift and diffusion
+// (docs/math.md section 1). Every process multiplies its drift and diffusion
 // by beta(t), so the transition kernel depends on t only through B(t).
 #ifndef MDM_SDE_SCHEDULE_H_
 #define MDM_SDE_SCHEDULE_H_

@@ -19,7 +19,7 @@ namespace fs = std::filesystem;
 using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 
-// Files and folders a run writes (README, //mdm/bin:train).
+// Files and folders a run writes (docs/tools.md, //mdm/bin:train).
 constexpr const char* kRunFiles[] = {
     "config.textproto", "metrics.csv",     "eval.csv",
     "fid.csv",          "fid_reference.pt"};

@@ -9,8 +9,8 @@
 // (eval/fid_evaluation.h).
 //
 // What it writes into the output directory is documented once, in the
-// README's table under //mdm/bin:train (the log formats in run_logger.h,
-// the checkpoint in model/checkpoint.h).
+// table of docs/tools.md under //mdm/bin:train (the log formats in
+// run_logger.h, the checkpoint in model/checkpoint.h).
 //
 // Data-parallel: with a Communicator of W ranks, training.batch_size is the
 // global batch (each rank takes its 1/W slice), gradients of every trained
