@@ -6,24 +6,29 @@
 namespace mdm::model {
 namespace {
 
+// Decay 0.75 tells the decay from 1 - decay: shadow = 0.75 shadow + 0.25
+// parameter (the swapped rule would give (2.5, 5) after one update).
 TEST(EmaTest, AveragesAndSwapsByName) {
   const at::Tensor p = at::tensor({1.0, 2.0}, at::kDouble).requires_grad_();
   const at::Tensor q = at::tensor({5.0}, at::kDouble).requires_grad_();
-  Ema ema({{"network.p", p}, {"diffusion.q", q}}, 0.5);
+  Ema ema({{"network.p", p}, {"diffusion.q", q}}, 0.75);
   {
     at::NoGradGuard no_grad;
     p.copy_(at::tensor({3.0, 6.0}, at::kDouble));
   }
-  ema.Update();  // 0.5 * (1, 2) + 0.5 * (3, 6).
+  ema.Update();  // 0.75 * (1, 2) + 0.25 * (3, 6).
   EXPECT_TRUE(at::allclose(ema.shadows().at("network.p"),
-                           at::tensor({2.0, 4.0}, at::kDouble)));
+                           at::tensor({1.5, 3.0}, at::kDouble)));
   EXPECT_TRUE(at::allclose(ema.shadows().at("diffusion.q"),
                            at::tensor({5.0}, at::kDouble)));
   ema.Swap();
-  EXPECT_TRUE(at::allclose(p, at::tensor({2.0, 4.0}, at::kDouble)));
+  EXPECT_TRUE(at::allclose(p, at::tensor({1.5, 3.0}, at::kDouble)));
   ema.Swap();
   EXPECT_TRUE(at::allclose(p, at::tensor({3.0, 6.0}, at::kDouble)));
   EXPECT_TRUE(p.requires_grad());
+  ema.Update();  // 0.75 * (1.5, 3) + 0.25 * (3, 6).
+  EXPECT_TRUE(at::allclose(ema.shadows().at("network.p"),
+                           at::tensor({1.875, 3.75}, at::kDouble)));
 }
 
 // Saved shadows are matched by name, whatever their order, and a missing

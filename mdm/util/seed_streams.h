@@ -1,7 +1,8 @@
 // One place that derives every random stream of a run from its seed, so
 // streams never coincide: the noise of each training micro-batch, the
-// evaluation, the sample grids, the data order and the data flips. A
-// stream's seed is a SplitMix64 hash of (seed, stream, a, b).
+// evaluation, the sample grids, the data order, the data flips, the
+// held-out validation split and the FID samples. A stream's seed is a
+// SplitMix64 hash of (seed, stream, a, b).
 #ifndef MDM_UTIL_SEED_STREAMS_H_
 #define MDM_UTIL_SEED_STREAMS_H_
 
