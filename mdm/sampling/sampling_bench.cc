@@ -23,27 +23,10 @@
 //                                noise, one K x K product on the state), to
 //                                see which dominates the overhead.
 //
-// The issue's target: the non-network share of a step at batch 64,
-//   share = (overhead + conversion) / (overhead + conversion + network),
-// with overhead = BM_SamplerOverhead/<kind> ms_per_step, conversion =
-// BM_ScoreConversion ms_per_step and network = BM_NetworkEvaluation
-// ms_per_step, must stay under 5% for every sampler. When the network and
-// conversion benchmarks ran earlier in the same process (the default order,
-// or a --benchmark_filter that keeps them), BM_SamplerOverhead reports that
-// share directly as `overhead_share_pct`. BM_Sampler also times the
-// network inside the real run: `network_ms_per_step` and
-// `in_run_overhead_pct` = 100 (total - network) / total, which includes the
-// conversion and does not depend on load shifting between benchmarks (but
-// other processes on the cores slow the many small ops more than the
-// network: measure on an idle machine).
-//
-// Why the in-run share exceeds the isolated one (5.4% against 3.6% for em
-// on one thread, 10% against 4.7% on two): (1) in a run the network's
-// activations evict the sampler's state and kernels from the caches before
-// every step, and the sampler's small ops then run 10-30% slower
-// (<kind>_cold against <kind>); (2) on N threads the network runs on N
-// batch shards while the sampler's own work, ~1.2 ms of small ops on a
-// [64, 3, 1, 28, 28] state, stays serial, so its share grows with N.
+// The non-network share of a step, (overhead + conversion) / (overhead +
+// conversion + network), is reported as `overhead_share_pct` (isolated)
+// and `in_run_overhead_pct` (in a real run); docs/benchmarks.md, "Sampling
+// overhead", says how to read them and why they differ.
 //
 // Run: bazel-bin/mdm/sampling/sampling_bench --num_threads=2
 // (about two to three minutes on two idle cores; BM_Sampler runs each
