@@ -1,7 +1,6 @@
 #include "mdm/train/trainer.h"
 
 #include <ATen/ATen.h>
-#include <torch/nn/utils/clip_grad.h>
 #include <torch/optim/optimizer.h>
 
 #include <chrono>
@@ -85,11 +84,6 @@ absl::StatusOr<int64_t> LoaderStepFor(int64_t saved_step,
   return examples / batch_size;
 }
 
-void Seed(at::Generator generator, uint64_t seed) {
-  std::lock_guard<std::mutex> lock(generator.mutex());
-  generator.set_current_seed(seed);
-}
-
 }  // namespace
 
 Trainer::~Trainer() = default;
@@ -150,8 +144,6 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
       t->train_data_, data::LoaderOptionsFor(experiment.data(), "train",
                                              training.batch_size() / world_size,
                                              seed, t->rank(), world_size));
-  t->transform_ = std::make_unique<objectives::DataTransform>(
-      objectives::TransformKindFor(experiment.data()));
   absl::StatusOr<std::unique_ptr<torch::optim::Optimizer>> optimizer =
       CreateOptimizer(experiment.optimizer(), t->model_->Parameters());
   if (!optimizer.ok()) return optimizer.status();
@@ -261,6 +253,15 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
       return s;
     }
   }
+  t->gradient_step_ = std::make_unique<GradientStep>(
+      StepParts{.experiment = &t->experiment_,
+                .model = &*t->model_,
+                .optimizer = t->optimizer_.get(),
+                .ema = t->ema_.get(),
+                .communicator = options.communicator.get(),
+                .rank = t->rank(),
+                .world_size = world_size,
+                .eight_bit_data = t->train_data_->is_8bit()});
   if (world_size > 1) {
     // Every rank starts from rank 0's state.
     at::NoGradGuard no_grad;
@@ -356,112 +357,16 @@ absl::StatusOr<std::shared_ptr<const data::Dataset>> Trainer::Split(
   return data::CreateDataset(experiment_.data(), split, experiment_.seed());
 }
 
-absl::Status Trainer::TrainMicroBatch(const at::Tensor& x) {
-  const int64_t accumulate = experiment_.training().accumulate_grad_batches();
-  const uint64_t seed =
-      util::StreamSeed(experiment_.seed(), util::Stream::kTraining, step_,
-                       rank() * accumulate + micro_batches_);
-  Seed(at::detail::getDefaultCPUGenerator(), seed);
-  if (!model_->device().is_cpu())
-    Seed(at::globalContext().defaultGenerator(model_->device()), seed);
-  loss_type_ = objectives::TrainLossForEpoch(
-      experiment_.objective(), static_cast<int>(epoch_),
-      objectives::DataIsNoiseFree(model_->diffusion()));
-  at::Tensor log_det;
-  const at::Tensor y = objectives::PrepareData(
-      x.to(model_->device()),
-      train_data_->is_8bit() && experiment_.data().dequantize(), *transform_,
-      &log_det);
-  objectives::ElboOptions elbo = objectives::TrainElboOptions(
-      experiment_.objective(), experiment_.diffusion(),
-      experiment_.score_model());
-  if (objectives::AdaptiveTimeSamplerImpl* proposal = model_->proposal()) {
-    // The ELBO losses draw t from the run's proposal and teach it.
-    elbo.time_sampler = proposal;
-    elbo.observe = [proposal](const at::Tensor& t, const at::Tensor& l) {
-      proposal->Observe(t, l);
-    };
-  }
-  absl::StatusOr<at::Tensor> loss = objectives::TrainingLoss(
-      loss_type_, model_->diffusion(), model_->Network(), y, elbo);
-  if (!loss.ok()) return loss.status();
-  log_det_sum_ += log_det.mean().item<double>();
-  data_dim_ = y[0].numel();
-  // A non-finite loss is reported at the step's end, when every rank
-  // knows of it, so no rank is left waiting for the others.
-  loss_sum_ += loss->item<double>();
-  // Divided by accumulate_grad_batches even in an epoch's last, shorter
-  // accumulation, as Lightning does.
-  (*loss / accumulate).backward();
-  ++micro_batches_;
-  return absl::OkStatus();
-}
-
 absl::StatusOr<StepStats> Trainer::OptimizerStep() {
-  const double micro_batches = static_cast<double>(micro_batches_);
-  micro_batches_ = 0;
   stop_signal_ = util::StopSignal();
-  const std::vector<at::Tensor> params = model_->Parameters();
-  if (world_size() > 1) {
-    std::vector<double> scalars = {loss_sum_, stop_signal_ != 0 ? 1.0 : 0.0};
-    if (absl::Status s =
-            AllReduceGradients(*options_.communicator, params, scalars);
-        !s.ok()) {
-      return s;
-    }
-    loss_sum_ = scalars[0];
-    if (stop_signal_ == 0 && scalars[1] > 0) stop_signal_ = -1;
-  }
-  if (objectives::AdaptiveTimeSamplerImpl* proposal = model_->proposal()) {
-    // Every rank adapts to the draws of all ranks.
-    if (world_size() > 1) {
-      if (absl::Status s =
-              options_.communicator->AllReduceSum(proposal->pending());
-          !s.ok()) {
-        return s;
-      }
-    }
-    proposal->Update();
-  }
-  StepStats stats;
-  stats.loss = loss_sum_ / (micro_batches * world_size());
-  const double log_det = log_det_sum_ / micro_batches;
-  loss_sum_ = log_det_sum_ = 0;
-  // An ELBO loss is the batch's negative ELBO of the transformed data:
-  // with the transform's log-det it is a training bits/dim (this rank's
-  // log-det; the ranks' batches are alike in distribution).
-  const bool elbo_loss = loss_type_ == objectives::LossType::kDsmElbo ||
-                         loss_type_ == objectives::LossType::kIsmElbo;
-  stats.train_bpd =
-      elbo_loss ? objectives::BitsPerDim(
-                      // host: scalars in, a scalar out
-                      at::full({1}, -stats.loss, at::kDouble),
-                      // host: scalars in, a scalar out
-                      at::full({1}, log_det, at::kDouble), data_dim_,
-                      train_data_->is_8bit() ? objectives::kEightBitQuantization
-                                             : objectives::kContinuous)
-                      .item<double>()
-                : std::nan("");
-  const double clip = experiment_.optimizer().grad_clip_val();
-  stats.grad_norm = torch::nn::utils::clip_grad_norm_(
-      params, clip > 0 ? clip : std::numeric_limits<double>::infinity());
-  stats.nonfinite =
-      !std::isfinite(stats.loss) || !std::isfinite(stats.grad_norm);
-  if (stats.nonfinite) {
-    // No step: the gradients go, whether the run stops or skips.
-    optimizer_->zero_grad();
-    return stats;
-  }
-  SetLearningRate(*optimizer_, LearningRateAt(experiment_.optimizer(), step_));
-  optimizer_->step();
-  optimizer_->zero_grad();
-  if (ema_) ema_->Update();
-  ++step_;
-  return stats;
+  return gradient_step_->Finish(step_, stop_signal_);
 }
 
 absl::StatusOr<StepStats> Trainer::TrainStep(const at::Tensor& x) {
-  if (absl::Status s = TrainMicroBatch(x); !s.ok()) return s;
+  if (absl::Status s = gradient_step_->AddMicroBatch(x, step_, epoch_);
+      !s.ok()) {
+    return s;
+  }
   return OptimizerStep();
 }
 
@@ -781,14 +686,20 @@ absl::Status Trainer::Run() {
       if (!batch->has_value()) break;
       ++batches;
       util::CountBatch();
-      if (absl::Status s = TrainMicroBatch((*batch)->x); !s.ok()) return s;
+      if (absl::Status s =
+              gradient_step_->AddMicroBatch((*batch)->x, step_, epoch_);
+          !s.ok()) {
+        return s;
+      }
       examples_trained += (*batch)->x.size(0) * world_size();
       // An optimizer step after accumulate_grad_batches micro-batches, or
       // at the epoch's last batch (Lightning's behaviour).
       const bool last_batch =
           debug ? batches >= batches_per_epoch
                 : train_loader_->position().step >= batches_per_epoch;
-      if (micro_batches_ < accumulate && !last_batch) continue;
+      if (gradient_step_->micro_batches() < accumulate && !last_batch) {
+        continue;
+      }
       absl::StatusOr<StepStats> stats = OptimizerStep();
       if (!stats.ok()) return stats.status();
       if (!stats->nonfinite) {

@@ -1,8 +1,8 @@
 // The training loop behind //mdm/bin:train. Create() builds the configured
 // model (mdm/model), data, optimizer and EMA from an Experiment and, when
 // resuming, restores them from the run's checkpoint before anything is
-// written; Run() trains with gradient accumulation, clipping, the
-// learning-rate schedule and the objective schedule, and every
+// written; Run() takes gradient steps (gradient_step.h: accumulation,
+// clipping, the learning-rate and objective schedules, the EMA), and every
 // eval_every_n_epoch epochs writes the checkpoint, evaluates the ELBO
 // bits/dim (eval/elbo_evaluation.h), draws samples and, with
 // eval.fid_model, measures FID every val_fid_epoch epochs
@@ -46,6 +46,7 @@
 #include "mdm/objectives/transforms.h"
 #include "mdm/proto/experiment.pb.h"
 #include "mdm/train/distributed.h"
+#include "mdm/train/gradient_step.h"
 #include "mdm/train/run_logger.h"
 #include "mdm/util/run_lock.h"
 #include "mdm/util/state_dict.h"
@@ -78,15 +79,6 @@ struct TrainerOptions {
 };
 
 // What one optimizer step did.
-struct StepStats {
-  double loss = 0;       // Mean over micro-batches and ranks.
-  double grad_norm = 0;  // Before clipping.
-  // Training bits/dim of an ELBO loss (NaN for noise prediction).
-  double train_bpd = 0;
-  // The loss or the gradient norm was not finite; no step was taken.
-  bool nonfinite = false;
-};
-
 class Trainer {
  public:
   // Fails with one clear status for a config the components reject,
@@ -133,10 +125,8 @@ class Trainer {
 
   // Restores the model, optimizer, EMA and position from `path`.
   absl::Status Restore(const std::string& path);
-  // One micro-batch: the loss and its backward pass, divided by
-  // accumulate_grad_batches.
-  absl::Status TrainMicroBatch(const at::Tensor& x);
-  // Averages the accumulated gradients across ranks, clips them and steps.
+  // Ends the gradient step (GradientStep::Finish) with this rank's stop
+  // signal, agreed across ranks into stop_signal_.
   absl::StatusOr<StepStats> OptimizerStep();
   // The checkpoint of the current state under checkpoints/<name>.pt.
   absl::Status SaveCheckpoint(const std::string& name) const;
@@ -182,7 +172,6 @@ class Trainer {
   std::unique_ptr<model::Ema> ema_;
   std::shared_ptr<const data::Dataset> train_data_;
   std::unique_ptr<data::DataLoader> train_loader_;
-  std::unique_ptr<objectives::DataTransform> transform_;
   std::unique_ptr<util::RunLock> lock_;  // Rank 0: one writer per run.
   std::unique_ptr<RunLogger> logger_;     // Rank 0 only.
   // eval.fid_model's network (rank 0) and, once computed, the evaluation
@@ -197,12 +186,9 @@ class Trainer {
   // With a validation split: the evaluation weights of the best step.
   util::TensorDict best_weights_;
   int64_t best_step_ = 0;
-  // The optimizer step being accumulated.
-  int64_t micro_batches_ = 0;
-  double loss_sum_ = 0;
-  double log_det_sum_ = 0;
-  int64_t data_dim_ = 0;
-  objectives::LossType loss_type_ = objectives::LossType::kDsmElbo;
+  // The optimizer step being accumulated (after the model, optimizer and
+  // EMA it points to).
+  std::unique_ptr<GradientStep> gradient_step_;
   int stop_signal_ = 0;  // A rank was asked to stop (-1: another rank).
   int stopped_by_signal_ = 0;
 };

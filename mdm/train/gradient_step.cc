@@ -1,0 +1,139 @@
+#include "mdm/train/gradient_step.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Context.h>
+#include <torch/nn/utils/clip_grad.h>
+#include <torch/optim/optimizer.h>
+
+#include <cmath>
+#include <limits>
+#include <mutex>
+#include <vector>
+
+#include "mdm/objectives/elbo.h"
+#include "mdm/train/optimizers.h"
+#include "mdm/util/seed_streams.h"
+
+namespace mdm::train {
+namespace {
+
+void Seed(at::Generator generator, uint64_t seed) {
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  generator.set_current_seed(seed);
+}
+
+}  // namespace
+
+GradientStep::GradientStep(const StepParts& parts)
+    : parts_(parts),
+      transform_(objectives::TransformKindFor(parts.experiment->data())) {}
+
+absl::Status GradientStep::AddMicroBatch(const at::Tensor& x, int64_t step,
+                                         int64_t epoch) {
+  const proto::Experiment& experiment = *parts_.experiment;
+  model::Model& model = *parts_.model;
+  const int64_t accumulate = experiment.training().accumulate_grad_batches();
+  const uint64_t seed =
+      util::StreamSeed(experiment.seed(), util::Stream::kTraining, step,
+                       parts_.rank * accumulate + micro_batches_);
+  Seed(at::detail::getDefaultCPUGenerator(), seed);
+  if (!model.device().is_cpu())
+    Seed(at::globalContext().defaultGenerator(model.device()), seed);
+  loss_type_ = objectives::TrainLossForEpoch(
+      experiment.objective(), static_cast<int>(epoch),
+      objectives::DataIsNoiseFree(model.diffusion()));
+  at::Tensor log_det;
+  const at::Tensor y = objectives::PrepareData(
+      x.to(model.device()),
+      parts_.eight_bit_data && experiment.data().dequantize(), transform_,
+      &log_det);
+  objectives::ElboOptions elbo = objectives::TrainElboOptions(
+      experiment.objective(), experiment.diffusion(), experiment.score_model());
+  if (objectives::AdaptiveTimeSamplerImpl* proposal = model.proposal()) {
+    // The ELBO losses draw t from the run's proposal and teach it.
+    elbo.time_sampler = proposal;
+    elbo.observe = [proposal](const at::Tensor& t, const at::Tensor& l) {
+      proposal->Observe(t, l);
+    };
+  }
+  absl::StatusOr<at::Tensor> loss = objectives::TrainingLoss(
+      loss_type_, model.diffusion(), model.Network(), y, elbo);
+  if (!loss.ok()) return loss.status();
+  log_det_sum_ += log_det.mean().item<double>();
+  data_dim_ = y[0].numel();
+  // A non-finite loss is reported at the step's end, when every rank
+  // knows of it, so no rank is left waiting for the others.
+  loss_sum_ += loss->item<double>();
+  (*loss / accumulate).backward();
+  ++micro_batches_;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<StepStats> GradientStep::Finish(int64_t& step,
+                                               int& stop_signal) {
+  const proto::Experiment& experiment = *parts_.experiment;
+  model::Model& model = *parts_.model;
+  const double micro_batches = static_cast<double>(micro_batches_);
+  micro_batches_ = 0;
+  const std::vector<at::Tensor> params = model.Parameters();
+  if (parts_.world_size > 1) {
+    std::vector<double> scalars = {loss_sum_, stop_signal != 0 ? 1.0 : 0.0};
+    if (absl::Status s =
+            AllReduceGradients(*parts_.communicator, params, scalars);
+        !s.ok()) {
+      return s;
+    }
+    loss_sum_ = scalars[0];
+    if (stop_signal == 0 && scalars[1] > 0) stop_signal = -1;
+  }
+  if (objectives::AdaptiveTimeSamplerImpl* proposal = model.proposal()) {
+    // Every rank adapts to the draws of all ranks.
+    if (parts_.world_size > 1) {
+      if (absl::Status s =
+              parts_.communicator->AllReduceSum(proposal->pending());
+          !s.ok()) {
+        return s;
+      }
+    }
+    proposal->Update();
+  }
+  StepStats stats;
+  stats.loss = loss_sum_ / (micro_batches * parts_.world_size);
+  const double log_det = log_det_sum_ / micro_batches;
+  loss_sum_ = log_det_sum_ = 0;
+  // An ELBO loss is the batch's negative ELBO of the transformed data:
+  // with the transform's log-det it is a training bits/dim (this rank's
+  // log-det; the ranks' batches are alike in distribution).
+  const bool elbo_loss = loss_type_ == objectives::LossType::kDsmElbo ||
+                         loss_type_ == objectives::LossType::kIsmElbo;
+  stats.train_bpd =
+      elbo_loss ? objectives::BitsPerDim(
+                      // host: scalars in, a scalar out
+                      at::full({1}, -stats.loss, at::kDouble),
+                      // host: scalars in, a scalar out
+                      at::full({1}, log_det, at::kDouble), data_dim_,
+                      parts_.eight_bit_data ? objectives::kEightBitQuantization
+                                            : objectives::kContinuous)
+                      .item<double>()
+                : std::nan("");
+  const double clip = experiment.optimizer().grad_clip_val();
+  stats.grad_norm = torch::nn::utils::clip_grad_norm_(
+      params, clip > 0 ? clip : std::numeric_limits<double>::infinity());
+  stats.nonfinite =
+      !std::isfinite(stats.loss) || !std::isfinite(stats.grad_norm);
+  torch::optim::Optimizer& optimizer = *parts_.optimizer;
+  if (stats.nonfinite) {
+    // No step: the gradients go, whether the run stops or skips.
+    optimizer.zero_grad();
+    return stats;
+  }
+  SetLearningRate(optimizer, LearningRateAt(experiment.optimizer(), step));
+  optimizer.step();
+  optimizer.zero_grad();
+  if (parts_.ema != nullptr) parts_.ema->Update();
+  ++step;
+  return stats;
+}
+
+}  // namespace mdm::train
