@@ -3,8 +3,10 @@
 #include <ATen/Parallel.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <stb/stb_image.h>
 #include <torch/csrc/jit/serialization/pickle.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -17,6 +19,7 @@
 
 #include "mdm/eval/elbo_evaluation.h"
 #include "mdm/proto/experiment_config.h"
+#include "mdm/train/run_logger.h"
 #include "mdm/train/trainer.h"
 #include "mdm/util/event_writer.h"
 #include "mdm/util/state_dict.h"
@@ -256,7 +259,8 @@ TEST(TrainTest, FashionMnistEndToEnd) {
 }
 
 // --debug_mode runs a couple of batches of everything on image data:
-// training, evaluation and a sample grid.
+// two steps, one evaluation at the end, and a 2 x 2 sample grid of 28 x 3
+// = 84-pixel cells.
 TEST(TrainTest, DebugModeRunsEverythingOnImages) {
   at::set_num_threads(1);
   const std::string out = Fresh("debug_images");
@@ -269,7 +273,18 @@ TEST(TrainTest, DebugModeRunsEverythingOnImages) {
            .output_dir = out,
            .debug_mode = true})
           .ok());
-  EXPECT_TRUE(std::filesystem::exists(out + "/samples/step_2.png"));
+  int width = 0, height = 0, channels = 0;
+  ASSERT_TRUE(stbi_info((out + "/samples/step_2.png").c_str(), &width,
+                        &height, &channels));
+  EXPECT_EQ(width, 2 * 86 + 2);
+  EXPECT_EQ(height, 2 * 86 + 2);
+  absl::StatusOr<std::vector<train::EvaluationRow>> rows =
+      train::ReadEvaluations(out);
+  ASSERT_TRUE(rows.ok()) << rows.status();
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].step, 2);
+  EXPECT_EQ((*rows)[0].split, "test");
+  EXPECT_TRUE(std::isfinite((*rows)[0].bpd) && (*rows)[0].bpd > 0);
   EXPECT_TRUE(std::filesystem::exists(out + "/checkpoints/last.pt"));
 }
 
