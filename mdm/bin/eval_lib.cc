@@ -10,7 +10,7 @@
 #include <optional>
 #include <vector>
 
-#include "absl/strings/match.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "mdm/bin/ode_flags.h"
@@ -234,10 +234,8 @@ absl::StatusOr<std::string> RunEvaluation(const EvalFlags& flags) {
       absl::StatusOr<util::EncodedImage> picture =
           sampling::DrawImages(at::cat(shown));
       if (!picture.ok()) return picture.status();
-      const std::string picture_path = absl::StrCat(
-          json_path.substr(0, json_path.size() -
-                                  (absl::EndsWith(json_path, ".json") ? 5 : 0)),
-          "_samples.png");
+      const std::string picture_path =
+          absl::StrCat(absl::StripSuffix(json_path, ".json"), "_samples.png");
       if (absl::Status s =
               util::WriteFileAtomically(picture_path, picture->png);
           !s.ok()) {

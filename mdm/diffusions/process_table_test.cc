@@ -15,8 +15,9 @@ using proto::NoiseFreeData;
 using proto::ProcessTraits;
 using proto::ResolvedNumVars;
 
-// proto's process table agrees with the processes the factory builds: each default K
-// is the built diffusion's K, and "noise-free data" is D_00 = 0.
+// proto's process table agrees with the processes the factory builds:
+// each default K is the built diffusion's K, and "noise-free data" is
+// D_00 = 0.
 TEST(ProcessTableTest, RowsDescribeTheBuiltProcesses) {
   for (const auto type :
        {DiffusionConfig::VPSDE, DiffusionConfig::CLD, DiffusionConfig::ALDA,

@@ -33,8 +33,8 @@ int64_t Count(const std::string& text, int64_t K) {
   return n;
 }
 
-// The parameter counts docs/library.md's table documents. Only the first and last
-// convolutions see the K variables, so each extra variable adds
+// The parameter counts docs/library.md's table documents. Only the first
+// and last convolutions see the K variables, so each extra variable adds
 // 2 * 9 * width * C + C parameters (a 3x3 conv in and out plus the out bias).
 TEST(ScoreModelFactoryTest, ParameterCountsOfTheDocumentedModels) {
   const std::string mnist =

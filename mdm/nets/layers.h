@@ -38,10 +38,10 @@ void VarianceScalingInit(const torch::nn::Linear& linear, double scale,
 // conv's transposed convolution of x [B, Cin, H, W] to `output_size`
 // (H', W') as LibTorch computes it, but for small CPU inputs (H * W <=
 // kBatchedTransposedConvPixels; explicit padding, no groups or dilation)
-// with one GEMM over the whole batch before the col2im (LibTorch runs one GEMM per example: at
-// TinyUNet's 2x2 and 5x5 levels, batch 128, forward and backward take
-// 2.4x and 1.3x longer that way). The same sums in the same order: equal
-// to LibTorch's output bit for bit.
+// with one GEMM over the whole batch before the col2im (LibTorch runs one
+// GEMM per example: at TinyUNet's 2x2 and 5x5 levels, batch 128, forward
+// and backward take 2.4x and 1.3x longer that way). The same sums in the
+// same order: equal to LibTorch's output bit for bit.
 at::Tensor ConvTranspose2dTo(torch::nn::ConvTranspose2d& conv,
                              const at::Tensor& x, at::IntArrayRef output_size);
 inline constexpr int64_t kBatchedTransposedConvPixels = 32;

@@ -88,7 +88,8 @@ absl::StatusOr<util::EncodedImage> DrawImages(const at::Tensor& images) {
     return absl::InvalidArgumentError(absl::StrCat(
         "pictures need [N, C, H, W] images, got ", c10::str(images.sizes())));
   }
-  const int64_t side = std::max<int64_t>(1, std::min(images.size(2), images.size(3)));
+  const int64_t side =
+      std::max<int64_t>(1, std::min(images.size(2), images.size(3)));
   return util::EncodePngGrid(
       images,
       {.columns = static_cast<int64_t>(

@@ -38,7 +38,8 @@ const char* SamplerNames() {
     for (const SamplerEntry& entry : kSamplers) all.push_back(entry.name);
     const std::string last = all.back();
     all.pop_back();
-    return new std::string(absl::StrCat(absl::StrJoin(all, ", "), " or ", last));
+    return new std::string(
+        absl::StrCat(absl::StrJoin(all, ", "), " or ", last));
   }();
   return names->c_str();
 }

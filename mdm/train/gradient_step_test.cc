@@ -153,7 +153,8 @@ TEST(GradientStepTest, NonFiniteLossTakesNoStep) {
   EXPECT_EQ(counter, 7);
   EXPECT_TRUE(at::equal(setup.Flat(), before));
   for (const at::Tensor& p : setup.model->Parameters()) {
-    EXPECT_TRUE(!p.grad().defined() || p.grad().abs().max().item<double>() == 0);
+    EXPECT_TRUE(!p.grad().defined() ||
+                p.grad().abs().max().item<double>() == 0);
   }
   const std::map<std::string, at::Tensor> now = ByName(*setup.model);
   for (const auto& [name, shadow] : setup.ema->shadows()) {
