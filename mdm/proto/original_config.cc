@@ -104,6 +104,25 @@ bool IsStringField(const std::string& path) {
          field->type() == google::protobuf::FieldDescriptor::TYPE_STRING;
 }
 
+// How one of the original's keys becomes part of an Experiment.
+struct KeyRule {
+  enum Kind {
+    kValue,  // `field` = the value, typed by the field.
+    kEnum,   // `field` = values[value]; other values are refused.
+    kList,   // `field` = the list, given as "1,2,2,2" or a single number.
+    kNoted,  // Not stored: the original ignores it or does something else.
+    kOnly,   // Not stored: only the values in `quiet` are implemented.
+  };
+  std::string key;
+  Kind kind = kValue;
+  std::string field;                          // kValue, kEnum, kList.
+  std::map<std::string, std::string> values;  // kEnum: the original's: ours.
+  // Values that need no `note` (any other value gets it in the import's
+  // notes); kOnly: the values accepted (any other is refused with `note`).
+  std::vector<std::string> quiet;
+  std::string note;
+};
+
 class Importer {
  public:
   Importer(const OriginalConfig& config,
@@ -113,6 +132,11 @@ class Importer {
   absl::StatusOr<ImportedConfig> Run();
 
  private:
+  // Applies `rule` when the config has its key.
+  absl::Status Apply(const KeyRule& rule);
+  // HoUNet's channels, multipliers, blocks and attention as the original
+  // sets them for `dataset` (its YAMLs carry none of them).
+  absl::Status SetHoUNetSizes(const std::string& dataset);
   std::string Where(const std::string& key) const {
     const auto it = config_.origins.find(key);
     return it == config_.origins.end() ? key : it->second + ": " + key;
@@ -191,58 +215,116 @@ class Importer {
   const std::vector<std::string>& overrides_;
 };
 
-// Keys copied to a field of ours as they are.
-const std::vector<std::pair<std::string, std::string>>& DirectKeys() {
-  static const auto* keys = new std::vector<std::pair<std::string, std::string>>{
-      {"seed", "seed"},
-      {"wandb_project", "output.project"},
-      {"wandb_entity", "output.entity"},
-      {"save_dir", "output.output_dir"},
-      {"data_dir", "data.data_dir"},
-      {"resume_checkpoint", "training.resume_checkpoint"},
-      {"eval_every_n_epoch", "training.eval_every_n_epoch"},
-      {"is_image", "data.is_image"},
-      {"in_channels", "data.in_channels"},
-      {"out_channels", "data.out_channels"},
-      {"height", "data.height"},
-      {"width", "data.width"},
-      {"dim", "data.vector_dim"},
-      {"elbo_mc_samples_eval", "eval.elbo_mc_samples_eval"},
-      {"elbo_mc_samples_train", "objective.elbo_mc_samples_train"},
-      {"hutch_mc", "objective.hutch_mc"},
-      {"n_vars", "diffusion.n_vars"},
-      {"stationary_aux_var", "diffusion.stationary_aux_var"},
-      {"init_aux_var", "diffusion.init_aux_var"},
-      {"stationary_x_var", "diffusion.stationary_x_var"},
-      {"d_full", "diffusion.d_full"},
-      {"beta_0", "diffusion.beta_0"},
-      {"beta_1", "diffusion.beta_1"},
-      {"alda_psi", "diffusion.alda_psi"},
-      {"alda_gamma", "diffusion.alda_gamma"},
-      {"batch_size", "training.batch_size"},
-      {"test_batch_size", "eval.test_batch_size"},
-      {"accumulate_grad_batches", "training.accumulate_grad_batches"},
-      {"n_epochs", "training.n_epochs"},
-      {"lr", "optimizer.lr"},
-      {"lr_scheduling", "optimizer.lr_scheduling"},
-      {"lr_sched_max_iters", "optimizer.lr_sched_max_iters"},
-      {"grad_clip_val", "optimizer.grad_clip_val"},
-      {"warmup_iters", "optimizer.warmup_iters"},
-      {"weight_decay", "optimizer.weight_decay"},
-      {"ema_decay", "optimizer.ema_decay"},
-      {"imp_weight_train", "objective.imp_weight_train"},
-      {"switch_epoch", "objective.switch_epoch"},
-      {"val_fid_epoch", "eval.val_fid_epoch"},
-      {"fid_n_samples", "eval.fid_n_samples"},
-      {"hybrid_transition_kernel", "diffusion.hybrid_transition_kernel"},
-      {"T_max", "diffusion.t_max"},
-      {"T_min_sampling", "sampling.t_min_sampling"},
-      {"T_min_eval", "eval.t_min_eval"},
-      {"T_min_train", "objective.t_min_train"},
-      {"log_image_size", "sampling.log_image_size"},
-      {"n_FEs", "sampling.n_fes"},
+// The keys every run reads, in the order they are applied (the first
+// failure is the one reported).
+const std::vector<KeyRule>& GeneralKeyRules() {
+  using K = KeyRule;
+  static const auto* rules = new std::vector<KeyRule>{
+      {"seed", K::kValue, "seed"},
+      {"wandb_project", K::kValue, "output.project"},
+      {"wandb_entity", K::kValue, "output.entity"},
+      {"save_dir", K::kValue, "output.output_dir"},
+      {"data_dir", K::kValue, "data.data_dir"},
+      {"resume_checkpoint", K::kValue, "training.resume_checkpoint"},
+      {"eval_every_n_epoch", K::kValue, "training.eval_every_n_epoch"},
+      {"is_image", K::kValue, "data.is_image"},
+      {"in_channels", K::kValue, "data.in_channels"},
+      {"out_channels", K::kValue, "data.out_channels"},
+      {"height", K::kValue, "data.height"},
+      {"width", K::kValue, "data.width"},
+      {"dim", K::kValue, "data.vector_dim"},
+      {"elbo_mc_samples_eval", K::kValue, "eval.elbo_mc_samples_eval"},
+      {"elbo_mc_samples_train", K::kValue, "objective.elbo_mc_samples_train"},
+      {"hutch_mc", K::kValue, "objective.hutch_mc"},
+      {"n_vars", K::kValue, "diffusion.n_vars"},
+      {"stationary_aux_var", K::kValue, "diffusion.stationary_aux_var"},
+      {"init_aux_var", K::kValue, "diffusion.init_aux_var"},
+      {"stationary_x_var", K::kValue, "diffusion.stationary_x_var"},
+      {"d_full", K::kValue, "diffusion.d_full"},
+      {"beta_0", K::kValue, "diffusion.beta_0"},
+      {"beta_1", K::kValue, "diffusion.beta_1"},
+      {"alda_psi", K::kValue, "diffusion.alda_psi"},
+      {"alda_gamma", K::kValue, "diffusion.alda_gamma"},
+      {"batch_size", K::kValue, "training.batch_size"},
+      {"test_batch_size", K::kValue, "eval.test_batch_size"},
+      {"accumulate_grad_batches", K::kValue,
+       "training.accumulate_grad_batches"},
+      {"n_epochs", K::kValue, "training.n_epochs"},
+      {"lr", K::kValue, "optimizer.lr"},
+      {"lr_scheduling", K::kValue, "optimizer.lr_scheduling"},
+      {"lr_sched_max_iters", K::kValue, "optimizer.lr_sched_max_iters"},
+      {"grad_clip_val", K::kValue, "optimizer.grad_clip_val"},
+      {"warmup_iters", K::kValue, "optimizer.warmup_iters"},
+      {"weight_decay", K::kValue, "optimizer.weight_decay"},
+      {"ema_decay", K::kValue, "optimizer.ema_decay"},
+      {"imp_weight_train", K::kValue, "objective.imp_weight_train"},
+      {"switch_epoch", K::kValue, "objective.switch_epoch"},
+      {"val_fid_epoch", K::kValue, "eval.val_fid_epoch"},
+      {"fid_n_samples", K::kValue, "eval.fid_n_samples"},
+      {"hybrid_transition_kernel", K::kValue,
+       "diffusion.hybrid_transition_kernel"},
+      {"T_max", K::kValue, "diffusion.t_max"},
+      {"T_min_sampling", K::kValue, "sampling.t_min_sampling"},
+      {"T_min_eval", K::kValue, "eval.t_min_eval"},
+      {"T_min_train", K::kValue, "objective.t_min_train"},
+      {"log_image_size", K::kValue, "sampling.log_image_size"},
+      {"n_FEs", K::kValue, "sampling.n_fes"},
+      {"dataset", K::kEnum, "data.dataset",
+       {{"mnist", "MNIST"},
+        {"cifar", "CIFAR10"},
+        {"celeba", "CELEBA"},
+        {"imagenet", "IMAGENET32"}}},
+      {"sde_type", K::kEnum, "diffusion.sde_type",
+       {{"vpsde", "VPSDE"},
+        {"cld", "CLD"},
+        {"alda", "ALDA"},
+        {"malda", "MALDA"},
+        {"learned", "LEARNED"},
+        {"learned_2", "LEARNED"},
+        {"learned_3", "LEARNED"}}},
+      {"beta_fn_type", K::kEnum, "diffusion.beta_fn_type",
+       {{"inhom", "INHOM"}, {"hom", "HOM"}}},
+      {"score_parameterization", K::kEnum,
+       "score_model.score_parameterization",
+       {{"noise_pred", "NOISE_PRED"}, {"score_pred", "SCORE_PRED"}}},
+      {"score_model_type", K::kEnum, "score_model.score_model_type",
+       {{"TinyUNet", "TINY_UNET"},
+        {"MLP", "MLP"},
+        {"HoUNet", "HO_UNET"},
+        {"ncsnpp", "NCSNPP"}}},
+      {"transform", K::kEnum, "data.transform",
+       {{"logit", "LOGIT"}, {"center", "CENTER"}}},
+      {"optim_type", K::kEnum, "optimizer.optim_type",
+       {{"adam", "ADAM"}, {"adamw", "ADAMW"}, {"adamax", "ADAMAX"}}},
+      {"train_loss_type", K::kEnum, "objective.train_loss_type",
+       {{"dsm_elbo", "DSM_ELBO"},
+        {"ism_elbo", "ISM_ELBO"},
+        {"noise_pred", "NOISE_PRED_LOSS"},
+        {"cld_noise_pred", "CLD_NOISE_PRED"},
+        {"noise_pred_to_elbo", "NOISE_PRED_TO_ELBO"}}},
+      {"sampling_method", K::kEnum, "sampling.sampling_method", {{"EM", "EM"}}},
+      {"sampling_t_arr_fn", K::kEnum, "sampling.sampling_t_arr_fn",
+       {{"linear", "LINEAR"}, {"quadratic", "QUADRATIC"}}},
+      // Read by the original, but its behaviour is not what the value says.
+      {"val_loss_type", K::kNoted, "", {}, {"dsm_elbo"},
+       "the original never reads it and evaluates the DSM ELBO"},
+      {"elbo_offset_train", K::kNoted, "", {}, {"false", "0"},
+       "the original never reads it: its training loss has no offset"},
+      {"elbo_offset_eval", K::kNoted, "", {}, {"true", "1"},
+       "the original never reads it and always reports the offset bound"},
+      {"use_ema", K::kNoted, "", {}, {"false", "0"},
+       "the original never reads it: no EMA"},
+      {"log_image_step", K::kNoted, "", {}, {},
+       "the original never reads it: samples at evaluations only"},
   };
-  return *keys;
+  return *rules;
+}
+
+// `dropout`: the original's NCSN++ applies it; its other networks ignore it.
+KeyRule DropoutRule(bool ncsnpp) {
+  if (ncsnpp) return {"dropout", KeyRule::kValue, "score_model.dropout"};
+  return {"dropout", KeyRule::kNoted, "", {}, {"0", "0.0"},
+          "the original's TinyUNet, HoUNet and MLP ignore it"};
 }
 
 // Keys of the original's NCSN++ block: read only with score_model_type
@@ -260,6 +342,36 @@ const std::set<std::string>& NcsnppKeys() {
       "scale_by_sigma", "nf",               "num_res_blocks",
       "conv_size",      "mixed_score"};
   return *keys;
+}
+
+// The NCSN++ keys read with score_model_type ncsnpp, in the order applied.
+const std::vector<KeyRule>& NcsnppKeyRules() {
+  using K = KeyRule;
+  static const auto* rules = new std::vector<KeyRule>{
+      {"n_channels", K::kValue, "score_model.nf"},
+      {"n_resblocks", K::kValue, "score_model.num_res_blocks"},
+      {"resamp_with_conv", K::kValue, "score_model.resamp_with_conv"},
+      {"use_fir", K::kValue, "score_model.fir"},
+      {"skip_rescale", K::kValue, "score_model.skip_rescale"},
+      {"init_scale", K::kValue, "score_model.init_scale"},
+      {"fourier_scale", K::kValue, "score_model.fourier_scale"},
+      {"ch_mult", K::kList, "score_model.ch_mult"},
+      {"attn_resolutions", K::kList, "score_model.attn_resolutions"},
+      {"fir_kernel", K::kList, "score_model.fir_kernel"},
+      {"resblock_type", K::kEnum, "score_model.resblock_type",
+       {{"biggan", "BIGGAN"}, {"ddpm", "DDPM"}}, {"biggan"},
+       "MDM's DDPM residual blocks are score_sde's; the original's fail on a "
+       "misspelt keyword, so no original run has them"},
+      {"embedding_type", K::kEnum, "score_model.embedding_type",
+       {{"positional", "POSITIONAL"}, {"fourier", "FOURIER"}}},
+      {"nonlinearity", K::kOnly, "", {}, {"swish"},
+       "only swish is implemented"},
+      {"progressive", K::kOnly, "", {}, {"none"},
+       "progressive NCSN++ is not implemented (only none)"},
+      {"progressive_input", K::kOnly, "", {}, {"none"},
+       "progressive NCSN++ is not implemented (only none)"},
+  };
+  return *rules;
 }
 
 // The keys the original's training reads, with no default, on a run of
@@ -308,62 +420,65 @@ std::vector<std::string> RequiredKeys(const OriginalConfig& config) {
   return keys;
 }
 
+absl::Status Importer::Apply(const KeyRule& rule) {
+  if (!Has(rule.key)) return absl::OkStatus();
+  absl::Status status;
+  switch (rule.kind) {
+    case KeyRule::kValue:
+      status = Set(rule.key, rule.field);
+      break;
+    case KeyRule::kEnum:
+      status = SetEnum(rule.key, rule.field, rule.values);
+      break;
+    case KeyRule::kList:
+      status = SetList(rule.key, rule.field);
+      break;
+    case KeyRule::kNoted:
+    case KeyRule::kOnly:
+      break;
+  }
+  if (!status.ok()) return status;
+  const std::string value = String(rule.key);
+  if (rule.note.empty() || std::find(rule.quiet.begin(), rule.quiet.end(),
+                                     value) != rule.quiet.end()) {
+    return absl::OkStatus();
+  }
+  if (rule.kind == KeyRule::kOnly) {
+    return Error(rule.key,
+                 absl::StrCat("= ", Show(Get(rule.key)), ": ", rule.note));
+  }
+  Note(rule.key, rule.note);
+  return absl::OkStatus();
+}
+
+absl::Status Importer::SetHoUNetSizes(const std::string& dataset) {
+  ScoreModelConfig& net = *experiment_.mutable_score_model();
+  net.clear_ch_mult();
+  if (dataset == "mnist") {
+    net.set_ch(32);
+    for (int m : {1, 2, 2}) net.add_ch_mult(m);
+  } else if (dataset == "cifar" || dataset == "imagenet") {
+    net.set_ch(128);
+    for (int m : {1, 2, 2, 2}) net.add_ch_mult(m);
+  } else {
+    return Error("score_model_type",
+                 absl::StrCat("= 'HoUNet' has no setting in the original "
+                              "for dataset '",
+                              dataset, "' (only mnist, cifar, imagenet)"));
+  }
+  net.set_num_res_blocks(2);
+  net.clear_attn_resolutions();
+  net.add_attn_resolutions(16);
+  return absl::OkStatus();
+}
+
 absl::StatusOr<ImportedConfig> Importer::Run() {
-  std::set<std::string> handled;
-  auto handle = [&](const std::string& key) { handled.insert(key); };
-  for (const auto& [key, field] : DirectKeys()) {
-    handle(key);
-    if (Has(key)) {
-      if (absl::Status s = Set(key, field); !s.ok()) return s;
-    }
+  std::set<std::string> handled = {"checkpoint_path", "dropout"};
+  for (const KeyRule& rule : GeneralKeyRules()) {
+    handled.insert(rule.key);
+    if (absl::Status s = Apply(rule); !s.ok()) return s;
   }
-  const std::vector<std::tuple<std::string, std::string,
-                               std::map<std::string, std::string>>>
-      enums = {
-          {"dataset", "data.dataset",
-           {{"mnist", "MNIST"},
-            {"cifar", "CIFAR10"},
-            {"celeba", "CELEBA"},
-            {"imagenet", "IMAGENET32"}}},
-          {"sde_type", "diffusion.sde_type",
-           {{"vpsde", "VPSDE"},
-            {"cld", "CLD"},
-            {"alda", "ALDA"},
-            {"malda", "MALDA"},
-            {"learned", "LEARNED"},
-            {"learned_2", "LEARNED"},
-            {"learned_3", "LEARNED"}}},
-          {"beta_fn_type", "diffusion.beta_fn_type",
-           {{"inhom", "INHOM"}, {"hom", "HOM"}}},
-          {"score_parameterization", "score_model.score_parameterization",
-           {{"noise_pred", "NOISE_PRED"}, {"score_pred", "SCORE_PRED"}}},
-          {"score_model_type", "score_model.score_model_type",
-           {{"TinyUNet", "TINY_UNET"},
-            {"MLP", "MLP"},
-            {"HoUNet", "HO_UNET"},
-            {"ncsnpp", "NCSNPP"}}},
-          {"transform", "data.transform",
-           {{"logit", "LOGIT"}, {"center", "CENTER"}}},
-          {"optim_type", "optimizer.optim_type",
-           {{"adam", "ADAM"}, {"adamw", "ADAMW"}, {"adamax", "ADAMAX"}}},
-          {"train_loss_type", "objective.train_loss_type",
-           {{"dsm_elbo", "DSM_ELBO"},
-            {"ism_elbo", "ISM_ELBO"},
-            {"noise_pred", "NOISE_PRED_LOSS"},
-            {"cld_noise_pred", "CLD_NOISE_PRED"},
-            {"noise_pred_to_elbo", "NOISE_PRED_TO_ELBO"}}},
-          {"sampling_method", "sampling.sampling_method", {{"EM", "EM"}}},
-          {"sampling_t_arr_fn", "sampling.sampling_t_arr_fn",
-           {{"linear", "LINEAR"}, {"quadratic", "QUADRATIC"}}},
-      };
-  for (const auto& [key, field, mapping] : enums) {
-    handle(key);
-    if (Has(key)) {
-      if (absl::Status s = SetEnum(key, field, mapping); !s.ok()) return s;
-    }
-  }
-  // Read by the original, but its behaviour is not what the value says.
-  handle("checkpoint_path");
+  // The original reads "None" as no checkpoint.
   if (Has("checkpoint_path")) {
     const std::string path = String("checkpoint_path");
     if (path != "None" && !path.empty()) {
@@ -373,123 +488,21 @@ absl::StatusOr<ImportedConfig> Importer::Run() {
       }
     }
   }
-  handle("val_loss_type");
-  if (Has("val_loss_type") && String("val_loss_type") != "dsm_elbo") {
-    Note("val_loss_type",
-         "the original never reads it and evaluates the DSM ELBO");
-  }
-  handle("elbo_offset_train");
-  if (Has("elbo_offset_train") && String("elbo_offset_train") != "false" &&
-      String("elbo_offset_train") != "0") {
-    Note("elbo_offset_train",
-         "the original never reads it: its training loss has no offset");
-  }
-  handle("elbo_offset_eval");
+  // The original always reports the offset bound.
   experiment_.mutable_eval()->set_elbo_offset_eval(true);
-  if (Has("elbo_offset_eval") && String("elbo_offset_eval") != "true" &&
-      String("elbo_offset_eval") != "1") {
-    Note("elbo_offset_eval",
-         "the original never reads it and always reports the offset bound");
-  }
-  handle("use_ema");
-  if (Has("use_ema") && String("use_ema") != "false" &&
-      String("use_ema") != "0") {
-    Note("use_ema", "the original never reads it: no EMA");
-  }
-  handle("log_image_step");
-  if (Has("log_image_step")) {
-    Note("log_image_step",
-         "the original never reads it: samples at evaluations only");
-  }
 
   // The networks.
   const auto type = experiment_.score_model().score_model_type();
   const std::string dataset = Has("dataset") ? String("dataset") : "";
-  handle("dropout");
   const bool ncsnpp = type == ScoreModelConfig::NCSNPP;
-  if (Has("dropout")) {
-    if (ncsnpp) {
-      if (absl::Status s = Set("dropout", "score_model.dropout"); !s.ok())
-        return s;
-    } else if (OverrideText(Get("dropout")) != "0" &&
-               OverrideText(Get("dropout")) != "0.0") {
-      Note("dropout", "the original's TinyUNet, HoUNet and MLP ignore it");
-    }
-  }
+  if (absl::Status s = Apply(DropoutRule(ncsnpp)); !s.ok()) return s;
   if (type == ScoreModelConfig::HO_UNET) {
-    ScoreModelConfig& net = *experiment_.mutable_score_model();
-    net.clear_ch_mult();
-    if (dataset == "mnist") {
-      net.set_ch(32);
-      for (int m : {1, 2, 2}) net.add_ch_mult(m);
-    } else if (dataset == "cifar" || dataset == "imagenet") {
-      net.set_ch(128);
-      for (int m : {1, 2, 2, 2}) net.add_ch_mult(m);
-    } else {
-      return Error("score_model_type",
-                   absl::StrCat("= 'HoUNet' has no setting in the original "
-                                "for dataset '",
-                                dataset, "' (only mnist, cifar, imagenet)"));
-    }
-    net.set_num_res_blocks(2);
-    net.clear_attn_resolutions();
-    net.add_attn_resolutions(16);
+    if (absl::Status s = SetHoUNetSizes(dataset); !s.ok()) return s;
   }
-  for (const std::string& key : NcsnppKeys()) handle(key);
+  for (const std::string& key : NcsnppKeys()) handled.insert(key);
   if (ncsnpp) {
-    for (const auto& [key, field] :
-         std::vector<std::pair<std::string, std::string>>{
-             {"n_channels", "score_model.nf"},
-             {"n_resblocks", "score_model.num_res_blocks"},
-             {"resamp_with_conv", "score_model.resamp_with_conv"},
-             {"use_fir", "score_model.fir"},
-             {"skip_rescale", "score_model.skip_rescale"},
-             {"init_scale", "score_model.init_scale"},
-             {"fourier_scale", "score_model.fourier_scale"}}) {
-      if (Has(key)) {
-        if (absl::Status s = Set(key, field); !s.ok()) return s;
-      }
-    }
-    for (const auto& [key, field] :
-         std::vector<std::pair<std::string, std::string>>{
-             {"ch_mult", "score_model.ch_mult"},
-             {"attn_resolutions", "score_model.attn_resolutions"},
-             {"fir_kernel", "score_model.fir_kernel"}}) {
-      if (Has(key)) {
-        if (absl::Status s = SetList(key, field); !s.ok()) return s;
-      }
-    }
-    if (Has("resblock_type")) {
-      if (absl::Status s = SetEnum("resblock_type", "score_model.resblock_type",
-                                   {{"biggan", "BIGGAN"}, {"ddpm", "DDPM"}});
-          !s.ok()) {
-        return s;
-      }
-      if (String("resblock_type") == "ddpm") {
-        Note("resblock_type",
-             "MDM's DDPM residual blocks are score_sde's; the original's fail "
-             "on a misspelt keyword, so no original run has them");
-      }
-    }
-    if (Has("embedding_type")) {
-      if (absl::Status s =
-              SetEnum("embedding_type", "score_model.embedding_type",
-                      {{"positional", "POSITIONAL"}, {"fourier", "FOURIER"}});
-          !s.ok()) {
-        return s;
-      }
-    }
-    if (Has("nonlinearity") && String("nonlinearity") != "swish") {
-      return Error("nonlinearity",
-                   absl::StrCat("= ", Show(Get("nonlinearity")),
-                                ": only swish is implemented"));
-    }
-    for (const char* key : {"progressive", "progressive_input"}) {
-      if (Has(key) && String(key) != "none") {
-        return Error(key, absl::StrCat("= ", Show(Get(key)),
-                                       ": progressive NCSN++ is not "
-                                       "implemented (only none)"));
-      }
+    for (const KeyRule& rule : NcsnppKeyRules()) {
+      if (absl::Status s = Apply(rule); !s.ok()) return s;
     }
   }
   // The original flips CIFAR-10's and CelebA's training images, and its
@@ -519,7 +532,6 @@ absl::StatusOr<ImportedConfig> Importer::Run() {
   if (absl::Status s = ValidateExperiment(experiment_); !s.ok()) return s;
   return ImportedConfig{experiment_, notes_};
 }
-
 }  // namespace
 
 absl::StatusOr<OriginalConfig> ReadOriginalYaml(const std::string& path) {
