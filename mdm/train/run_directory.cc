@@ -11,6 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "absl/strings/strip.h"
+#include "mdm/util/atomic_file.h"
+#include "mdm/util/logging.h"
 
 namespace mdm::train {
 namespace {
@@ -157,6 +159,61 @@ int RemoveStaleTemporaries(const std::string& dir) {
     }
   }
   return removed;
+}
+
+absl::StatusOr<RunStart> PlanRunStart(const std::string& dir,
+                                      const std::string& checkpoint_path,
+                                      bool resume, bool overwrite, bool chief) {
+  RunStart start;
+  const std::string resume_from = checkpoint_path.empty()
+                                      ? dir + "/checkpoints/last.pt"
+                                      : checkpoint_path;
+  std::error_code error;
+  const bool resuming = resume && fs::exists(resume_from, error);
+  if (resume && !checkpoint_path.empty() && !resuming) {
+    return absl::NotFoundError(absl::StrCat(
+        "training.checkpoint_path ", checkpoint_path, " does not exist"));
+  }
+  if (resuming) {
+    start.checkpoint = resume_from;
+    start.own_checkpoint =
+        checkpoint_path.empty() ||
+        fs::equivalent(fs::path(checkpoint_path).parent_path(),
+                       dir + "/checkpoints", error);
+  }
+  if (!chief || start.own_checkpoint) return start;
+  start.replaced_run = RunEvidence(dir);
+  if (start.replaced_run && resume && checkpoint_path.empty()) {
+    LOG(INFO) << dir << " has no checkpoint to resume: starting the run again";
+  } else if (start.replaced_run && !overwrite) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(dir, " already holds a run (", *start.replaced_run,
+                     "): --resume continues it, --overwrite replaces it"));
+  }
+  return start;
+}
+
+absl::StatusOr<std::unique_ptr<util::RunLock>> PrepareRunDirectory(
+    const std::string& dir, const RunStart& start,
+    const std::string& config_text) {
+  absl::StatusOr<std::unique_ptr<util::RunLock>> lock =
+      util::RunLock::Acquire(dir);
+  if (!lock.ok()) return lock.status();
+  if (start.replaced_run) {
+    if (absl::Status s = ClearRun(dir); !s.ok()) return s;
+    LOG(INFO) << "removed the earlier run in " << dir;
+  }
+  if (const int stale = RemoveStaleTemporaries(dir)) {
+    LOG(INFO) << "removed " << stale
+              << " temporary file(s) of interrupted writes";
+  }
+  if (absl::Status s =
+          util::WriteFileAtomically(dir + "/config.textproto", config_text);
+      !s.ok()) {
+    return absl::Status(s.code(),
+                        absl::StrCat("output directory: ", s.message()));
+  }
+  return lock;
 }
 
 std::string SamplePicturePath(const std::string& dir, int64_t step) {

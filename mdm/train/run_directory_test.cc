@@ -5,6 +5,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
+#include <memory>
 #include <string>
 
 #include "mdm/proto/experiment_config.h"
@@ -73,6 +75,87 @@ TEST(RunDirectoryTest, SamplePicturesAfterAStepAreRemoved) {
   EXPECT_FALSE(fs::exists(SamplePicturePath(dir, 100)));
   EXPECT_TRUE(fs::exists(fs::path(dir) / "samples" / "step_x.png"));
   EXPECT_EQ(RemoveSamplePicturesAfter(Fresh("no_pictures"), 0), 0);
+}
+
+TEST(RunDirectoryTest, RunStartContinuesReplacesOrRefuses) {
+  const std::string dir = Fresh("run_start");
+  // An empty directory: a fresh start, whatever the flags.
+  for (bool resume : {false, true}) {
+    absl::StatusOr<RunStart> start = PlanRunStart(dir, "", resume, false, true);
+    ASSERT_TRUE(start.ok()) << start.status();
+    EXPECT_EQ(start->checkpoint, "");
+    EXPECT_EQ(start->replaced_run, std::nullopt);
+  }
+  // A run that never reached a checkpoint: refused, replaced on request,
+  // started again by --resume.
+  Touch(fs::path(dir) / "metrics.csv");
+  absl::StatusOr<RunStart> start = PlanRunStart(dir, "", false, false, true);
+  EXPECT_EQ(start.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(start.status().message(),
+              HasSubstr("already holds a run (metrics.csv): --resume"));
+  start = PlanRunStart(dir, "", false, true, true);
+  ASSERT_TRUE(start.ok());
+  EXPECT_EQ(start->replaced_run, "metrics.csv");
+  start = PlanRunStart(dir, "", true, false, true);
+  ASSERT_TRUE(start.ok());
+  EXPECT_EQ(start->checkpoint, "");
+  EXPECT_EQ(start->replaced_run, "metrics.csv");
+  // Other ranks never look at the directory.
+  start = PlanRunStart(dir, "", false, false, false);
+  ASSERT_TRUE(start.ok());
+  EXPECT_EQ(start->replaced_run, std::nullopt);
+  // Its own last.pt is continued, nothing replaced; an earlier checkpoint
+  // of its own rolls it back; a missing explicit one is an error.
+  Touch(fs::path(dir) / "checkpoints/last.pt");
+  Touch(fs::path(dir) / "checkpoints/best.pt");
+  start = PlanRunStart(dir, "", true, false, true);
+  ASSERT_TRUE(start.ok());
+  EXPECT_EQ(start->checkpoint, dir + "/checkpoints/last.pt");
+  EXPECT_TRUE(start->own_checkpoint);
+  EXPECT_EQ(start->replaced_run, std::nullopt);
+  start = PlanRunStart(dir, dir + "/checkpoints/best.pt", true, false, true);
+  ASSERT_TRUE(start.ok());
+  EXPECT_TRUE(start->own_checkpoint);
+  start = PlanRunStart(dir, dir + "/checkpoints/gone.pt", true, false, true);
+  EXPECT_EQ(start.status().code(), absl::StatusCode::kNotFound);
+  // Another run's checkpoint starts this directory's run from it: the
+  // directory's own run is then replaced only on request.
+  const std::string other = Fresh("run_start_other");
+  Touch(fs::path(other) / "checkpoints/last.pt");
+  start = PlanRunStart(dir, other + "/checkpoints/last.pt", true, false, true);
+  EXPECT_EQ(start.status().code(), absl::StatusCode::kFailedPrecondition);
+  start = PlanRunStart(dir, other + "/checkpoints/last.pt", true, true, true);
+  ASSERT_TRUE(start.ok());
+  EXPECT_FALSE(start->own_checkpoint);
+  EXPECT_EQ(start->replaced_run, "metrics.csv");
+}
+
+TEST(RunDirectoryTest, PreparedDirectoryHoldsOnlyTheNewConfig) {
+  const std::string dir = Fresh("prepare");
+  Touch(fs::path(dir) / "metrics.csv");
+  Touch(fs::path(dir) / "checkpoints/last.pt");
+  Touch(fs::path(dir) / "samples/step_10.png.tmp.99");
+  Touch(fs::path(dir) / "notes.txt");
+  RunStart start{.replaced_run = "metrics.csv"};
+  absl::StatusOr<std::unique_ptr<util::RunLock>> lock =
+      PrepareRunDirectory(dir, start, "seed: 7\n");
+  ASSERT_TRUE(lock.ok()) << lock.status();
+  EXPECT_NE(*lock, nullptr);
+  EXPECT_FALSE(fs::exists(fs::path(dir) / "metrics.csv"));
+  EXPECT_FALSE(fs::exists(fs::path(dir) / "checkpoints"));
+  EXPECT_TRUE(fs::exists(fs::path(dir) / "notes.txt"));
+  std::ifstream config(fs::path(dir) / "config.textproto");
+  std::string text((std::istreambuf_iterator<char>(config)),
+                   std::istreambuf_iterator<char>());
+  EXPECT_EQ(text, "seed: 7\n");
+  // A continued run keeps its files; only interrupted writes go.
+  lock->reset();
+  Touch(fs::path(dir) / "checkpoints/last.pt");
+  Touch(fs::path(dir) / "checkpoints/last.pt.tmp.5");
+  lock = PrepareRunDirectory(dir, RunStart{.checkpoint = "x"}, "seed: 8\n");
+  ASSERT_TRUE(lock.ok()) << lock.status();
+  EXPECT_TRUE(fs::exists(fs::path(dir) / "checkpoints/last.pt"));
+  EXPECT_FALSE(fs::exists(fs::path(dir) / "checkpoints/last.pt.tmp.5"));
 }
 
 TEST(RunDirectoryTest, ResumeKeepsShapesAndProcessButAllowsSchedules) {

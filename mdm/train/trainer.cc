@@ -86,6 +86,14 @@ absl::StatusOr<int64_t> LoaderStepFor(int64_t saved_step,
 
 }  // namespace
 
+// What Run counts for the progress line and metrics.csv's throughput.
+struct Trainer::Progress {
+  util::ProgressReporter reporter;
+  std::chrono::steady_clock::time_point last_log;
+  int64_t examples_trained = 0;  // In this run, by every rank.
+  int64_t examples_at_log = 0;
+};
+
 Trainer::~Trainer() = default;
 
 int Trainer::rank() const {
@@ -105,153 +113,19 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
   std::unique_ptr<Trainer> t(new Trainer());
   t->experiment_ = experiment;
   t->options_ = options;
-  absl::StatusOr<c10::Device> parsed = util::ParseDevice(options.device);
-  if (!parsed.ok()) return parsed.status();
-  const c10::Device device = *parsed;
-  const uint64_t seed = experiment.seed();
-  const int world_size = t->world_size();
-  const proto::TrainingConfig& training = experiment.training();
-  if (training.batch_size() % world_size != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("training.batch_size = ", training.batch_size(),
-                     " is the global batch and must be divisible by the ",
-                     world_size, " data-parallel ranks"));
+  if (absl::Status s = t->Build(); !s.ok()) return s;
+  absl::StatusOr<RunStart> start = PlanRunStart(
+      options.output_dir, experiment.training().checkpoint_path(),
+      options.resume, options.overwrite, t->chief());
+  if (!start.ok()) return start.status();
+  if (!start->checkpoint.empty()) {
+    if (absl::Status s = t->Resume(*start); !s.ok()) return s;
   }
-  absl::StatusOr<model::Model> model = model::Model::Create(experiment, device);
-  if (!model.ok()) return model.status();
-  t->model_.emplace(*std::move(model));
-
-  t->eval_split_ =
-      experiment.data().validation_examples() > 0 ? "validation" : "test";
-  absl::StatusOr<std::shared_ptr<const data::Dataset>> train =
-      data::CreateDataset(experiment.data(), "train", seed);
-  if (!train.ok()) return train.status();
-  t->train_data_ = *train;
-  // The evaluation split must load too, before any training.
-  if (absl::StatusOr<std::shared_ptr<const data::Dataset>> split =
-          t->Split(t->eval_split_);
-      !split.ok()) {
-    return split.status();
-  }
-  if (t->train_data_->size() < training.batch_size() &&
-      experiment.data().drop_last()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        t->train_data_->name(), " has ", t->train_data_->size(),
-        " examples, fewer than one batch of training.batch_size = ",
-        training.batch_size(), " (with data.drop_last)"));
-  }
-  t->train_loader_ = std::make_unique<data::DataLoader>(
-      t->train_data_, data::LoaderOptionsFor(experiment.data(), "train",
-                                             training.batch_size() / world_size,
-                                             seed, t->rank(), world_size));
-  absl::StatusOr<std::unique_ptr<torch::optim::Optimizer>> optimizer =
-      CreateOptimizer(experiment.optimizer(), t->model_->Parameters());
-  if (!optimizer.ok()) return optimizer.status();
-  t->optimizer_ = *std::move(optimizer);
-  if (experiment.optimizer().use_ema()) {
-    t->ema_ = std::make_unique<model::Ema>(t->model_->NamedParameters(),
-                                           experiment.optimizer().ema_decay());
-  }
-
-  // training.checkpoint_path names the checkpoint to resume from; by
-  // default it is the output directory's last one, when there is one.
-  const std::string& explicit_path = training.checkpoint_path();
-  const std::string resume_from =
-      explicit_path.empty() ? t->Path("checkpoints/last.pt") : explicit_path;
-  std::error_code error;
-  const bool resuming =
-      options.resume && std::filesystem::exists(resume_from, error);
-  if (options.resume && !explicit_path.empty() && !resuming) {
-    return absl::NotFoundError(absl::StrCat("training.checkpoint_path ",
-                                            explicit_path, " does not exist"));
-  }
-  // A directory holding a run is continued or, on request, replaced; never
-  // written over by accident. Its own checkpoints continue it: last.pt, or
-  // an earlier one (best.pt when last.pt is damaged) to roll back to.
-  const bool own_checkpoint =
-      resuming &&
-      (explicit_path.empty() ||
-       std::filesystem::equivalent(
-           std::filesystem::path(explicit_path).parent_path(),
-           t->Path("checkpoints"), error));
-  std::optional<std::string> evidence;
-  if (t->chief() && !own_checkpoint) {
-    evidence = RunEvidence(options.output_dir);
-    if (evidence && options.resume && explicit_path.empty()) {
-      // --resume where the run never reached a checkpoint: nothing to
-      // continue, so it starts again (what a requeued sweep point wants).
-      LOG(INFO) << options.output_dir
-                << " has no checkpoint to resume: starting the run again";
-    } else if (evidence && !options.overwrite) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          options.output_dir, " already holds a run (", *evidence,
-          "): --resume continues it, --overwrite replaces it"));
-    }
-  }
-  if (resuming) {
-    if (absl::Status s = t->Restore(resume_from); !s.ok()) return s;
-    LOG(INFO) << "resumed from " << resume_from << " at step " << t->step_
-              << ", epoch " << t->epoch_
-              << (t->owed_ == model::Owed::kNothing
-                      ? ""
-                      : "; what a stop cut off at this step comes first");
-    if (own_checkpoint && !explicit_path.empty()) {
-      LOG(INFO) << "rolling " << options.output_dir << " back to step "
-                << t->step_
-                << ": its logs and sample pictures of later steps are removed";
-    }
-  }
-  const proto::EvalConfig& eval = experiment.eval();
-  if (!eval.fid_model().empty() && t->chief()) {
-    absl::StatusOr<eval::FeatureNetwork> net =
-        eval::FeatureNetwork::Load(eval.fid_model(), options.device);
-    if (!net.ok()) return net.status();
-    t->fid_net_.emplace(*std::move(net));
-  } else if (eval.fid_model().empty() && eval.has_val_fid_epoch()) {
-    LOG(WARNING) << "eval.val_fid_epoch = " << eval.val_fid_epoch()
-                 << ": no FID during training without eval.fid_model (the "
-                    "original computes none either)";
-  }
+  if (absl::Status s = t->LoadFidNetwork(); !s.ok()) return s;
   // Everything is built and restored: now the output directory, written by
   // one process at a time (the lock lives as long as the trainer).
   if (t->chief()) {
-    absl::StatusOr<std::unique_ptr<util::RunLock>> lock =
-        util::RunLock::Acquire(options.output_dir);
-    if (!lock.ok()) return lock.status();
-    t->lock_ = *std::move(lock);
-    if (evidence) {
-      if (absl::Status s = ClearRun(options.output_dir); !s.ok()) return s;
-      LOG(INFO) << "removed the earlier run in " << options.output_dir;
-    }
-    if (const int stale = RemoveStaleTemporaries(options.output_dir)) {
-      LOG(INFO) << "removed " << stale
-                << " temporary file(s) of interrupted writes";
-    }
-    if (absl::Status s = util::WriteFileAtomically(
-            t->Path("config.textproto"), proto::ExperimentToText(experiment));
-        !s.ok()) {
-      return absl::Status(s.code(),
-                          absl::StrCat("output directory: ", s.message()));
-    }
-    std::optional<ResumePoint> resume_point;
-    if (resuming) {
-      resume_point = ResumePoint{
-          .step = t->step_,
-          .evaluation_owed = t->owed_ == model::Owed::kEvaluation,
-          .final_split = t->eval_split_ == "validation" ? "test" : ""};
-      RemoveSamplePicturesAfter(options.output_dir, t->step_);
-    }
-    absl::StatusOr<std::unique_ptr<RunLogger>> logger = RunLogger::Open(
-        options.output_dir, t->model_->diffusion().num_vars(), resume_point,
-        t->fid_net_.has_value(), t->model_->diffusion().time_bins());
-    if (!logger.ok()) return logger.status();
-    t->logger_ = *std::move(logger);
-    if (absl::Status s = t->logger_->LogRunInfo(
-            proto::ExperimentToText(experiment), experiment.output().project(),
-            experiment.output().entity(), t->step_);
-        !s.ok()) {
-      return s;
-    }
+    if (absl::Status s = t->OpenRunDirectory(*start); !s.ok()) return s;
   }
   t->gradient_step_ = std::make_unique<GradientStep>(
       StepParts{.experiment = &t->experiment_,
@@ -260,23 +134,131 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
                 .ema = t->ema_.get(),
                 .communicator = options.communicator.get(),
                 .rank = t->rank(),
-                .world_size = world_size,
+                .world_size = t->world_size(),
                 .eight_bit_data = t->train_data_->is_8bit()});
-  if (world_size > 1) {
-    // Every rank starts from rank 0's state.
-    at::NoGradGuard no_grad;
-    std::vector<at::Tensor> state;
-    for (auto& [name, tensor] : t->model_->StateDict()) state.push_back(tensor);
-    if (t->ema_) {
-      for (const auto& [name, shadow] : t->ema_->shadows())
-        state.push_back(shadow);
-    }
-    for (at::Tensor& tensor : state) {
-      if (absl::Status s = options.communicator->Broadcast(tensor, 0); !s.ok())
-        return s;
-    }
-  }
+  if (absl::Status s = t->BroadcastInitialState(); !s.ok()) return s;
   return t;
+}
+
+absl::Status Trainer::Build() {
+  absl::StatusOr<c10::Device> device = util::ParseDevice(options_.device);
+  if (!device.ok()) return device.status();
+  const uint64_t seed = experiment_.seed();
+  const proto::TrainingConfig& training = experiment_.training();
+  if (training.batch_size() % world_size() != 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("training.batch_size = ", training.batch_size(),
+                     " is the global batch and must be divisible by the ",
+                     world_size(), " data-parallel ranks"));
+  }
+  absl::StatusOr<model::Model> model =
+      model::Model::Create(experiment_, *device);
+  if (!model.ok()) return model.status();
+  model_.emplace(*std::move(model));
+
+  eval_split_ =
+      experiment_.data().validation_examples() > 0 ? "validation" : "test";
+  absl::StatusOr<std::shared_ptr<const data::Dataset>> train =
+      data::CreateDataset(experiment_.data(), "train", seed);
+  if (!train.ok()) return train.status();
+  train_data_ = *train;
+  // The evaluation split must load too, before any training.
+  if (absl::StatusOr<std::shared_ptr<const data::Dataset>> split =
+          Split(eval_split_);
+      !split.ok()) {
+    return split.status();
+  }
+  if (train_data_->size() < training.batch_size() &&
+      experiment_.data().drop_last()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        train_data_->name(), " has ", train_data_->size(),
+        " examples, fewer than one batch of training.batch_size = ",
+        training.batch_size(), " (with data.drop_last)"));
+  }
+  train_loader_ = std::make_unique<data::DataLoader>(
+      train_data_, data::LoaderOptionsFor(
+                       experiment_.data(), "train",
+                       training.batch_size() / world_size(), seed, rank(),
+                       world_size()));
+  absl::StatusOr<std::unique_ptr<torch::optim::Optimizer>> optimizer =
+      CreateOptimizer(experiment_.optimizer(), model_->Parameters());
+  if (!optimizer.ok()) return optimizer.status();
+  optimizer_ = *std::move(optimizer);
+  if (experiment_.optimizer().use_ema()) {
+    ema_ = std::make_unique<model::Ema>(model_->NamedParameters(),
+                                        experiment_.optimizer().ema_decay());
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::Resume(const RunStart& start) {
+  if (absl::Status s = Restore(start.checkpoint); !s.ok()) return s;
+  LOG(INFO) << "resumed from " << start.checkpoint << " at step " << step_
+            << ", epoch " << epoch_
+            << (owed_ == model::Owed::kNothing
+                    ? ""
+                    : "; what a stop cut off at this step comes first");
+  if (start.own_checkpoint &&
+      !experiment_.training().checkpoint_path().empty()) {
+    LOG(INFO) << "rolling " << options_.output_dir << " back to step "
+              << step_
+              << ": its logs and sample pictures of later steps are removed";
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::LoadFidNetwork() {
+  const proto::EvalConfig& eval = experiment_.eval();
+  if (!eval.fid_model().empty() && chief()) {
+    absl::StatusOr<eval::FeatureNetwork> net =
+        eval::FeatureNetwork::Load(eval.fid_model(), options_.device);
+    if (!net.ok()) return net.status();
+    fid_net_.emplace(*std::move(net));
+  } else if (eval.fid_model().empty() && eval.has_val_fid_epoch()) {
+    LOG(WARNING) << "eval.val_fid_epoch = " << eval.val_fid_epoch()
+                 << ": no FID during training without eval.fid_model (the "
+                    "original computes none either)";
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::OpenRunDirectory(const RunStart& start) {
+  const std::string config_text = proto::ExperimentToText(experiment_);
+  absl::StatusOr<std::unique_ptr<util::RunLock>> lock =
+      PrepareRunDirectory(options_.output_dir, start, config_text);
+  if (!lock.ok()) return lock.status();
+  lock_ = *std::move(lock);
+  std::optional<ResumePoint> resume_point;
+  if (!start.checkpoint.empty()) {
+    resume_point = ResumePoint{
+        .step = step_,
+        .evaluation_owed = owed_ == model::Owed::kEvaluation,
+        .final_split = eval_split_ == "validation" ? "test" : ""};
+    RemoveSamplePicturesAfter(options_.output_dir, step_);
+  }
+  absl::StatusOr<std::unique_ptr<RunLogger>> logger = RunLogger::Open(
+      options_.output_dir, model_->diffusion().num_vars(), resume_point,
+      fid_net_.has_value(), model_->diffusion().time_bins());
+  if (!logger.ok()) return logger.status();
+  logger_ = *std::move(logger);
+  return logger_->LogRunInfo(config_text, experiment_.output().project(),
+                             experiment_.output().entity(), step_);
+}
+
+absl::Status Trainer::BroadcastInitialState() {
+  if (world_size() == 1) return absl::OkStatus();
+  // Every rank starts from rank 0's state.
+  at::NoGradGuard no_grad;
+  std::vector<at::Tensor> state;
+  for (auto& [name, tensor] : model_->StateDict()) state.push_back(tensor);
+  if (ema_) {
+    for (const auto& [name, shadow] : ema_->shadows()) state.push_back(shadow);
+  }
+  for (at::Tensor& tensor : state) {
+    if (absl::Status s = options_.communicator->Broadcast(tensor, 0); !s.ok())
+      return s;
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Trainer::Restore(const std::string& path) {
@@ -654,13 +636,11 @@ absl::Status Trainer::Run() {
       (batches_per_epoch + accumulate - 1) / accumulate;
   int64_t total_steps = n_epochs * steps_per_epoch;
   if (max_steps > 0) total_steps = std::min(total_steps, max_steps);
-  util::ProgressReporter progress(total_steps, options_.log_interval_seconds);
-  auto last_log = std::chrono::steady_clock::now();
-  const bool skip_nonfinite =
-      training.on_nonfinite() == proto::TrainingConfig::SKIP;
+  Progress progress{
+      .reporter = util::ProgressReporter(total_steps,
+                                         options_.log_interval_seconds),
+      .last_log = std::chrono::steady_clock::now()};
   int64_t nonfinite_in_a_row = 0;
-  int64_t examples_trained = 0;  // In this run, by every rank.
-  int64_t examples_at_log = 0;
   auto reached_max_steps = [&] { return max_steps > 0 && step_ >= max_steps; };
   auto finished = [&] { return epoch_ >= n_epochs || reached_max_steps(); };
   const int64_t image_step = experiment_.sampling().log_image_step();
@@ -668,14 +648,7 @@ absl::Status Trainer::Run() {
     return image_step > 0 && step_ % image_step == 0 && Drawable();
   };
   model_->SetTraining(true);
-  // What a stop or a crash cut off at the restored step comes first.
-  if (owed_ == model::Owed::kSamplePicture) {
-    if (absl::Status s = SampleStep(); !s.ok())
-      return Stopped(s, "while drawing samples");
-  } else if (owed_ == model::Owed::kEvaluation) {
-    if (absl::Status s = EvaluationCycle(finished()); !s.ok())
-      return Stopped(s, "during the evaluation");
-  }
+  if (absl::Status s = DoOwedWork(finished()); !s.ok()) return s;
   while (!finished()) {
     int64_t batches = 0;
     while (!reached_max_steps()) {
@@ -691,7 +664,7 @@ absl::Status Trainer::Run() {
           !s.ok()) {
         return s;
       }
-      examples_trained += (*batch)->x.size(0) * world_size();
+      progress.examples_trained += (*batch)->x.size(0) * world_size();
       // An optimizer step after accumulate_grad_batches micro-batches, or
       // at the epoch's last batch (Lightning's behaviour).
       const bool last_batch =
@@ -702,54 +675,14 @@ absl::Status Trainer::Run() {
       }
       absl::StatusOr<StepStats> stats = OptimizerStep();
       if (!stats.ok()) return stats.status();
-      if (!stats->nonfinite) {
-        nonfinite_in_a_row = 0;
-      } else if (skip_nonfinite && ++nonfinite_in_a_row < kMaxSkippedInARow) {
-        LOG(WARNING) << "the loss (" << stats->loss << ") or gradient norm ("
-                     << stats->grad_norm << ") is not finite after step "
-                     << step_ << ": that step is skipped "
-                     << "(training.on_nonfinite: SKIP)";
-      } else {
-        std::string saved;
-        if (chief() && SaveCheckpoint("nonfinite").ok()) {
-          saved = absl::StrCat("; its weights are in ",
-                               Path("checkpoints/nonfinite.pt"),
-                               ", last.pt untouched");
-        }
-        return absl::InternalError(absl::StrCat(
-            "the loss (", stats->loss, ") or gradient norm (", stats->grad_norm,
-            ") is not finite at step ", step_,
-            skip_nonfinite ? absl::StrCat(", ", kMaxSkippedInARow,
-                                          " steps in a row")
-                           : "",
-            saved));
-      }
+      if (absl::Status s = CheckFinite(*stats, nonfinite_in_a_row); !s.ok())
+        return s;
       if (stop_signal_ != 0) {
-        // Preemption: keep the work done so far and stop cleanly; every
-        // rank stops at this same step. What the step still owes (its
-        // sample picture, or the evaluation that ends a run at max_steps)
-        // is done on resume; an epoch's end is found again by the loader.
-        owed_ = reached_max_steps() ? model::Owed::kEvaluation
-                : picture_due()     ? model::Owed::kSamplePicture
-                                    : model::Owed::kNothing;
-        if (chief()) {
-          if (absl::Status s = SaveCheckpoint("last"); !s.ok()) return s;
-        }
-        return Stopped(absl::CancelledError("stopped"), "after a step");
+        return StopAfterStep(reached_max_steps(), picture_due());
       }
       if (stats->nonfinite) continue;  // Skipped: nothing to log or draw.
       if (chief()) {
-        progress.Update(step_, stats->loss, examples_trained);
-        if (step_ % options_.log_every_n_steps == 0) {
-          const auto now = std::chrono::steady_clock::now();
-          const double rate =
-              (examples_trained - examples_at_log) /
-              std::max(std::chrono::duration<double>(now - last_log).count(),
-                       1e-9);
-          if (absl::Status s = LogStep(*stats, rate); !s.ok()) return s;
-          last_log = now;
-          examples_at_log = examples_trained;
-        }
+        if (absl::Status s = LogProgress(*stats, progress); !s.ok()) return s;
       }
       if (picture_due()) {
         if (absl::Status s = SampleStep(); !s.ok())
@@ -767,6 +700,71 @@ absl::Status Trainer::Run() {
     }
   }
   return absl::OkStatus();
+}
+
+absl::Status Trainer::DoOwedWork(bool finished) {
+  if (owed_ == model::Owed::kSamplePicture) {
+    if (absl::Status s = SampleStep(); !s.ok())
+      return Stopped(s, "while drawing samples");
+  } else if (owed_ == model::Owed::kEvaluation) {
+    if (absl::Status s = EvaluationCycle(finished); !s.ok())
+      return Stopped(s, "during the evaluation");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Trainer::CheckFinite(const StepStats& stats,
+                                  int64_t& nonfinite_in_a_row) {
+  const bool skip = experiment_.training().on_nonfinite() ==
+                    proto::TrainingConfig::SKIP;
+  if (!stats.nonfinite) {
+    nonfinite_in_a_row = 0;
+    return absl::OkStatus();
+  }
+  if (skip && ++nonfinite_in_a_row < kMaxSkippedInARow) {
+    LOG(WARNING) << "the loss (" << stats.loss << ") or gradient norm ("
+                 << stats.grad_norm << ") is not finite after step " << step_
+                 << ": that step is skipped (training.on_nonfinite: SKIP)";
+    return absl::OkStatus();
+  }
+  std::string saved;
+  if (chief() && SaveCheckpoint("nonfinite").ok()) {
+    saved = absl::StrCat("; its weights are in ",
+                         Path("checkpoints/nonfinite.pt"),
+                         ", last.pt untouched");
+  }
+  return absl::InternalError(absl::StrCat(
+      "the loss (", stats.loss, ") or gradient norm (", stats.grad_norm,
+      ") is not finite at step ", step_,
+      skip ? absl::StrCat(", ", kMaxSkippedInARow, " steps in a row") : "",
+      saved));
+}
+
+absl::Status Trainer::StopAfterStep(bool reached_max_steps, bool picture_due) {
+  // Preemption: keep the work done so far and stop cleanly; every rank
+  // stops at this same step. What the step still owes (its sample picture,
+  // or the evaluation that ends a run at max_steps) is done on resume; an
+  // epoch's end is found again by the loader.
+  owed_ = reached_max_steps ? model::Owed::kEvaluation
+          : picture_due     ? model::Owed::kSamplePicture
+                            : model::Owed::kNothing;
+  if (chief()) {
+    if (absl::Status s = SaveCheckpoint("last"); !s.ok()) return s;
+  }
+  return Stopped(absl::CancelledError("stopped"), "after a step");
+}
+
+absl::Status Trainer::LogProgress(const StepStats& stats, Progress& progress) {
+  progress.reporter.Update(step_, stats.loss, progress.examples_trained);
+  if (step_ % options_.log_every_n_steps != 0) return absl::OkStatus();
+  const auto now = std::chrono::steady_clock::now();
+  const double rate =
+      (progress.examples_trained - progress.examples_at_log) /
+      std::max(std::chrono::duration<double>(now - progress.last_log).count(),
+               1e-9);
+  progress.last_log = now;
+  progress.examples_at_log = progress.examples_trained;
+  return LogStep(stats, rate);
 }
 
 absl::Status Trainer::LogStep(const StepStats& stats, double examples_per_s) {

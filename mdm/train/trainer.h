@@ -47,6 +47,7 @@
 #include "mdm/proto/experiment.pb.h"
 #include "mdm/train/distributed.h"
 #include "mdm/train/gradient_step.h"
+#include "mdm/train/run_directory.h"
 #include "mdm/train/run_logger.h"
 #include "mdm/util/run_lock.h"
 #include "mdm/util/state_dict.h"
@@ -123,6 +124,16 @@ class Trainer {
   bool chief() const { return rank() == 0; }  // Rank 0 writes every file.
   std::string Path(const std::string& name) const;
 
+  // Create's steps, in order. The model, data, loader, optimizer and EMA.
+  absl::Status Build();
+  // Restore from start.checkpoint, and say so.
+  absl::Status Resume(const RunStart& start);
+  // eval.fid_model's network, on rank 0.
+  absl::Status LoadFidNetwork();
+  // Rank 0: the run directory prepared (run_directory.h) and its logger.
+  absl::Status OpenRunDirectory(const RunStart& start);
+  // Several ranks: rank 0's weights and EMA to every rank.
+  absl::Status BroadcastInitialState();
   // Restores the model, optimizer, EMA and position from `path`.
   absl::Status Restore(const std::string& path);
   // Ends the gradient step (GradientStep::Finish) with this rank's stop
@@ -160,6 +171,18 @@ class Trainer {
   // OK, logging where and how promptly the run stopped, for a Cancelled
   // `status` after a stop signal; `status` itself otherwise.
   absl::Status Stopped(const absl::Status& status, absl::string_view where);
+  // What a stop or a crash cut off at the restored step, done first (the
+  // evaluation ends the run when `finished`).
+  absl::Status DoOwedWork(bool finished);
+  // After an optimizer step: OK when it was finite, or skipped under
+  // training.on_nonfinite: SKIP (counted in `nonfinite_in_a_row`);
+  // otherwise nonfinite.pt is saved and the status names the values.
+  absl::Status CheckFinite(const StepStats& stats, int64_t& nonfinite_in_a_row);
+  // A stop signal after a step: last.pt saved with what the step owes.
+  absl::Status StopAfterStep(bool reached_max_steps, bool picture_due);
+  struct Progress;
+  // The progress line, and a metrics.csv row every log_every_n_steps.
+  absl::Status LogProgress(const StepStats& stats, Progress& progress);
   // A metrics.csv row (and TensorBoard scalars) for the step just taken.
   absl::Status LogStep(const StepStats& stats, double examples_per_s);
   // Image data or 2-D points: the run draws sample pictures.
