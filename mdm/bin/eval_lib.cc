@@ -65,9 +65,14 @@ absl::StatusOr<objectives::DivergenceEstimator> ParseDivergence(
       "--divergence: '", s, "' is not rademacher, gaussian or exact"));
 }
 
-}  // namespace
+// The settings --metric=ode takes from the flags.
+struct OdeSettings {
+  sampling::AdaptiveOptions adaptive;
+  objectives::DivergenceEstimator divergence;
+};
 
-absl::StatusOr<std::string> RunEvaluation(const EvalFlags& flags) {
+// Every flag checked before any work, in the order they are reported.
+absl::StatusOr<OdeSettings> CheckFlags(const EvalFlags& flags) {
   if (absl::Status s = util::RequireFlag(
           "checkpoint", flags.checkpoint,
           "the run directory or checkpoint file to evaluate");
@@ -105,48 +110,42 @@ absl::StatusOr<std::string> RunEvaluation(const EvalFlags& flags) {
   if (flags.num_threads < 0) {
     return absl::InvalidArgumentError("--num_threads must be >= 0");
   }
-  util::SetComputeThreads(flags.num_threads);
-  absl::StatusOr<model::SavedRun> model = model::OpenRun(
-      flags.checkpoint, {.device = flags.device, .config_path = flags.config});
-  if (!model.ok()) return model.status();
-  // Where the JSON goes, checked before the work: --json must be writable;
-  // a run folder that is not (read-only, another user's) gets the results
-  // printed only.
-  std::string json_path =
-      flags.json.empty() ? absl::StrCat(model->run_dir, "/eval/", flags.metric,
-                                        "_", flags.split, ".json")
+  return OdeSettings{*adaptive, *divergence};
+}
+
+// Where the JSON goes, checked before the work: --json must be writable; a
+// run folder that is not (read-only, another user's) gets the results
+// printed only (an empty path).
+absl::StatusOr<std::string> JsonPath(const EvalFlags& flags,
+                                     const std::string& run_dir) {
+  std::string path = flags.json.empty()
+                         ? absl::StrCat(run_dir, "/eval/", flags.metric, "_",
+                                        flags.split, ".json")
                          : flags.json;
-  if (absl::Status s = util::CheckWritable(json_path); !s.ok()) {
+  if (absl::Status s = util::CheckWritable(path); !s.ok()) {
     if (!flags.json.empty()) {
       return absl::Status(s.code(), absl::StrCat("--json: ", s.message()));
     }
     LOG(WARNING) << s.message()
                  << ": the results are printed, not saved (--json names "
                     "another file)";
-    json_path.clear();
+    path.clear();
   }
-  proto::Experiment experiment = model->experiment;
-  if (flags.limit_examples > 0) {
-    experiment.mutable_data()->set_limit_examples(flags.limit_examples);
-  }
-  absl::StatusOr<std::shared_ptr<const data::Dataset>> dataset =
-      data::CreateDataset(experiment.data(), flags.split, experiment.seed());
-  if (!dataset.ok()) return dataset.status();
-  const int64_t batch_size = flags.batch_size > 0
-                                 ? flags.batch_size
-                                 : experiment.eval().test_batch_size();
-  // The run's evaluation stream unless --seed names another.
-  const uint64_t seed = flags.seed.value_or(experiment.seed());
+  return path;
+}
 
+// What was evaluated: checkpoint, step, metric, split, seed, and the
+// process's Q and D ([K, K] lists, or one per time bin).
+json Header(const model::SavedRun& run, const EvalFlags& flags,
+            uint64_t seed) {
   json out;
-  out["checkpoint"] = model->checkpoint_path;
-  out["step"] = model->step;
-  out["ema_weights"] = model->ema_weights;
+  out["checkpoint"] = run.checkpoint_path;
+  out["step"] = run.step;
+  out["ema_weights"] = run.ema_weights;
   out["metric"] = flags.metric;
   out["split"] = flags.split;
   out["seed"] = seed;
-  // [K, K] lists, or one per time bin.
-  const diffusions::DiffusionImpl& diffusion = model->model.diffusion();
+  const diffusions::DiffusionImpl& diffusion = run.model.diffusion();
   if (diffusion.time_bins() == 1) {
     out["Q"] = Matrix(diffusion.Q());
     out["D"] = Matrix(diffusion.D());
@@ -158,113 +157,132 @@ absl::StatusOr<std::string> RunEvaluation(const EvalFlags& flags) {
       out["D"].push_back(Matrix(diffusion.BinnedD()[k]));
     }
   }
-  const auto start = std::chrono::steady_clock::now();
-  int64_t examples = 0;
+  return out;
+}
 
-  if (flags.metric == "elbo") {
-    absl::StatusOr<eval::ElboEvaluation> elbo = eval::EvaluateElbo(
-        model->model, experiment, *dataset,
-        {.batch_size = batch_size,
-         .seed = seed,
-         .vp_proposal = flags.proposal == "vp"});
-    if (!elbo.ok()) return elbo.status();
-    AddEstimate(out, "bpd", elbo->bpd);
-    if (elbo->bpd_with_offset)
-      AddEstimate(out, "bpd_with_offset", *elbo->bpd_with_offset);
-    out["elbo_mc_samples"] = experiment.eval().elbo_mc_samples_eval();
-    out["proposal"] = elbo->proposal;
-    examples = elbo->examples;
-  } else if (flags.metric == "ode") {
-    eval::OdeLikelihoodOptions ode;
-    ode.t_min = experiment.eval().t_min_eval();
-    ode.t_max = experiment.diffusion().t_max();
-    ode.adaptive = *adaptive;
-    ode.divergence = *divergence;
-    ode.v0_draws = flags.v0_draws;
-    absl::StatusOr<eval::OdeEvaluation> evaluation = eval::EvaluateOde(
-        model->model, experiment, *dataset, batch_size, ode, seed);
-    if (!evaluation.ok()) return evaluation.status();
-    AddEstimate(out, "bpd", evaluation->bpd);
-    examples = evaluation->examples;
-    out["function_evaluations_per_batch"] =
-        evaluation->function_evaluations_per_batch;
-    out["v0_draws"] = flags.v0_draws;
-    out["divergence"] = flags.divergence;
-    out["rtol"] = flags.rtol;
-    out["atol"] = flags.atol;
-  } else {
-    if (!experiment.data().is_image()) {
-      return absl::InvalidArgumentError("--metric=fid needs image data");
-    }
-    if (flags.fid_model.empty()) {
-      return absl::InvalidArgumentError(
-          "--metric=fid needs --fid_model=PATH: a TorchScript network from "
-          "images [N, C, H, W] in [0, 1] to features [N, D]");
-    }
-    absl::StatusOr<eval::FeatureNetwork> net =
-        eval::FeatureNetwork::Load(flags.fid_model, flags.device);
-    if (!net.ok()) return net.status();
-    absl::StatusOr<eval::FeatureStatistics> reference = eval::SplitStatistics(
-        *net, experiment, flags.split, flags.fid_stats, batch_size);
-    if (!reference.ok()) return reference.status();
-    absl::StatusOr<sampling::SamplerKind> kind =
-        sampling::ParseSamplerKind(flags.sampler);
-    if (!kind.ok()) return kind.status();
-    eval::FidEvaluationOptions options{.samples = flags.fid_samples,
-                                       .batch_size = batch_size};
-    options.sampler = sampling::SampleOptionsFor(experiment);
-    options.sampler.kind = *kind;
-    if (flags.steps > 0) options.sampler.steps = flags.steps;
-    // The first log_image_size^2 samples, drawn as the trainer draws its.
-    const int64_t side = experiment.sampling().log_image_size();
-    std::vector<at::Tensor> shown;
-    int64_t kept = 0;
-    options.on_images = [&](const at::Tensor& images) {
-      const int64_t n = std::min(images.size(0), side * side - kept);
-      if (n <= 0) return;
-      shown.push_back(images.narrow(0, 0, n));
-      kept += n;
-    };
-    at::Generator gen = util::StreamGenerator(
-        seed, util::Stream::kEvaluation, 0, 0, model->model.device());
-    absl::StatusOr<eval::FidResult> fid = eval::EvaluateFid(
-        model->model, experiment, *net, *reference, options, gen);
-    if (!fid.ok()) return fid.status();
-    if (!json_path.empty() && !shown.empty()) {
-      absl::StatusOr<util::EncodedImage> picture =
-          sampling::DrawImages(at::cat(shown));
-      if (!picture.ok()) return picture.status();
-      const std::string picture_path =
-          absl::StrCat(absl::StripSuffix(json_path, ".json"), "_samples.png");
-      if (absl::Status s =
-              util::WriteFileAtomically(picture_path, picture->png);
-          !s.ok()) {
-        return s;
-      }
-      out["samples_png"] = picture_path;
-    }
-    examples = fid->generated_samples;
-    out["fid"] = fid->fid;
-    out["fid_generated_samples"] = fid->generated_samples;
-    out["fid_reference_samples"] = fid->reference_samples;
-    out["fid_model"] = net->fingerprint();
-    out["sampler"] = flags.sampler;
-    out["steps"] = options.sampler.steps;
-    out["note"] = eval::FormatFid(*fid);
+// What one metric needs besides its flags.
+struct MetricInputs {
+  const model::SavedRun& run;
+  const proto::Experiment& experiment;
+  const std::shared_ptr<const data::Dataset>& dataset;
+  int64_t batch_size;
+  uint64_t seed;
+};
+
+// --metric=elbo into `out`; returns the examples evaluated.
+absl::StatusOr<int64_t> ElboInto(const EvalFlags& flags,
+                                 const MetricInputs& in, json& out) {
+  absl::StatusOr<eval::ElboEvaluation> elbo = eval::EvaluateElbo(
+      in.run.model, in.experiment, in.dataset,
+      {.batch_size = in.batch_size,
+       .seed = in.seed,
+       .vp_proposal = flags.proposal == "vp"});
+  if (!elbo.ok()) return elbo.status();
+  AddEstimate(out, "bpd", elbo->bpd);
+  if (elbo->bpd_with_offset)
+    AddEstimate(out, "bpd_with_offset", *elbo->bpd_with_offset);
+  out["elbo_mc_samples"] = in.experiment.eval().elbo_mc_samples_eval();
+  out["proposal"] = elbo->proposal;
+  return elbo->examples;
+}
+
+// --metric=ode into `out`; returns the examples evaluated.
+absl::StatusOr<int64_t> OdeInto(const EvalFlags& flags,
+                                const OdeSettings& settings,
+                                const MetricInputs& in, json& out) {
+  eval::OdeLikelihoodOptions ode;
+  ode.t_min = in.experiment.eval().t_min_eval();
+  ode.t_max = in.experiment.diffusion().t_max();
+  ode.adaptive = settings.adaptive;
+  ode.divergence = settings.divergence;
+  ode.v0_draws = flags.v0_draws;
+  absl::StatusOr<eval::OdeEvaluation> evaluation = eval::EvaluateOde(
+      in.run.model, in.experiment, in.dataset, in.batch_size, ode, in.seed);
+  if (!evaluation.ok()) return evaluation.status();
+  AddEstimate(out, "bpd", evaluation->bpd);
+  out["function_evaluations_per_batch"] =
+      evaluation->function_evaluations_per_batch;
+  out["v0_draws"] = flags.v0_draws;
+  out["divergence"] = flags.divergence;
+  out["rtol"] = flags.rtol;
+  out["atol"] = flags.atol;
+  return evaluation->examples;
+}
+
+// --metric=fid into `out`, and its first log_image_size^2 samples as a
+// picture beside `json_path` (when there is one); returns the samples
+// generated.
+absl::StatusOr<int64_t> FidInto(const EvalFlags& flags, const MetricInputs& in,
+                                const std::string& json_path, json& out) {
+  if (!in.experiment.data().is_image()) {
+    return absl::InvalidArgumentError("--metric=fid needs image data");
   }
-  const double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-          .count();
-  out["examples"] = examples;
-  out["examples_per_s"] = examples / std::max(seconds, 1e-9);
+  if (flags.fid_model.empty()) {
+    return absl::InvalidArgumentError(
+        "--metric=fid needs --fid_model=PATH: a TorchScript network from "
+        "images [N, C, H, W] in [0, 1] to features [N, D]");
+  }
+  absl::StatusOr<eval::FeatureNetwork> net =
+      eval::FeatureNetwork::Load(flags.fid_model, flags.device);
+  if (!net.ok()) return net.status();
+  absl::StatusOr<eval::FeatureStatistics> reference = eval::SplitStatistics(
+      *net, in.experiment, flags.split, flags.fid_stats, in.batch_size);
+  if (!reference.ok()) return reference.status();
+  absl::StatusOr<sampling::SamplerKind> kind =
+      sampling::ParseSamplerKind(flags.sampler);
+  if (!kind.ok()) return kind.status();
+  eval::FidEvaluationOptions options{.samples = flags.fid_samples,
+                                     .batch_size = in.batch_size};
+  options.sampler = sampling::SampleOptionsFor(in.experiment);
+  options.sampler.kind = *kind;
+  if (flags.steps > 0) options.sampler.steps = flags.steps;
+  // The first log_image_size^2 samples, drawn as the trainer draws its.
+  const int64_t side = in.experiment.sampling().log_image_size();
+  std::vector<at::Tensor> shown;
+  int64_t kept = 0;
+  options.on_images = [&](const at::Tensor& images) {
+    const int64_t n = std::min(images.size(0), side * side - kept);
+    if (n <= 0) return;
+    shown.push_back(images.narrow(0, 0, n));
+    kept += n;
+  };
+  at::Generator gen = util::StreamGenerator(
+      in.seed, util::Stream::kEvaluation, 0, 0, in.run.model.device());
+  absl::StatusOr<eval::FidResult> fid = eval::EvaluateFid(
+      in.run.model, in.experiment, *net, *reference, options, gen);
+  if (!fid.ok()) return fid.status();
+  if (!json_path.empty() && !shown.empty()) {
+    absl::StatusOr<util::EncodedImage> picture =
+        sampling::DrawImages(at::cat(shown));
+    if (!picture.ok()) return picture.status();
+    const std::string picture_path =
+        absl::StrCat(absl::StripSuffix(json_path, ".json"), "_samples.png");
+    if (absl::Status s = util::WriteFileAtomically(picture_path, picture->png);
+        !s.ok()) {
+      return s;
+    }
+    out["samples_png"] = picture_path;
+  }
+  out["fid"] = fid->fid;
+  out["fid_generated_samples"] = fid->generated_samples;
+  out["fid_reference_samples"] = fid->reference_samples;
+  out["fid_model"] = net->fingerprint();
+  out["sampler"] = flags.sampler;
+  out["steps"] = options.sampler.steps;
+  out["note"] = eval::FormatFid(*fid);
+  return fid->generated_samples;
+}
 
-  // The table.
+// The results as a table on standard output.
+void PrintTable(const model::SavedRun& run, const EvalFlags& flags,
+                const json& out) {
   std::cout << absl::StrFormat("%-24s %s\n", "checkpoint",
-                               model->checkpoint_path);
-  std::cout << absl::StrFormat("%-24s %d%s\n", "step", model->step,
-                               model->ema_weights ? " (EMA weights)" : "");
+                               run.checkpoint_path);
+  std::cout << absl::StrFormat("%-24s %d%s\n", "step", run.step,
+                               run.ema_weights ? " (EMA weights)" : "");
   std::cout << absl::StrFormat("%-24s %s on %s (%d examples)\n", "metric",
-                               flags.metric, flags.split, examples);
+                               flags.metric, flags.split,
+                               out["examples"].get<int64_t>());
   if (out.contains("bpd")) {
     std::cout << absl::StrFormat("%-24s %.4f +- %.4f\n", "bits/dim",
                                  out["bpd"].get<double>(),
@@ -287,13 +305,55 @@ absl::StatusOr<std::string> RunEvaluation(const EvalFlags& flags) {
                                out["examples_per_s"].get<double>());
   std::cout << absl::StrFormat("%-24s %s\n", "Q", out["Q"].dump());
   std::cout << absl::StrFormat("%-24s %s\n", "D", out["D"].dump());
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> RunEvaluation(const EvalFlags& flags) {
+  absl::StatusOr<OdeSettings> ode = CheckFlags(flags);
+  if (!ode.ok()) return ode.status();
+  util::SetComputeThreads(flags.num_threads);
+  absl::StatusOr<model::SavedRun> run = model::OpenRun(
+      flags.checkpoint, {.device = flags.device, .config_path = flags.config});
+  if (!run.ok()) return run.status();
+  absl::StatusOr<std::string> json_path = JsonPath(flags, run->run_dir);
+  if (!json_path.ok()) return json_path.status();
+  proto::Experiment experiment = run->experiment;
+  if (flags.limit_examples > 0) {
+    experiment.mutable_data()->set_limit_examples(flags.limit_examples);
+  }
+  absl::StatusOr<std::shared_ptr<const data::Dataset>> dataset =
+      data::CreateDataset(experiment.data(), flags.split, experiment.seed());
+  if (!dataset.ok()) return dataset.status();
+  const MetricInputs in{
+      .run = *run,
+      .experiment = experiment,
+      .dataset = *dataset,
+      .batch_size = flags.batch_size > 0 ? flags.batch_size
+                                         : experiment.eval().test_batch_size(),
+      // The run's evaluation stream unless --seed names another.
+      .seed = flags.seed.value_or(experiment.seed())};
+
+  json out = Header(*run, flags, in.seed);
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<int64_t> examples =
+      flags.metric == "elbo"  ? ElboInto(flags, in, out)
+      : flags.metric == "ode" ? OdeInto(flags, *ode, in, out)
+                              : FidInto(flags, in, *json_path, out);
+  if (!examples.ok()) return examples.status();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  out["examples"] = *examples;
+  out["examples_per_s"] = *examples / std::max(seconds, 1e-9);
+  PrintTable(*run, flags, out);
 
   const std::string text = out.dump(2) + "\n";
-  if (json_path.empty()) return text;
-  if (absl::Status s = util::WriteFileAtomically(json_path, text); !s.ok()) {
+  if (json_path->empty()) return text;
+  if (absl::Status s = util::WriteFileAtomically(*json_path, text); !s.ok()) {
     return s;
   }
-  std::cout << absl::StrFormat("%-24s %s\n", "json", json_path);
+  std::cout << absl::StrFormat("%-24s %s\n", "json", *json_path);
   return text;
 }
 

@@ -24,7 +24,15 @@
 #include "mdm/util/state_dict.h"
 
 namespace mdm::bin {
-absl::Status RunSampling(const SampleFlags& flags) {
+namespace {
+
+// What the flags choose, checked before any work.
+struct SamplerChoice {
+  sampling::SamplerKind kind;
+  sampling::AdaptiveOptions adaptive;
+};
+
+absl::StatusOr<SamplerChoice> CheckFlags(const SampleFlags& flags) {
   if (absl::Status s = util::RequireFlag(
           "checkpoint", flags.checkpoint,
           "the run directory or checkpoint file to sample from");
@@ -44,52 +52,55 @@ absl::Status RunSampling(const SampleFlags& flags) {
   if (flags.num_threads < 0) {
     return absl::InvalidArgumentError("--num_threads must be >= 0");
   }
-  util::SetComputeThreads(flags.num_threads);
   absl::StatusOr<sampling::SamplerKind> kind =
       sampling::ParseSamplerKind(flags.sampler);
   if (!kind.ok()) return kind.status();
-  absl::StatusOr<model::SavedRun> model = model::OpenRun(
-      flags.checkpoint, {.device = flags.device, .config_path = flags.config});
-  if (!model.ok()) return model.status();
-  const proto::Experiment& experiment = model->experiment;
-  const proto::DataConfig& data = experiment.data();
+  return SamplerChoice{*kind, *adaptive};
+}
 
-  sampling::SampleOptions options = sampling::SampleOptionsFor(experiment);
-  options.kind = *kind;
+// The --n samples' data variable (on the host), drawn in batches of
+// --batch_size, and the score evaluations per sample they took.
+struct Drawn {
+  at::Tensor x;
+  int64_t score_evaluations = 0;
+};
+
+absl::StatusOr<Drawn> DrawAll(const SampleFlags& flags,
+                              const SamplerChoice& choice,
+                              const model::SavedRun& run) {
+  const proto::DataConfig& data = run.experiment.data();
+  sampling::SampleOptions options = sampling::SampleOptionsFor(run.experiment);
+  options.kind = choice.kind;
   if (flags.steps > 0) options.steps = flags.steps;
-  options.adaptive = *adaptive;
-  const int64_t K = model->model.diffusion().num_vars();
+  options.adaptive = choice.adaptive;
+  const int64_t K = run.model.diffusion().num_vars();
   std::vector<int64_t> example_shape =
       data.is_image() ? std::vector<int64_t>{data.in_channels(), data.height(),
                                              data.width()}
                       : std::vector<int64_t>{data.vector_dim()};
-  LOG(INFO) << "sampling " << flags.n << " with " << flags.sampler << " from "
-            << model->checkpoint_path << " (step " << model->step
-            << (model->ema_weights ? ", EMA weights" : "") << ")";
-
   // --seed drives every draw: a CPU generator, or on an accelerator its
   // default generator (the samplers draw where the generator lives).
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(flags.seed);
-  if (!model->model.device().is_cpu()) {
-    gen = at::globalContext().defaultGenerator(model->model.device());
+  if (!run.model.device().is_cpu()) {
+    gen = at::globalContext().defaultGenerator(run.model.device());
     const std::lock_guard<std::mutex> lock(gen.mutex());
     gen.set_current_seed(flags.seed);
   }
-  const sampling::ScoreFunction score = model->model.Score();
+  const sampling::ScoreFunction score = run.model.Score();
   const int64_t batch = flags.batch_size > 0 ? flags.batch_size : flags.n;
   std::vector<at::Tensor> chunks;
-  int64_t evaluations = 0;
+  Drawn drawn;
   const auto start = std::chrono::steady_clock::now();
   for (int64_t done = 0; done < flags.n; done += batch) {
     std::vector<int64_t> shape = {std::min(batch, flags.n - done), K};
     shape.insert(shape.end(), example_shape.begin(), example_shape.end());
     absl::StatusOr<sampling::SamplerResult> result = sampling::Sample(
-        model->model.diffusion(), score, shape,
+        run.model.diffusion(), score, shape,
         at::TensorOptions(at::Device(flags.device)).dtype(at::kFloat), options,
         gen);
     if (!result.ok()) return result.status();
     chunks.push_back(result->u.select(1, 0).cpu());
-    evaluations += result->score_evaluations;
+    drawn.score_evaluations += result->score_evaluations;
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
             .count();
@@ -97,8 +108,15 @@ absl::Status RunSampling(const SampleFlags& flags) {
               << ", " << result->score_evaluations
               << " score evaluations per sample, " << seconds << " s";
   }
-  const at::Tensor x = at::cat(chunks);
-  // As the data came: 8-bit images, or the vectors themselves.
+  drawn.x = at::cat(chunks);
+  return drawn;
+}
+
+// The picture at --out and, with --raw, the samples as the data came
+// (8-bit images, or the vectors themselves) with their evaluation count.
+absl::Status WriteOutputs(const SampleFlags& flags,
+                          const proto::DataConfig& data, const Drawn& drawn) {
+  const at::Tensor& x = drawn.x;
   util::TensorDict raw = {
       {"samples", data.is_image() ? (sampling::SamplesToImages(x, data) * 255)
                                         .round()
@@ -119,13 +137,31 @@ absl::Status RunSampling(const SampleFlags& flags) {
   if (!flags.raw.empty()) {
     raw.emplace("score_evaluations",
                 // host: an entry of the raw output file
-                at::full({1}, static_cast<double>(evaluations), at::kDouble));
+                at::full({1}, static_cast<double>(drawn.score_evaluations),
+                         at::kDouble));
     if (absl::Status s = util::WriteTensorDict(flags.raw, raw); !s.ok()) {
       return s;
     }
     LOG(INFO) << "wrote " << flags.raw;
   }
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status RunSampling(const SampleFlags& flags) {
+  absl::StatusOr<SamplerChoice> choice = CheckFlags(flags);
+  if (!choice.ok()) return choice.status();
+  util::SetComputeThreads(flags.num_threads);
+  absl::StatusOr<model::SavedRun> run = model::OpenRun(
+      flags.checkpoint, {.device = flags.device, .config_path = flags.config});
+  if (!run.ok()) return run.status();
+  LOG(INFO) << "sampling " << flags.n << " with " << flags.sampler << " from "
+            << run->checkpoint_path << " (step " << run->step
+            << (run->ema_weights ? ", EMA weights" : "") << ")";
+  absl::StatusOr<Drawn> drawn = DrawAll(flags, *choice, *run);
+  if (!drawn.ok()) return drawn.status();
+  return WriteOutputs(flags, run->experiment.data(), *drawn);
 }
 
 }  // namespace mdm::bin
