@@ -97,6 +97,10 @@ at::Tensor HoUpsampleImpl::forward(const at::Tensor& x, at::IntArrayRef size) {
       x, F::InterpolateFuncOptions().size(size.vec()).mode(torch::kNearest)));
 }
 
+// One piece on purpose (about 80 lines): the modules are registered in the
+// original's order, which fixes the parameter order that imported
+// checkpoints are matched in; split up, that order would no longer read as
+// one list.
 HoUNetImpl::HoUNetImpl(const HoUNetOptions& options) : options_(options) {
   const int64_t ch = options.ch();
   const std::vector<int64_t>& mult = options.ch_mult();

@@ -197,6 +197,10 @@ at::Tensor FirDownsample2x(const at::Tensor& x,
   return UpFirDn2d(x, k, /*up=*/1, /*down=*/2, (p + 1) / 2, p / 2);
 }
 
+// One piece on purpose (about 90 lines): the modules are registered in
+// score_sde's order, which fixes the parameter order that imported
+// checkpoints are matched in; split up, that order would no longer read as
+// one list.
 NcsnppImpl::NcsnppImpl(const NcsnppOptions& options) : options_(options) {
   const int64_t nf = options.nf();
   const std::vector<int64_t>& mult = options.ch_mult();

@@ -407,7 +407,8 @@ TEST(LayersTest, GroupNormSiLUIsTheComposition) {
 // without bias, for even and odd output sizes. A wide output (3 channels
 // from 7) convolves the concatenation, bit for bit; a narrow one (1 channel
 // from 12, a U-Net's last layer) takes the halves one at a time, to
-// rounding.
+// rounding. One test over the whole grid of cases (about 90 lines), so
+// that a failure names the case.
 TEST(LayersTest, GroupNormSiLUCatConvTranspose2dIsTheComposition) {
   struct Shape {
     int64_t skip, out;

@@ -499,13 +499,12 @@ absl::Status ValidateDiffusionConfig(const DiffusionConfig& config) {
   return absl::OkStatus();
 }
 
-absl::Status ValidateExperiment(const Experiment& experiment) {
-  absl::Status s = RequireFiniteNumbers(experiment, "");
-  if (!s.ok()) return s;
-  s = ValidateDiffusionConfig(experiment.diffusion());
-  if (!s.ok()) return s;
+// ValidateExperiment's rules in three parts, checked in this order (the
+// first violated one is reported). Every enum chosen, vector data
+// untransformed, the numeric ranges, and the times within (0, t_max].
+absl::Status ValidateChoicesAndRanges(const Experiment& experiment) {
+  absl::Status s;
   const double t_max = experiment.diffusion().t_max();
-
   const DataConfig& data = experiment.data();
   if (s = RequireSpecified("data.dataset", data.dataset(),
                            DataConfig::Dataset_descriptor());
@@ -555,6 +554,12 @@ absl::Status ValidateExperiment(const Experiment& experiment) {
        }) {
     if (s = RequireTimeRange(field, t_min, t_max); !s.ok()) return s;
   }
+  return absl::OkStatus();
+}
+
+// The rules that relate optimizer and objective fields.
+absl::Status ValidateOptimizerAndObjective(const Experiment& experiment) {
+  absl::Status s;
   const OptimizerConfig& optimizer = experiment.optimizer();
   if (s = RequireSpecified("optimizer.lr_schedule", optimizer.lr_schedule(),
                            OptimizerConfig::LrSchedule_descriptor());
@@ -614,6 +619,12 @@ absl::Status ValidateExperiment(const Experiment& experiment) {
           EnumName(DiffusionConfig::SdeType_descriptor(), type)));
     }
   }
+  return absl::OkStatus();
+}
+
+// The network's multipliers, FID's data, and the outputs MDM writes.
+absl::Status ValidateNetworkAndOutputs(const Experiment& experiment) {
+  const DataConfig& data = experiment.data();
   for (int m : experiment.score_model().ch_mult()) {
     if (m <= 0) return Invalid("score_model.ch_mult entries", "positive", m);
   }
@@ -627,6 +638,15 @@ absl::Status ValidateExperiment(const Experiment& experiment) {
         "W&B client (`wandb sync` imports them)");
   }
   return absl::OkStatus();
+}
+
+absl::Status ValidateExperiment(const Experiment& experiment) {
+  absl::Status s = RequireFiniteNumbers(experiment, "");
+  if (!s.ok()) return s;
+  if (s = ValidateDiffusionConfig(experiment.diffusion()); !s.ok()) return s;
+  if (s = ValidateChoicesAndRanges(experiment); !s.ok()) return s;
+  if (s = ValidateOptimizerAndObjective(experiment); !s.ok()) return s;
+  return ValidateNetworkAndOutputs(experiment);
 }
 
 absl::StatusOr<Experiment> LoadExperiment(

@@ -216,7 +216,8 @@ class Importer {
 };
 
 // The keys every run reads, in the order they are applied (the first
-// failure is the one reported).
+// failure is the one reported). A table, one row per key of the original:
+// its length is theirs.
 const std::vector<KeyRule>& GeneralKeyRules() {
   using K = KeyRule;
   static const auto* rules = new std::vector<KeyRule>{
