@@ -14,6 +14,7 @@
 
 #include "mdm/data/cifar.h"
 #include "mdm/data/idx.h"
+#include "mdm/data/joblib.h"
 #include "mdm/data/npz.h"
 
 namespace mdm::data {
@@ -101,6 +102,19 @@ TEST(ParserFuzzTest, Npz) {
                            "testdata/data/imagenet32/val_data.npz"}) {
     const int rejected = Fuzz(file, 2000, [](const std::string& bytes) {
       return ParseNpz(bytes, "f").status();
+    });
+    EXPECT_GT(rejected, 500) << file;
+  }
+}
+
+// Through a file, as the image folder reads the original's CelebA.
+TEST(ParserFuzzTest, Joblib) {
+  const std::string path = ::testing::TempDir() + "/fuzz-joblib.npy";
+  for (const char* file : {"testdata/joblib/image_1.2.0.npy",
+                           "testdata/joblib/image_protocol2.npy"}) {
+    const int rejected = Fuzz(file, 2000, [&path](const std::string& bytes) {
+      std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+      return ReadJoblibImage(path).status();
     });
     EXPECT_GT(rejected, 500) << file;
   }

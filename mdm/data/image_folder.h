@@ -1,8 +1,11 @@
-// A folder of JPEG/PNG images (CelebA as the original used it), decoded on
-// demand with stb_image, center-cropped to a square and resized to
-// `size` x `size` RGB. The split is data_dir/train and data_dir/test when
-// those folders exist; otherwise the sorted files of data_dir with every
-// 10th one (index % 10 == 9) held out as the test split.
+// A folder of images for CelebA, decoded on demand, center-cropped to a
+// square and resized to `size` x `size` RGB: JPEG/PNG files (stb_image), or
+// the original's joblib-saved arrays `<index>.npy` (data/joblib.h). The
+// split is data_dir/train and data_dir/test when those folders exist, or
+// the original's data_dir/celeba/celeba-joblib/train and .../validation
+// (as the test split); otherwise the files of data_dir with every 10th one
+// (index % 10 == 9) held out as the test split. Files are in name order,
+// the original's numbered .npy files in index order (0, 1, ..., 10).
 #ifndef MDM_DATA_IMAGE_FOLDER_H_
 #define MDM_DATA_IMAGE_FOLDER_H_
 
@@ -18,8 +21,8 @@
 
 namespace mdm::data {
 
-// Decodes one image file to uint8 [3, size, size]: center crop, then
-// resize. Errors name the file.
+// Decodes one image file (JPEG, PNG or joblib .npy) to uint8
+// [3, size, size]: center crop, then resize. Errors name the file.
 absl::StatusOr<at::Tensor> DecodeImage(const std::string& path, int64_t size);
 
 class ImageFolder : public Dataset {

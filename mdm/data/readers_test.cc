@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "mdm/data/cifar.h"
 #include "mdm/data/factory.h"
@@ -364,6 +365,49 @@ TEST(ImageFolderTest, DecodesCropsAndResizes) {
       ImageFolder::Open(kData + "/celeba", "test", 32);
   ASSERT_TRUE(test.ok());
   EXPECT_EQ((*test)->size(), 1);
+}
+
+// The original's CelebA layout under data_dir: joblib arrays in
+// celeba/celeba-joblib/{train,validation}, read in index order, validation
+// as the test split, centre-cropped like any image (the fixtures are
+// 6 x 4: rows 1-4 at size 4, exactly).
+TEST(ImageFolderTest, ReadsTheOriginalsJoblibLayout) {
+  namespace fs = std::filesystem;
+  const std::string dir = ::testing::TempDir() + "/original_celeba";
+  fs::remove_all(dir);
+  const std::string root = dir + "/celeba/celeba-joblib";
+  fs::create_directories(root + "/train");
+  fs::create_directories(root + "/validation");
+  for (const char* name : {"10.npy", "2.npy", "0.npy", "1.npy"}) {
+    fs::copy_file("testdata/joblib/image_1.2.0.npy",
+                  root + "/train/" + name);
+  }
+  fs::copy_file("testdata/joblib/image_0.14.1.npy",
+                root + "/validation/0.npy");
+  absl::StatusOr<std::unique_ptr<ImageFolder>> train =
+      ImageFolder::Open(dir, "train", 4);
+  ASSERT_TRUE(train.ok()) << train.status();
+  std::vector<std::string> names;
+  for (const std::string& f : (*train)->files())
+    names.push_back(fs::path(f).filename().string());
+  EXPECT_EQ(names, (std::vector<std::string>{"0.npy", "1.npy", "2.npy",
+                                             "10.npy"}));
+  absl::StatusOr<std::unique_ptr<ImageFolder>> test =
+      ImageFolder::Open(dir, "test", 4);
+  ASSERT_TRUE(test.ok()) << test.status();
+  ASSERT_EQ((*test)->size(), 1);
+  const int64_t first[] = {0};
+  absl::StatusOr<Examples> batch = (*test)->Get(first);
+  ASSERT_TRUE(batch.ok()) << batch.status();
+  const at::Tensor expected = at::arange(6 * 4 * 3, at::kFloat)
+                                  .reshape({6, 4, 3})
+                                  .narrow(0, 1, 4)
+                                  .permute({2, 0, 1})
+                                  .div(255.0f);
+  EXPECT_TRUE(at::equal(batch->x[0], expected));
+  EXPECT_THAT(Message(DecodeImage("testdata/joblib/float_image.npy", 4)
+                          .status()),
+              HasSubstr("float_image.npy: holds a f4 array"));
 }
 
 TEST(ImageFolderTest, BadInputGivesClearErrors) {
