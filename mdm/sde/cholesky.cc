@@ -28,18 +28,31 @@ absl::StatusOr<CholeskyFactor> SafeCholesky(
   const int64_t K = cov.size(-1);
   const at::IntArrayRef batch_shape = cov.sizes().slice(0, cov.dim() - 2);
 
-  // Decide the jitter without autograd; factorize differentiably once below.
+  // A jitter, when one is needed, is decided without autograd; the
+  // factorization returned is differentiable.
   at::Tensor flat = cov.detach().reshape({-1, K, K});
   const int64_t n = flat.size(0);
   at::Tensor jitter = at::zeros({n}, flat.options());
   int64_t num_jittered = 0;
 
-  // LAPACK's potrf may "succeed" on NaN input (OpenBLAS's does): check first.
+  // The factorization to return, tried first: most covariances need no
+  // jitter, and then one read (one synchronization on an accelerator) of
+  // whether any is not finite or failed is the whole check. LAPACK's potrf
+  // may "succeed" on NaN input (OpenBLAS's does): finiteness is checked
+  // from the input.
+  auto [first, first_info] = at::linalg_cholesky_ex(cov);
   const at::Tensor not_finite = flat.isfinite().logical_not().flatten(1).any(1);
-  if (not_finite.any().item<bool>()) {
+  const int64_t verdict = (not_finite.any().to(at::kLong) * 2 +
+                           first_info.ne(0).any().to(at::kLong))
+                              .item<int64_t>();
+  if (verdict >= 2) {
     return absl::InvalidArgumentError(
         absl::StrCat(describe(not_finite.nonzero()[0][0].item<int64_t>()),
                      " is not finite"));
+  }
+  if (verdict == 0) {
+    return CholeskyFactor{
+        .chol = first, .jitter = jitter.view(batch_shape), .num_jittered = 0};
   }
 
   at::Tensor failing = FailsToFactorize(flat).nonzero().flatten();

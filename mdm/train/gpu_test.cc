@@ -7,11 +7,18 @@
 #include <ATen/Context.h>
 #include <gtest/gtest.h>
 
+#ifdef MDM_LIBTORCH_HAS_CUDA
+#include <c10/cuda/CUDAFunctions.h>
+#include <c10/util/Exception.h>
+#endif
+
 #include <filesystem>
+#include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "mdm/diffusions/diffusion.h"
 #include "mdm/proto/experiment_config.h"
 #include "mdm/train/trainer.h"
@@ -103,6 +110,43 @@ TEST_F(GpuTest, TrainsEvaluatesAndSamplesOnTheGpu) {
   ASSERT_TRUE(picture.ok()) << picture.status();
   EXPECT_TRUE(std::filesystem::exists(*picture));
 }
+
+#ifdef MDM_LIBTORCH_HAS_CUDA
+// Counts LibTorch's "synchronizing CUDA operation" warnings, which its sync
+// debug mode raises at every host-device synchronization.
+class SyncCounter : public c10::WarningHandler {
+ public:
+  void process(const c10::Warning& warning) override {
+    if (absl::StrContains(warning.msg(), "synchroniz")) ++count;
+  }
+  int count = 0;
+};
+
+// A training step's synchronizations, as gradient_step_test counts its
+// host reads on the CPU: per micro-batch the batch's copy to the device,
+// the process's matrix norm twice and the Cholesky verdict; per step the
+// one read of loss, log-det and gradient norm. 5 for one micro-batch.
+TEST_F(GpuTest, TrainingStepSynchronizesWithinItsBudget) {
+  std::unique_ptr<Trainer> gpu = MakeTrainer("cuda", "syncs");
+  ASSERT_TRUE(gpu);
+  const at::Tensor x = at::randint(0, 256, {4, 1, 28, 28}, at::kByte);
+  ASSERT_TRUE(gpu->TrainStep(x).ok());  // Warm-up: caches, lazy init.
+  SyncCounter counter;
+  {
+    c10::WarningUtils::WarningHandlerGuard guard(&counter);
+    c10::cuda::warning_state().set_sync_debug_mode(
+        c10::cuda::SyncDebugMode::L_WARN);
+    absl::StatusOr<StepStats> stats = gpu->TrainStep(x);
+    c10::cuda::warning_state().set_sync_debug_mode(
+        c10::cuda::SyncDebugMode::L_DISABLED);
+    ASSERT_TRUE(stats.ok()) << stats.status();
+  }
+  std::cout << "synchronizations per training step: " << counter.count
+            << "\n";
+  RecordProperty("synchronizations_per_step", counter.count);
+  EXPECT_LE(counter.count, 5);
+}
+#endif  // MDM_LIBTORCH_HAS_CUDA
 
 }  // namespace
 }  // namespace mdm::train

@@ -3,16 +3,17 @@
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 #include <ATen/Context.h>
-#include <torch/nn/utils/clip_grad.h>
 #include <torch/optim/optimizer.h>
 
 #include <cmath>
 #include <limits>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 #include "mdm/objectives/elbo.h"
 #include "mdm/train/optimizers.h"
+#include "mdm/util/host_reads.h"
 #include "mdm/util/seed_streams.h"
 
 namespace mdm::train {
@@ -40,9 +41,13 @@ absl::Status GradientStep::AddMicroBatch(const at::Tensor& x, int64_t step,
   Seed(at::detail::getDefaultCPUGenerator(), seed);
   if (!model.device().is_cpu())
     Seed(at::globalContext().defaultGenerator(model.device()), seed);
+  // Whether the data gets no noise matters (and is read from the process)
+  // only for a loss that switches.
   loss_type_ = objectives::TrainLossForEpoch(
       experiment.objective(), static_cast<int>(epoch),
-      objectives::DataIsNoiseFree(model.diffusion()));
+      experiment.objective().train_loss_type() ==
+              proto::ObjectiveConfig::NOISE_PRED_TO_ELBO &&
+          objectives::DataIsNoiseFree(model.diffusion()));
   at::Tensor log_det;
   const at::Tensor y = objectives::PrepareData(
       x.to(model.device()),
@@ -60,15 +65,44 @@ absl::Status GradientStep::AddMicroBatch(const at::Tensor& x, int64_t step,
   absl::StatusOr<at::Tensor> loss = objectives::TrainingLoss(
       loss_type_, model.diffusion(), model.Network(), y, elbo);
   if (!loss.ok()) return loss.status();
-  log_det_sum_ += log_det.mean().item<double>();
+  auto add = [](at::Tensor& sum, const at::Tensor& value) {
+    const at::Tensor v = value.detach().to(at::kDouble);
+    sum = sum.defined() ? sum + v : v;
+  };
+  add(log_det_sum_, log_det.mean());
   data_dim_ = y[0].numel();
   // A non-finite loss is reported at the step's end, when every rank
   // knows of it, so no rank is left waiting for the others.
-  loss_sum_ += loss->item<double>();
+  add(loss_sum_, *loss);
   (*loss / accumulate).backward();
   ++micro_batches_;
   return absl::OkStatus();
 }
+
+namespace {
+
+// torch::nn::utils::clip_grad_norm_ with the 2-norm: the same operations
+// in the same order, but the total norm stays on the device (LibTorch's
+// returns it as a host double: one synchronization more per step).
+at::Tensor ClipGradNorm(const std::vector<at::Tensor>& parameters,
+                        double max_norm) {
+  std::vector<at::Tensor> grads;
+  for (const at::Tensor& p : parameters) {
+    if (p.grad().defined()) grads.push_back(p.grad().data());
+  }
+  if (grads.empty()) return at::zeros({}, at::kDouble);  // host: no gradient
+  std::vector<at::Tensor> norms;
+  norms.reserve(grads.size());
+  for (const at::Tensor& g : grads) norms.push_back(g.norm(2.0));
+  const at::Tensor total =
+      norms.size() == 1 ? norms[0] : at::stack(norms).norm(2.0);
+  const at::Tensor coef =
+      at::clamp(max_norm / (total + 1e-6), c10::optional<at::Scalar>(), 1.0);
+  for (at::Tensor& g : grads) g.mul_(coef);
+  return total;
+}
+
+}  // namespace
 
 absl::StatusOr<StepStats> GradientStep::Finish(int64_t& step,
                                                int& stop_signal) {
@@ -77,14 +111,20 @@ absl::StatusOr<StepStats> GradientStep::Finish(int64_t& step,
   const double micro_batches = static_cast<double>(micro_batches_);
   micro_batches_ = 0;
   const std::vector<at::Tensor> params = model.Parameters();
+  at::Tensor loss_sum = std::exchange(loss_sum_, at::Tensor());
+  const at::Tensor log_det_sum = std::exchange(log_det_sum_, at::Tensor());
   if (parts_.world_size > 1) {
-    std::vector<double> scalars = {loss_sum_, stop_signal != 0 ? 1.0 : 0.0};
+    std::vector<double> scalars = {util::ReadToHost({loss_sum})[0],
+                                   stop_signal != 0 ? 1.0 : 0.0};
     if (absl::Status s =
             AllReduceGradients(*parts_.communicator, params, scalars);
         !s.ok()) {
       return s;
     }
-    loss_sum_ = scalars[0];
+    // The ranks' total, read back with the step's other statistics.
+    loss_sum = at::full(
+        {1}, scalars[0],
+        at::TensorOptions(model.device()).dtype(at::kDouble));
     if (stop_signal == 0 && scalars[1] > 0) stop_signal = -1;
   }
   if (objectives::AdaptiveTimeSamplerImpl* proposal = model.proposal()) {
@@ -98,10 +138,16 @@ absl::StatusOr<StepStats> GradientStep::Finish(int64_t& step,
     }
     proposal->Update();
   }
+  const double clip = experiment.optimizer().grad_clip_val();
+  const at::Tensor grad_norm = ClipGradNorm(
+      params, clip > 0 ? clip : std::numeric_limits<double>::infinity());
+  // The step's one read: loss, log-det and gradient norm together.
+  const std::vector<double> read =
+      util::ReadToHost({loss_sum, log_det_sum, grad_norm});
   StepStats stats;
-  stats.loss = loss_sum_ / (micro_batches * parts_.world_size);
-  const double log_det = log_det_sum_ / micro_batches;
-  loss_sum_ = log_det_sum_ = 0;
+  stats.loss = read[0] / (micro_batches * parts_.world_size);
+  const double log_det = read[1] / micro_batches;
+  stats.grad_norm = read[2];
   // An ELBO loss is the batch's negative ELBO of the transformed data:
   // with the transform's log-det it is a training bits/dim (this rank's
   // log-det; the ranks' batches are alike in distribution).
@@ -117,9 +163,6 @@ absl::StatusOr<StepStats> GradientStep::Finish(int64_t& step,
                                             : objectives::kContinuous)
                       .item<double>()
                 : std::nan("");
-  const double clip = experiment.optimizer().grad_clip_val();
-  stats.grad_norm = torch::nn::utils::clip_grad_norm_(
-      params, clip > 0 ? clip : std::numeric_limits<double>::infinity());
   stats.nonfinite =
       !std::isfinite(stats.loss) || !std::isfinite(stats.grad_norm);
   torch::optim::Optimizer& optimizer = *parts_.optimizer;

@@ -86,8 +86,10 @@ class GradientStep {
   StepParts parts_;
   objectives::DataTransform transform_;
   int64_t micro_batches_ = 0;
-  double loss_sum_ = 0;
-  double log_det_sum_ = 0;
+  // The micro-batches' losses and mean log-dets, summed on the device in
+  // double (read to the host once, in Finish).
+  at::Tensor loss_sum_;
+  at::Tensor log_det_sum_;
   int64_t data_dim_ = 0;
   objectives::LossType loss_type_ = objectives::LossType::kDsmElbo;
 };

@@ -12,9 +12,11 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "mdm/model/ema.h"
 #include "mdm/model/model.h"
 #include "mdm/proto/experiment_config.h"
+#include "mdm/util/host_reads.h"
 
 namespace mdm::train {
 namespace {
@@ -175,6 +177,40 @@ TEST(GradientStepTest, TheEmaAveragesTheUpdatedParameters) {
     EXPECT_TRUE(at::allclose(setup.ema->shadows().at(name),
                              0.75 * old.at(name) + 0.25 * p))
         << name;
+  }
+}
+
+
+// A step's reads back to the host (util/host_reads.h), each a host-device
+// synchronization on a GPU unless it reads a host scalar. Per micro-batch:
+// the process's matrix norm, which sets the transition kernel's squarings
+// (twice: the ELBO's moments and the kernel), the Cholesky factorization's
+// one verdict, and two host scalars of the time proposal; per step, one
+// read of the loss, log-det and gradient norm together, and the training
+// bits/dim (host scalars). So 3 synchronizations per micro-batch and 1 per
+// step on a GPU. Was 9 per step: reading the loss and log-det of every
+// micro-batch, clip_grad_norm_'s own read or the Cholesky check's three
+// gives more.
+TEST(GradientStepTest, HostReadsPerStep) {
+  for (const char* process : {"LEARNED", "VPSDE"}) {
+    for (int accumulate : {1, 2}) {
+      Rig setup(
+          {absl::StrCat("diffusion.sde_type=", process),
+           absl::StrCat("diffusion.n_vars=",
+                        std::string(process) == "VPSDE" ? 1 : 2),
+           absl::StrCat("training.accumulate_grad_batches=", accumulate)});
+      GradientStep step = setup.Step();
+      int64_t counter = 0;
+      int stop = 0;
+      util::HostReadCounter reads;
+      for (int m = 0; m < accumulate; ++m)
+        ASSERT_TRUE(step.AddMicroBatch(setup.x, counter, 0).ok());
+      EXPECT_EQ(reads.count(), 5 * accumulate) << process;
+      reads.Reset();
+      ASSERT_TRUE(step.Finish(counter, stop).ok());
+      EXPECT_EQ(reads.count(), 2) << process;
+      EXPECT_EQ(counter, 1);
+    }
   }
 }
 
