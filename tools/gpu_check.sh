@@ -11,7 +11,7 @@
 #
 # It runs, with --device=$DEVICE (default cuda):
 #   1. gpu_test (the model, its process and a run on the GPU against the
-#      CPU);
+#      CPU; the host-device synchronizations of a training step);
 #   2. TinyUNet training, batch 128, Learned-3, on Fashion-MNIST's images
 #      (steps/s from metrics.csv), then its run's test ELBO (images/s) and
 #      EM sampling ($N_SAMPLES, default 1,024, samples x 100 steps; samples/s
@@ -102,7 +102,9 @@ EOF
 }
 
 step "gpu_test on $device"
-"$bin/gpu_test" --gtest_brief=1
+"$bin/gpu_test" --gtest_brief=1 | tee "$out/gpu_test.log"
+syncs=$(sed -n 's/^synchronizations per training step: //p' "$out/gpu_test.log")
+if [[ -n $syncs ]]; then figure host_device_syncs_per_step "$syncs"; fi
 
 step "TinyUNet training, batch 128, $steps steps on $device"
 "$bin/train" --config=configs/fashion_mnist/learned_3.textproto --device="$device" \
