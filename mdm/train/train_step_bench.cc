@@ -9,13 +9,16 @@
 // are set beside an SGEMM measured in the same run.
 //
 //   bazel run -c opt //mdm/train:train_step_bench -- --num_threads=1
+//   ... -- --benchmark_filter=HoUNet --profile_top=25   (where time goes)
 #include <ATen/ATen.h>
 #include <benchmark/benchmark.h>
+#include <gflags/gflags.h>
 #include <torch/optim/adam.h>
 
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <iostream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -27,10 +30,15 @@
 #include "mdm/nets/tiny_unet.h"
 #include "mdm/proto/experiment_config.h"
 #include "mdm/train/trainer.h"
+#include "mdm/util/op_profile.h"
 #include "mdm/util/runtime_info.h"
 
 namespace mdm::train {
 namespace {
+
+DEFINE_int32(profile_top, 0,
+             "After timing, profile one more training step and print its "
+             "N largest operators by self time (util/op_profile.h).");
 
 struct Setup {
   std::unique_ptr<Trainer> trainer;
@@ -149,6 +157,12 @@ void Run(benchmark::State& state, Setup& setup,
     std::tie(step, network) =
         AlternatingMedians(train_step, network_step, reps);
     state.SetIterationTime(step);
+  }
+  if (FLAGS_profile_top > 0) {
+    util::OpProfile profile;
+    train_step();
+    std::cerr << "one training step, by operator\n"
+              << profile.Table(FLAGS_profile_top);
   }
   state.counters["step_ms"] = 1e3 * step;
   state.counters["network_ms"] = 1e3 * network;
