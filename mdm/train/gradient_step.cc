@@ -90,7 +90,13 @@ at::Tensor ClipGradNorm(const std::vector<at::Tensor>& parameters,
   for (const at::Tensor& p : parameters) {
     if (p.grad().defined()) grads.push_back(p.grad().data());
   }
-  if (grads.empty()) return at::zeros({}, at::kDouble);  // host: no gradient
+  if (grads.empty()) {
+    // Read with the step's other statistics: on their device.
+    return at::zeros({}, at::TensorOptions(parameters.empty()
+                                               ? at::Device(at::kCPU)
+                                               : parameters[0].device())
+                             .dtype(at::kDouble));
+  }
   std::vector<at::Tensor> norms;
   norms.reserve(grads.size());
   for (const at::Tensor& g : grads) norms.push_back(g.norm(2.0));
@@ -108,6 +114,10 @@ absl::StatusOr<StepStats> GradientStep::Finish(int64_t& step,
                                                int& stop_signal) {
   const proto::Experiment& experiment = *parts_.experiment;
   model::Model& model = *parts_.model;
+  if (micro_batches_ == 0) {
+    return absl::FailedPreconditionError(
+        "GradientStep::Finish without a micro-batch (AddMicroBatch first)");
+  }
   const double micro_batches = static_cast<double>(micro_batches_);
   micro_batches_ = 0;
   const std::vector<at::Tensor> params = model.Parameters();

@@ -79,7 +79,7 @@ class GradientStep {
   // this rank's stop signal (0: none); with several ranks it comes back as
   // their agreement (-1: another rank's). `step` advances when the update
   // is taken, that is unless the loss or gradient norm is not finite (then
-  // the gradients are dropped).
+  // the gradients are dropped). FailedPrecondition without a micro-batch.
   absl::StatusOr<StepStats> Finish(int64_t& step, int& stop_signal);
 
  private:

@@ -210,6 +210,9 @@ TEST(GradientStepTest, HostReadsPerStep) {
       ASSERT_TRUE(step.Finish(counter, stop).ok());
       EXPECT_EQ(reads.count(), 2) << process;
       EXPECT_EQ(counter, 1);
+      // Nothing accumulated: no step to finish.
+      EXPECT_EQ(step.Finish(counter, stop).status().code(),
+                absl::StatusCode::kFailedPrecondition);
     }
   }
 }
