@@ -17,6 +17,7 @@
 #include "mdm/nets/mlp.h"
 #include "mdm/nets/ncsnpp.h"
 #include "mdm/nets/tiny_unet.h"
+#include "mdm/util/op_profile.h"
 
 namespace mdm::nets {
 namespace {
@@ -239,6 +240,26 @@ TEST(TinyUNetTest, MultiplyAddsLayerByLayer) {
             784 * 32 * 27 + 196 * 64 * 288 + 49 * 128 * 576 +
                 16 * 256 * 1152 + 16 * 256 * 128 * 9 + 49 * 256 * 64 * 9 +
                 196 * 128 * 32 * 9 + 784 * 64 * 3 * 9 + 245760);
+}
+
+// The count above against the arithmetic LibTorch's kernels are handed
+// (util::OpProfile reads it from their shapes) in one forward and backward:
+// three passes of every layer but the two whose inputs need no gradient,
+// conv1 (the state) and the embedding's first dense layer (the Fourier
+// features).
+TEST(TinyUNetTest, MultiplyAddsAgreeWithTheProfiledArithmetic) {
+  constexpr int64_t kBatch = 4;
+  constexpr int64_t kConv1 = 584064, kFirstDense = 256 * 256;
+  TinyUNet net(TinyUNetOptions(3, 1));
+  const at::Tensor u = at::randn({kBatch, 3, 1, 28, 28});
+  util::OpProfile profile;
+  net->forward(u, at::rand({kBatch})).sum().backward();
+  double flop = 0;
+  for (const util::OpProfile::Row& row : profile.Rows()) flop += row.flop;
+  EXPECT_EQ(flop, 2.0 * kBatch *
+                      (3 * TinyUNetMultiplyAdds(TinyUNetOptions(3, 1), 28, 28) -
+                       kConv1 - kFirstDense))
+      << profile.Table(40);
 }
 
 TEST(HoUNetTest, ParameterCountsMatchTheOriginalModels) {

@@ -10,6 +10,7 @@
 //
 //   bazel run -c opt //mdm/train:train_step_bench -- --num_threads=1
 //   ... -- --benchmark_filter=HoUNet --profile_top=25   (where time goes)
+//   ... -- --benchmark_filter=HoUNet --profile_top=60 --profile_by_shape
 #include <ATen/ATen.h>
 #include <benchmark/benchmark.h>
 #include <gflags/gflags.h>
@@ -26,6 +27,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "mdm/data/factory.h"
 #include "mdm/nets/tiny_unet.h"
 #include "mdm/proto/experiment_config.h"
@@ -39,6 +41,10 @@ namespace {
 DEFINE_int32(profile_top, 0,
              "After timing, profile one more training step and print its "
              "N largest operators by self time (util/op_profile.h).");
+DEFINE_bool(profile_by_shape, false,
+            "With --profile_top: a row per operator and input shapes, so "
+            "that each convolution row is a layer (or the layers of one "
+            "shape), with its GFLOP/s.");
 
 struct Setup {
   std::unique_ptr<Trainer> trainer;
@@ -127,6 +133,28 @@ double SgemmPeakGflops() {
   return best;
 }
 
+// What the profiled step would take if every convolution and matrix
+// product in it ran at the SGEMM rate measured now, the rest unchanged: how
+// far a faster kernel for them could take the step.
+void PrintDistanceToPeak(const std::vector<util::OpProfile::Row>& rows,
+                         double step_s) {
+  double flop = 0, counted_s = 0;
+  for (const util::OpProfile::Row& row : rows) {
+    if (row.flop <= 0) continue;
+    flop += row.flop;
+    counted_s += row.self_s;
+  }
+  if (counted_s <= 0) return;
+  const double peak = SgemmPeakGflops();
+  std::cerr << absl::StrFormat(
+      "convolutions and products: %.1f GFLOP in %.0f ms (%.1f GFLOP/s); at "
+      "the SGEMM peak of %.1f GFLOP/s: %.0f ms, and the (profiled) step "
+      "%.0f ms instead of %.0f\n",
+      flop / 1e9, 1e3 * counted_s, flop / counted_s / 1e9, peak,
+      1e3 * flop / peak / 1e9, 1e3 * (step_s - counted_s + flop / peak / 1e9),
+      1e3 * step_s);
+}
+
 void Run(benchmark::State& state, Setup& setup,
          int64_t step_multiply_adds = 0) {
   const model::Model& model = setup.trainer->model();
@@ -159,10 +187,16 @@ void Run(benchmark::State& state, Setup& setup,
     state.SetIterationTime(step);
   }
   if (FLAGS_profile_top > 0) {
-    util::OpProfile profile;
+    util::OpProfile profile({.by_shape = FLAGS_profile_by_shape});
+    const auto start = std::chrono::steady_clock::now();
     train_step();
-    std::cerr << "one training step, by operator\n"
+    const double profiled_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
+    std::cerr << "one training step, by operator"
+              << (FLAGS_profile_by_shape ? " and input shapes\n" : "\n")
               << profile.Table(FLAGS_profile_top);
+    PrintDistanceToPeak(profile.Rows(), profiled_s);
   }
   state.counters["step_ms"] = 1e3 * step;
   state.counters["network_ms"] = 1e3 * network;

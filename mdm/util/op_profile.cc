@@ -1,32 +1,140 @@
 #include "mdm/util/op_profile.h"
 
+#include <ATen/core/ivalue.h>
+
 #include <algorithm>
 #include <chrono>
 #include <map>
 #include <memory>
+#include <utility>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
 
 namespace mdm::util {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using Inputs = c10::ArrayRef<const c10::IValue>;
+
+// What an operator's arithmetic is, read from its inputs when it starts:
+// `flop` outright, or `flop_per_output` times its output's size.
+struct Arithmetic {
+  double flop = 0;
+  double flop_per_output = 0;
+};
+
+const at::Tensor* TensorAt(Inputs in, size_t i) {
+  if (i >= in.size() || !in[i].isTensor()) return nullptr;
+  const at::Tensor& t = in[i].toTensor();
+  return t.defined() ? &t : nullptr;
+}
+
+bool BoolAt(Inputs in, size_t i) {
+  return i < in.size() && in[i].isBool() && in[i].toBool();
+}
+
+// Multiply-adds of one output element of a convolution (non-transposed) or
+// one input element (transposed): the weight's [., C/groups, k...] volume
+// past its first dimension.
+double MacsPerElement(const at::Tensor& weight) {
+  double macs = 1;
+  for (int64_t d = 1; d < weight.dim(); ++d) macs *= weight.size(d);
+  return macs;
+}
+
+// Convolutions: aten's forward kernels and wrappers take (input, weight,
+// ...); the backward ones (grad_output, input, weight, ..., output_mask),
+// with one pass of the forward's arithmetic for each of the input and
+// weight gradients asked for. A transposed convolution's arithmetic scales
+// with its input, not its output.
+Arithmetic Convolution(absl::string_view name, Inputs in) {
+  const bool backward = absl::StrContains(name, "backward");
+  const size_t w = backward ? 2 : 1;
+  const at::Tensor* weight = TensorAt(in, w);
+  const at::Tensor* input = TensorAt(in, w - 1);
+  if (weight == nullptr || input == nullptr || weight->dim() < 3 ||
+      input->dim() != weight->dim()) {
+    return {};
+  }
+  const bool transposed =
+      absl::StrContains(name, "transpose") ||
+      (name == "aten::convolution" && BoolAt(in, 6)) ||
+      (name == "aten::_convolution" && BoolAt(in, 6)) ||
+      (name == "aten::convolution_backward" && BoolAt(in, 7));
+  const double per_element = 2 * MacsPerElement(*weight);
+  if (!backward) {
+    if (transposed) return {.flop = per_element * input->numel()};
+    return {.flop_per_output = per_element};
+  }
+  int passes = 0;
+  for (size_t i = in.size(); i-- > 0;) {
+    if (in[i].isBoolList()) {
+      const c10::List<bool> mask = in[i].toBoolList();
+      passes =
+          (mask.size() > 0 && mask.get(0)) + (mask.size() > 1 && mask.get(1));
+      break;
+    }
+  }
+  const at::Tensor* sized = transposed ? TensorAt(in, 1) : TensorAt(in, 0);
+  if (sized == nullptr) return {};
+  return {.flop = passes * per_element * sized->numel()};
+}
+
+// Matrix products: aten::mm (a, b), bmm (a, b), addmm and baddbmm
+// (c, a, b): 2 m k n per matrix.
+Arithmetic Product(absl::string_view name, Inputs in) {
+  const bool with_addend = name == "aten::addmm" || name == "aten::baddbmm";
+  if (!with_addend && name != "aten::mm" && name != "aten::bmm") return {};
+  const at::Tensor* a = TensorAt(in, with_addend ? 1 : 0);
+  const at::Tensor* b = TensorAt(in, with_addend ? 2 : 1);
+  if (a == nullptr || b == nullptr || a->dim() < 2 || b->dim() < 2) return {};
+  return {.flop = 2.0 * a->numel() * b->size(-1)};
+}
+
+Arithmetic ArithmeticOf(absl::string_view name, Inputs in) {
+  if (!absl::StartsWith(name, "aten::")) return {};
+  if (absl::StrContains(name, "conv")) return Convolution(name, in);
+  return Product(name, in);
+}
+
+std::string Shapes(Inputs in) {
+  std::vector<std::string> shapes;
+  for (const c10::IValue& value : in) {
+    if (!value.isTensor() || !value.toTensor().defined()) continue;
+    shapes.push_back(
+        absl::StrCat("[", absl::StrJoin(value.toTensor().sizes(), ","), "]"));
+    if (shapes.size() == 3) break;
+  }
+  return absl::StrJoin(shapes, " ");
+}
 
 struct Frame {
-  std::string name;
+  std::string name, shapes;
   Clock::time_point start;
+  Arithmetic arithmetic;
   double children_s = 0;
+  bool counted_within = false;  // A callee counted arithmetic.
 };
 
 struct ThreadProfile {
+  bool by_shape = false;
   std::vector<Frame> stack;
-  std::map<std::string, OpProfile::Row> rows;
+  std::map<std::pair<std::string, std::string>, OpProfile::Row> rows;
 };
 
 thread_local ThreadProfile profile;
 
 std::unique_ptr<at::ObserverContext> Enter(const at::RecordFunction& fn) {
-  profile.stack.push_back({fn.name(), Clock::now()});
+  // The inputs live only while the operator starts: read them now.
+  const Inputs in = fn.inputs();
+  profile.stack.push_back({.name = fn.name(),
+                           .shapes = profile.by_shape ? Shapes(in) : "",
+                           .start = Clock::now(),
+                           .arithmetic = ArithmeticOf(fn.name(), in)});
   return nullptr;
 }
 
@@ -36,32 +144,49 @@ void Leave(const at::RecordFunction& fn, at::ObserverContext*) {
   profile.stack.pop_back();
   const double seconds =
       std::chrono::duration<double>(Clock::now() - frame.start).count();
-  OpProfile::Row& row = profile.rows[frame.name];
+  double flop = frame.arithmetic.flop;
+  const std::vector<c10::IValue>& outputs = fn.outputs();
+  if (frame.arithmetic.flop_per_output > 0 && !outputs.empty() &&
+      outputs[0].isTensor() && outputs[0].toTensor().defined()) {
+    flop = frame.arithmetic.flop_per_output * outputs[0].toTensor().numel();
+  }
+  if (frame.counted_within) flop = 0;  // Its callee did the arithmetic.
+
+  OpProfile::Row& row = profile.rows[{frame.name, frame.shapes}];
   row.name = frame.name;
+  row.shapes = frame.shapes;
   ++row.calls;
   row.self_s += seconds - frame.children_s;
+  row.flop += flop;
   const bool nested_in_itself =
       std::any_of(profile.stack.begin(), profile.stack.end(),
                   [&](const Frame& f) { return f.name == frame.name; });
   if (!nested_in_itself) row.total_s += seconds;
-  if (!profile.stack.empty()) profile.stack.back().children_s += seconds;
+  if (!profile.stack.empty()) {
+    Frame& caller = profile.stack.back();
+    caller.children_s += seconds;
+    caller.counted_within |= flop > 0 || frame.counted_within;
+  }
 }
 
 }  // namespace
 
-OpProfile::OpProfile()
+OpProfile::OpProfile(Options options)
     : handle_(at::addThreadLocalCallback(
           at::RecordFunctionCallback(Enter, Leave)
+              .needsInputs(true)
+              .needsOutputs(true)
               .scopes({at::RecordScope::FUNCTION,
                        at::RecordScope::BACKWARD_FUNCTION}))) {
   profile = ThreadProfile();
+  profile.by_shape = options.by_shape;
 }
 
 OpProfile::~OpProfile() { at::removeCallback(handle_); }
 
 std::vector<OpProfile::Row> OpProfile::Rows() const {
   std::vector<Row> rows;
-  for (const auto& [name, row] : profile.rows) rows.push_back(row);
+  for (const auto& [key, row] : profile.rows) rows.push_back(row);
   std::sort(rows.begin(), rows.end(),
             [](const Row& a, const Row& b) { return a.self_s > b.self_s; });
   return rows;
@@ -71,14 +196,19 @@ std::string OpProfile::Table(int top) const {
   const std::vector<Row> rows = Rows();
   double all = 0;
   for (const Row& row : rows) all += row.self_s;
-  std::string out = absl::StrFormat("%-44s %7s %10s %6s %10s\n", "operator",
-                                    "calls", "self ms", "self%", "total ms");
+  std::string out = absl::StrFormat(
+      "%-44s %7s %10s %6s %10s %8s%s\n", "operator", "calls", "self ms",
+      "self%", "total ms", "GFLOP/s", profile.by_shape ? "  input shapes" : "");
   for (int i = 0; i < top && i < static_cast<int>(rows.size()); ++i) {
     const Row& r = rows[i];
-    absl::StrAppendFormat(&out, "%-44s %7d %10.1f %5.1f%% %10.1f\n",
+    const std::string rate =
+        r.flop > 0 && r.self_s > 0
+            ? absl::StrFormat("%.1f", r.flop / r.self_s / 1e9)
+            : "";
+    absl::StrAppendFormat(&out, "%-44s %7d %10.1f %5.1f%% %10.1f %8s%s\n",
                           r.name.substr(0, 44), r.calls, 1e3 * r.self_s,
-                          all > 0 ? 100 * r.self_s / all : 0.0,
-                          1e3 * r.total_s);
+                          all > 0 ? 100 * r.self_s / all : 0.0, 1e3 * r.total_s,
+                          rate, r.shapes.empty() ? "" : "  " + r.shapes);
   }
   absl::StrAppendFormat(&out, "%-44s %7s %10.1f\n", "all operators", "",
                         1e3 * all);

@@ -4,7 +4,13 @@
 // (its time less that of the operators it called) is summed. The table
 // sums to the profiled wall time, less what ran outside any operator.
 //
-//   util::OpProfile profile;
+// Convolutions and matrix products also count their arithmetic (2 flops a
+// multiply-add, from their argument shapes), so the table gives each one's
+// rate; with `by_shape` a row is an operator at one set of input shapes,
+// which for a network's convolutions is a layer (or the layers of one
+// shape): the per-layer profile of docs/benchmarks.md.
+//
+//   util::OpProfile profile({.by_shape = true});
 //   ... a training step ...
 //   std::cerr << profile.Table(20);
 #ifndef MDM_UTIL_OP_PROFILE_H_
@@ -20,20 +26,31 @@ namespace mdm::util {
 
 class OpProfile {
  public:
-  OpProfile();  // Starts timing on this thread.
+  struct Options {
+    // A row per operator and shapes of its tensor inputs, not per operator.
+    bool by_shape = false;
+  };
+  explicit OpProfile(Options options);  // Starts timing on this thread.
+  OpProfile() : OpProfile(Options()) {}
   ~OpProfile();
   OpProfile(const OpProfile&) = delete;
   OpProfile& operator=(const OpProfile&) = delete;
 
   struct Row {
-    std::string name;  // e.g. "aten::convolution_backward".
+    std::string name;    // e.g. "aten::convolution_backward".
+    std::string shapes;  // With by_shape: "[8,256,16,16] [256,256,3,3]".
     int64_t calls = 0;
     double self_s = 0;   // Not counting the operators it called.
     double total_s = 0;  // Counting them (outermost calls only).
+    // The arithmetic done in this operator's own time: convolutions and
+    // matrix products (forward and backward) that called no other counted
+    // operator (the one that does the work, not its dispatching wrappers).
+    double flop = 0;
   };
-  // Every name seen, by self time, largest first.
+  // Every row, by self time, largest first.
   std::vector<Row> Rows() const;
-  // The `top` largest rows with their share of all self time.
+  // The `top` largest rows with their share of all self time and, where
+  // they count arithmetic, their GFLOP/s.
   std::string Table(int top) const;
 
  private:

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <map>
 #include <string>
+#include <string_view>
 
 namespace mdm::util {
 namespace {
@@ -39,6 +40,79 @@ TEST(OpProfileTest, CountsCallsAndSplitsSelfTime) {
   EXPECT_GT(by_name["aten::mm"].self_s, by_name["aten::matmul"].self_s);
   EXPECT_GE(by_name["aten::matmul"].total_s, by_name["aten::mm"].total_s);
   EXPECT_LE(self_sum, wall);
+}
+
+double Flop(const OpProfile& profile, std::string_view containing) {
+  double flop = 0;
+  for (const OpProfile::Row& row : profile.Rows()) {
+    if (row.name.find(containing) != std::string::npos) flop += row.flop;
+  }
+  return flop;
+}
+
+// A product's arithmetic is counted once, in the operator that did it (mm,
+// not the matmul that called it): 2 m k n.
+TEST(OpProfileTest, CountsProductArithmeticOnce) {
+  OpProfile profile;
+  (void)at::matmul(at::randn({5, 7}), at::randn({7, 3}));
+  (void)at::bmm(at::randn({2, 5, 7}), at::randn({2, 7, 3}));
+  double mm = 0, bmm = 0, matmul = 0;
+  for (const OpProfile::Row& row : profile.Rows()) {
+    if (row.name == "aten::mm") mm += row.flop;
+    if (row.name == "aten::bmm") bmm += row.flop;
+    if (row.name == "aten::matmul") matmul += row.flop;
+  }
+  EXPECT_EQ(mm, 2 * 5 * 7 * 3);
+  EXPECT_EQ(bmm, 2 * 2 * 5 * 7 * 3);
+  EXPECT_EQ(matmul, 0);
+}
+
+// A convolution's forward is 2 flops per multiply-add of its output
+// elements over C_in x 3 x 3; each gradient asked for in its backward one
+// pass more, counted once however LibTorch dispatches it (oneDNN or the
+// im2col path, behind convolution wrappers).
+TEST(OpProfileTest, CountsConvolutionArithmeticOnce) {
+  constexpr double kForward = 2.0 * (2 * 4 * 8 * 8) * (3 * 3 * 3);
+  for (const bool input_grad : {false, true}) {
+    const at::Tensor x = at::randn({2, 3, 8, 8}).requires_grad_(input_grad);
+    const at::Tensor w = at::randn({4, 3, 3, 3}).requires_grad_();
+    OpProfile profile;
+    const at::Tensor y = at::conv2d(x, w, {}, 1, 1);
+    EXPECT_EQ(Flop(profile, "conv"), kForward);
+    y.sum().backward();
+    EXPECT_EQ(Flop(profile, "conv"), kForward * (input_grad ? 3 : 2))
+        << profile.Table(30);
+  }
+}
+
+// A transposed convolution's arithmetic scales with its input: 2 C_out
+// k^2 per input element, whatever its stride.
+TEST(OpProfileTest, CountsTransposedConvolutionByItsInput) {
+  constexpr double kForward = 2.0 * (2 * 4 * 5 * 5) * (3 * 3 * 3);
+  const at::Tensor x = at::randn({2, 4, 5, 5}).requires_grad_();
+  const at::Tensor w = at::randn({4, 3, 3, 3}).requires_grad_();
+  OpProfile profile;
+  const at::Tensor y = at::conv_transpose2d(x, w, {}, 2);
+  ASSERT_EQ(y.size(2), 11);
+  EXPECT_EQ(Flop(profile, "conv"), kForward) << profile.Table(30);
+  y.sum().backward();
+  EXPECT_EQ(Flop(profile, "conv"), 3 * kForward) << profile.Table(30);
+}
+
+// by_shape gives an operator a row per set of input shapes.
+TEST(OpProfileTest, ByShapeSplitsRowsByInputShapes) {
+  OpProfile profile({.by_shape = true});
+  const at::Tensor a = at::randn({4, 4}), b = at::randn({5, 7});
+  (void)at::mm(a, a);
+  (void)at::mm(a, a);
+  (void)at::mm(b, b.t());
+  std::map<std::string, int64_t> calls;
+  for (const OpProfile::Row& row : profile.Rows()) {
+    if (row.name == "aten::mm") calls[row.shapes] = row.calls;
+  }
+  EXPECT_EQ(calls, (std::map<std::string, int64_t>{{"[4,4] [4,4]", 2},
+                                                   {"[5,7] [7,5]", 1}}));
+  EXPECT_NE(profile.Table(5).find("[5,7] [7,5]"), std::string::npos);
 }
 
 }  // namespace

@@ -9,7 +9,8 @@ Runs with the original's checkout and the benchmark stand-ins on PYTHONPATH
 Builds the model as ref_bench.py does (the original's configs/<dataset>/
 learned_3.yaml, random images of its shape), takes two warm-up steps, then
 profiles one step (training_step, backward, Adam) with torch.profiler and
-prints the top operators by self CPU time.
+prints the top operators by self CPU time (with --by_shape, by operator and
+input shapes, with the profiler's FLOP estimates).
 """
 import argparse
 
@@ -23,6 +24,10 @@ p.add_argument("--model", default="HoUNet")
 p.add_argument("--bs", type=int, default=8)
 p.add_argument("--threads", type=int, default=1)
 p.add_argument("--top", type=int, default=25)
+p.add_argument("--by_shape", action="store_true",
+               help="a row per operator and input shapes (the layers), with "
+               "the profiler's FLOP estimates: train_step_bench's "
+               "--profile_by_shape")
 a = p.parse_args()
 
 if not hasattr(pl.LightningModule, "on_fit_start"):
@@ -53,7 +58,11 @@ def step():
 
 for _ in range(2):
     step()
-with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU],
+                            record_shapes=a.by_shape,
+                            with_flops=a.by_shape) as prof:
     step()
 print(f"torch {torch.__version__}, {a.threads} thread(s), {a.model} batch {a.bs}")
-print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=a.top))
+print(prof.key_averages(group_by_input_shape=a.by_shape).table(
+    sort_by="self_cpu_time_total", row_limit=a.top,
+    max_shapes_column_width=60))
