@@ -145,6 +145,13 @@ void PrintDistanceToPeak(const std::vector<util::OpProfile::Row>& rows,
     counted_s += row.self_s;
   }
   if (counted_s <= 0) return;
+  if (const int threads = util::ComputeThreads(); threads != 1) {
+    // The rows sum the threads' time, the step is wall time.
+    std::cerr << "(the table sums " << threads
+              << " compute threads' time; what the step would take at the "
+                 "SGEMM peak is printed at --num_threads=1)\n";
+    return;
+  }
   const double peak = SgemmPeakGflops();
   std::cerr << absl::StrFormat(
       "convolutions and products: %.1f GFLOP in %.0f ms (%.1f GFLOP/s); at "

@@ -3,9 +3,11 @@
 #include <ATen/core/ivalue.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -120,28 +122,37 @@ struct Frame {
   bool counted_within = false;  // A callee counted arithmetic.
 };
 
-struct ThreadProfile {
+}  // namespace
+
+// What every thread running under a profile adds its operators to.
+struct OpProfile::Tally {
   bool by_shape = false;
-  std::vector<Frame> stack;
-  std::map<std::pair<std::string, std::string>, OpProfile::Row> rows;
+  std::mutex mu;
+  std::map<std::pair<std::string, std::string>, Row> rows;  // By name, shapes.
 };
 
-thread_local ThreadProfile profile;
+namespace {
+
+std::atomic<OpProfile::Tally*> active{nullptr};  // The running profile's.
+thread_local std::vector<Frame> stack;  // This thread's operators, open.
 
 std::unique_ptr<at::ObserverContext> Enter(const at::RecordFunction& fn) {
+  OpProfile::Tally* tally = active.load();
+  if (tally == nullptr) return nullptr;
   // The inputs live only while the operator starts: read them now.
   const Inputs in = fn.inputs();
-  profile.stack.push_back({.name = fn.name(),
-                           .shapes = profile.by_shape ? Shapes(in) : "",
-                           .start = Clock::now(),
-                           .arithmetic = ArithmeticOf(fn.name(), in)});
+  stack.push_back({.name = fn.name(),
+                   .shapes = tally->by_shape ? Shapes(in) : "",
+                   .start = Clock::now(),
+                   .arithmetic = ArithmeticOf(fn.name(), in)});
   return nullptr;
 }
 
 void Leave(const at::RecordFunction& fn, at::ObserverContext*) {
-  if (profile.stack.empty()) return;  // Entered before the profile began.
-  Frame frame = std::move(profile.stack.back());
-  profile.stack.pop_back();
+  OpProfile::Tally* tally = active.load();
+  if (tally == nullptr || stack.empty()) return;  // Entered before it began.
+  Frame frame = std::move(stack.back());
+  stack.pop_back();
   const double seconds =
       std::chrono::duration<double>(Clock::now() - frame.start).count();
   double flop = frame.arithmetic.flop;
@@ -151,19 +162,21 @@ void Leave(const at::RecordFunction& fn, at::ObserverContext*) {
     flop = frame.arithmetic.flop_per_output * outputs[0].toTensor().numel();
   }
   if (frame.counted_within) flop = 0;  // Its callee did the arithmetic.
-
-  OpProfile::Row& row = profile.rows[{frame.name, frame.shapes}];
-  row.name = frame.name;
-  row.shapes = frame.shapes;
-  ++row.calls;
-  row.self_s += seconds - frame.children_s;
-  row.flop += flop;
   const bool nested_in_itself =
-      std::any_of(profile.stack.begin(), profile.stack.end(),
+      std::any_of(stack.begin(), stack.end(),
                   [&](const Frame& f) { return f.name == frame.name; });
-  if (!nested_in_itself) row.total_s += seconds;
-  if (!profile.stack.empty()) {
-    Frame& caller = profile.stack.back();
+  {
+    const std::lock_guard<std::mutex> lock(tally->mu);
+    OpProfile::Row& row = tally->rows[{frame.name, frame.shapes}];
+    row.name = frame.name;
+    row.shapes = frame.shapes;
+    ++row.calls;
+    row.self_s += seconds - frame.children_s;
+    row.flop += flop;
+    if (!nested_in_itself) row.total_s += seconds;
+  }
+  if (!stack.empty()) {
+    Frame& caller = stack.back();
     caller.children_s += seconds;
     caller.counted_within |= flop > 0 || frame.counted_within;
   }
@@ -171,22 +184,31 @@ void Leave(const at::RecordFunction& fn, at::ObserverContext*) {
 
 }  // namespace
 
-OpProfile::OpProfile(Options options)
-    : handle_(at::addThreadLocalCallback(
-          at::RecordFunctionCallback(Enter, Leave)
-              .needsInputs(true)
-              .needsOutputs(true)
-              .scopes({at::RecordScope::FUNCTION,
-                       at::RecordScope::BACKWARD_FUNCTION}))) {
-  profile = ThreadProfile();
-  profile.by_shape = options.by_shape;
+OpProfile::OpProfile(Options options) : tally_(std::make_unique<Tally>()) {
+  tally_->by_shape = options.by_shape;
+  OpProfile::Tally* none = nullptr;
+  TORCH_CHECK(active.compare_exchange_strong(none, tally_.get()),
+              "one util::OpProfile at a time");
+  stack.clear();
+  handle_ = at::addThreadLocalCallback(
+      at::RecordFunctionCallback(Enter, Leave)
+          .needsInputs(true)
+          .needsOutputs(true)
+          .scopes(
+              {at::RecordScope::FUNCTION, at::RecordScope::BACKWARD_FUNCTION}));
 }
 
-OpProfile::~OpProfile() { at::removeCallback(handle_); }
+OpProfile::~OpProfile() {
+  at::removeCallback(handle_);
+  active.store(nullptr);
+}
 
 std::vector<OpProfile::Row> OpProfile::Rows() const {
   std::vector<Row> rows;
-  for (const auto& [key, row] : profile.rows) rows.push_back(row);
+  {
+    const std::lock_guard<std::mutex> lock(tally_->mu);
+    for (const auto& [key, row] : tally_->rows) rows.push_back(row);
+  }
   std::sort(rows.begin(), rows.end(),
             [](const Row& a, const Row& b) { return a.self_s > b.self_s; });
   return rows;
@@ -198,7 +220,7 @@ std::string OpProfile::Table(int top) const {
   for (const Row& row : rows) all += row.self_s;
   std::string out = absl::StrFormat(
       "%-44s %7s %10s %6s %10s %8s%s\n", "operator", "calls", "self ms",
-      "self%", "total ms", "GFLOP/s", profile.by_shape ? "  input shapes" : "");
+      "self%", "total ms", "GFLOP/s", tally_->by_shape ? "  input shapes" : "");
   for (int i = 0; i < top && i < static_cast<int>(rows.size()); ++i) {
     const Row& r = rows[i];
     const std::string rate =

@@ -1,8 +1,12 @@
 // Where a piece of work spends its time, LibTorch operator by operator:
 // while an OpProfile lives, every operator and autograd node run on this
-// thread is timed (a RecordFunction observer), and each name's self time
-// (its time less that of the operators it called) is summed. The table
-// sums to the profiled wall time, less what ran outside any operator.
+// thread, and on the threads that carry its thread-local state
+// (util::ShardedCall's compute threads), is timed (a RecordFunction
+// observer), and each name's self time (its time less that of the
+// operators it called) is summed over them. On one thread the table sums
+// to the profiled wall time, less what ran outside any operator; on N it
+// is their CPU time. One profile at a time; profile work that has ended
+// when it does.
 //
 // Convolutions and matrix products also count their arithmetic (2 flops a
 // multiply-add, from their argument shapes), so the table gives each one's
@@ -19,6 +23,7 @@
 #include <ATen/record_function.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -53,7 +58,10 @@ class OpProfile {
   // they count arithmetic, their GFLOP/s.
   std::string Table(int top) const;
 
+  struct Tally;  // What the threads add to.
+
  private:
+  std::unique_ptr<Tally> tally_;
   at::CallbackHandle handle_;
 };
 

@@ -1,12 +1,14 @@
 #include "mdm/util/op_profile.h"
 
 #include <ATen/ATen.h>
+#include <ATen/ThreadLocalState.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <map>
 #include <string>
 #include <string_view>
+#include <thread>
 
 namespace mdm::util {
 namespace {
@@ -97,6 +99,26 @@ TEST(OpProfileTest, CountsTransposedConvolutionByItsInput) {
   EXPECT_EQ(Flop(profile, "conv"), kForward) << profile.Table(30);
   y.sum().backward();
   EXPECT_EQ(Flop(profile, "conv"), 3 * kForward) << profile.Table(30);
+}
+
+// A thread that carries the profiling thread's state (as ShardedCall's
+// compute threads do) is profiled too, into the same table.
+TEST(OpProfileTest, CountsThreadsThatCarryItsState) {
+  const at::Tensor a = at::randn({4, 4});
+  OpProfile profile;
+  const at::ThreadLocalState state;
+  std::thread worker([&] {
+    const at::ThreadLocalStateGuard guard(state);
+    (void)at::mm(a, a);
+  });
+  worker.join();
+  (void)at::mm(a, a);
+  int64_t calls = 0;
+  for (const OpProfile::Row& row : profile.Rows()) {
+    if (row.name == "aten::mm") calls += row.calls;
+  }
+  EXPECT_EQ(calls, 2);
+  EXPECT_EQ(Flop(profile, "aten::mm"), 2 * (2 * 4 * 4 * 4));
 }
 
 // by_shape gives an operator a row per set of input shapes.
