@@ -10,7 +10,6 @@
 #include <mutex>
 #include <utility>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -48,14 +47,50 @@ double MacsPerElement(const at::Tensor& weight) {
   return macs;
 }
 
-// Convolutions: aten's forward kernels and wrappers take (input, weight,
-// ...); the backward ones (grad_output, input, weight, ..., output_mask),
-// with one pass of the forward's arithmetic for each of the input and
-// weight gradients asked for. A transposed convolution's arithmetic scales
-// with its input, not its output.
-Arithmetic Convolution(absl::string_view name, Inputs in) {
-  const bool backward = absl::StrContains(name, "backward");
-  const size_t w = backward ? 2 : 1;
+// The convolution operators whose arithmetic is counted, with where their
+// arguments are: forward ones take (input, weight, ...), backward ones
+// (grad_output, input, weight, ..., output_mask). Either is transposed by
+// name or by a flag at `transposed_at`. Others (conv_tbc's [k, in, out]
+// weight, the MPS kernels' own argument orders) count nothing.
+struct ConvolutionOp {
+  const char* name;
+  bool backward = false;
+  bool transposed = false;
+  int transposed_at = -1;
+};
+constexpr ConvolutionOp kConvolutionOps[] = {
+    {"aten::conv1d"},
+    {"aten::conv2d"},
+    {"aten::conv3d"},
+    {"aten::conv_transpose1d", false, true},
+    {"aten::conv_transpose2d", false, true},
+    {"aten::conv_transpose3d", false, true},
+    {"aten::convolution", false, false, 6},
+    {"aten::_convolution", false, false, 6},
+    {"aten::convolution_overrideable", false, false, 6},
+    {"aten::mkldnn_convolution"},
+    {"aten::_slow_conv2d_forward"},
+    {"aten::thnn_conv2d"},
+    {"aten::slow_conv3d_forward"},
+    {"aten::slow_conv_dilated2d"},
+    {"aten::slow_conv_dilated3d"},
+    {"aten::_conv_depthwise2d"},
+    {"aten::conv_depthwise3d"},
+    {"aten::_nnpack_spatial_convolution"},
+    {"aten::cudnn_convolution"},
+    {"aten::slow_conv_transpose2d", false, true},
+    {"aten::slow_conv_transpose3d", false, true},
+    {"aten::cudnn_convolution_transpose", false, true},
+    {"aten::convolution_backward", true, false, 7},
+    {"aten::convolution_backward_overrideable", true, false, 6},
+    {"aten::_slow_conv2d_backward", true},
+};
+
+// A convolution's forward is 2 MacsPerElement a output element (input
+// element, transposed); its backward one such pass for each of the input
+// and weight gradients its output_mask asks for.
+Arithmetic Convolution(const ConvolutionOp& op, Inputs in) {
+  const size_t w = op.backward ? 2 : 1;
   const at::Tensor* weight = TensorAt(in, w);
   const at::Tensor* input = TensorAt(in, w - 1);
   if (weight == nullptr || input == nullptr || weight->dim() < 3 ||
@@ -63,12 +98,9 @@ Arithmetic Convolution(absl::string_view name, Inputs in) {
     return {};
   }
   const bool transposed =
-      absl::StrContains(name, "transpose") ||
-      (name == "aten::convolution" && BoolAt(in, 6)) ||
-      (name == "aten::_convolution" && BoolAt(in, 6)) ||
-      (name == "aten::convolution_backward" && BoolAt(in, 7));
+      op.transposed || (op.transposed_at >= 0 && BoolAt(in, op.transposed_at));
   const double per_element = 2 * MacsPerElement(*weight);
-  if (!backward) {
+  if (!op.backward) {
     if (transposed) return {.flop = per_element * input->numel()};
     return {.flop_per_output = per_element};
   }
@@ -98,20 +130,35 @@ Arithmetic Product(absl::string_view name, Inputs in) {
 }
 
 Arithmetic ArithmeticOf(absl::string_view name, Inputs in) {
-  if (!absl::StartsWith(name, "aten::")) return {};
-  if (absl::StrContains(name, "conv")) return Convolution(name, in);
+  for (const ConvolutionOp& op : kConvolutionOps) {
+    if (name == op.name) return Convolution(op, in);
+  }
   return Product(name, in);
 }
 
+std::string Shape(const at::Tensor& t) {
+  return absl::StrCat("[", absl::StrJoin(t.sizes(), ","), "]");
+}
+
+// The shapes of an operator's first three tensor inputs.
 std::string Shapes(Inputs in) {
   std::vector<std::string> shapes;
   for (const c10::IValue& value : in) {
     if (!value.isTensor() || !value.toTensor().defined()) continue;
-    shapes.push_back(
-        absl::StrCat("[", absl::StrJoin(value.toTensor().sizes(), ","), "]"));
+    shapes.push_back(Shape(value.toTensor()));
     if (shapes.size() == 3) break;
   }
   return absl::StrJoin(shapes, " ");
+}
+
+// Its first defined tensor output.
+const at::Tensor* FirstOutput(const std::vector<c10::IValue>& outputs) {
+  for (const c10::IValue& value : outputs) {
+    if (value.isTensor() && value.toTensor().defined()) {
+      return &value.toTensor();
+    }
+  }
+  return nullptr;
 }
 
 struct Frame {
@@ -124,20 +171,33 @@ struct Frame {
 
 }  // namespace
 
+namespace internal {
+
 // What every thread running under a profile adds its operators to.
-struct OpProfile::Tally {
+struct OpTally {
   bool by_shape = false;
   std::mutex mu;
-  std::map<std::pair<std::string, std::string>, Row> rows;  // By name, shapes.
+  std::map<std::pair<std::string, std::string>, OpProfile::Row> rows;
 };
+
+}  // namespace internal
 
 namespace {
 
-std::atomic<OpProfile::Tally*> active{nullptr};  // The running profile's.
-thread_local std::vector<Frame> stack;  // This thread's operators, open.
+using internal::OpTally;
+
+std::shared_ptr<OpTally> active;        // The running profile's; atomic_load.
+thread_local std::vector<Frame> stack;  // This thread's open operators.
+
+// Pairs an operator's end with its start: an operator that started under a
+// profile ends in it, even if the profile ends first.
+struct Started : at::ObserverContext {
+  explicit Started(std::shared_ptr<OpTally> t) : tally(std::move(t)) {}
+  std::shared_ptr<OpTally> tally;
+};
 
 std::unique_ptr<at::ObserverContext> Enter(const at::RecordFunction& fn) {
-  OpProfile::Tally* tally = active.load();
+  std::shared_ptr<OpTally> tally = std::atomic_load(&active);
   if (tally == nullptr) return nullptr;
   // The inputs live only while the operator starts: read them now.
   const Inputs in = fn.inputs();
@@ -145,29 +205,31 @@ std::unique_ptr<at::ObserverContext> Enter(const at::RecordFunction& fn) {
                    .shapes = tally->by_shape ? Shapes(in) : "",
                    .start = Clock::now(),
                    .arithmetic = ArithmeticOf(fn.name(), in)});
-  return nullptr;
+  return std::make_unique<Started>(std::move(tally));
 }
 
-void Leave(const at::RecordFunction& fn, at::ObserverContext*) {
-  OpProfile::Tally* tally = active.load();
-  if (tally == nullptr || stack.empty()) return;  // Entered before it began.
+void Leave(const at::RecordFunction& fn, at::ObserverContext* context) {
+  if (context == nullptr) return;  // Started outside a profile.
+  OpTally& tally = *static_cast<Started*>(context)->tally;
   Frame frame = std::move(stack.back());
   stack.pop_back();
   const double seconds =
       std::chrono::duration<double>(Clock::now() - frame.start).count();
+  const at::Tensor* output = FirstOutput(fn.outputs());
   double flop = frame.arithmetic.flop;
-  const std::vector<c10::IValue>& outputs = fn.outputs();
-  if (frame.arithmetic.flop_per_output > 0 && !outputs.empty() &&
-      outputs[0].isTensor() && outputs[0].toTensor().defined()) {
-    flop = frame.arithmetic.flop_per_output * outputs[0].toTensor().numel();
+  if (frame.arithmetic.flop_per_output > 0 && output != nullptr) {
+    flop = frame.arithmetic.flop_per_output * output->numel();
   }
   if (frame.counted_within) flop = 0;  // Its callee did the arithmetic.
+  if (tally.by_shape && output != nullptr) {
+    absl::StrAppend(&frame.shapes, " -> ", Shape(*output));
+  }
   const bool nested_in_itself =
       std::any_of(stack.begin(), stack.end(),
                   [&](const Frame& f) { return f.name == frame.name; });
   {
-    const std::lock_guard<std::mutex> lock(tally->mu);
-    OpProfile::Row& row = tally->rows[{frame.name, frame.shapes}];
+    const std::lock_guard<std::mutex> lock(tally.mu);
+    OpProfile::Row& row = tally.rows[{frame.name, frame.shapes}];
     row.name = frame.name;
     row.shapes = frame.shapes;
     ++row.calls;
@@ -184,12 +246,11 @@ void Leave(const at::RecordFunction& fn, at::ObserverContext*) {
 
 }  // namespace
 
-OpProfile::OpProfile(Options options) : tally_(std::make_unique<Tally>()) {
+OpProfile::OpProfile(Options options) : tally_(std::make_shared<OpTally>()) {
   tally_->by_shape = options.by_shape;
-  OpProfile::Tally* none = nullptr;
-  TORCH_CHECK(active.compare_exchange_strong(none, tally_.get()),
+  std::shared_ptr<OpTally> none;
+  TORCH_CHECK(std::atomic_compare_exchange_strong(&active, &none, tally_),
               "one util::OpProfile at a time");
-  stack.clear();
   handle_ = at::addThreadLocalCallback(
       at::RecordFunctionCallback(Enter, Leave)
           .needsInputs(true)
@@ -200,7 +261,7 @@ OpProfile::OpProfile(Options options) : tally_(std::make_unique<Tally>()) {
 
 OpProfile::~OpProfile() {
   at::removeCallback(handle_);
-  active.store(nullptr);
+  std::atomic_store(&active, std::shared_ptr<OpTally>());
 }
 
 std::vector<OpProfile::Row> OpProfile::Rows() const {
@@ -218,9 +279,10 @@ std::string OpProfile::Table(int top) const {
   const std::vector<Row> rows = Rows();
   double all = 0;
   for (const Row& row : rows) all += row.self_s;
-  std::string out = absl::StrFormat(
-      "%-44s %7s %10s %6s %10s %8s%s\n", "operator", "calls", "self ms",
-      "self%", "total ms", "GFLOP/s", tally_->by_shape ? "  input shapes" : "");
+  std::string out =
+      absl::StrFormat("%-44s %7s %10s %6s %10s %8s%s\n", "operator", "calls",
+                      "self ms", "self%", "total ms", "GFLOP/s",
+                      tally_->by_shape ? "  shapes: inputs -> output" : "");
   for (int i = 0; i < top && i < static_cast<int>(rows.size()); ++i) {
     const Row& r = rows[i];
     const std::string rate =

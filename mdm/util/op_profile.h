@@ -1,18 +1,10 @@
-// Where a piece of work spends its time, LibTorch operator by operator:
-// while an OpProfile lives, every operator and autograd node run on this
-// thread, and on the threads that carry its thread-local state
-// (util::ShardedCall's compute threads), is timed (a RecordFunction
-// observer), and each name's self time (its time less that of the
-// operators it called) is summed over them. On one thread the table sums
-// to the profiled wall time, less what ran outside any operator; on N it
-// is their CPU time. One profile at a time; profile work that has ended
-// when it does.
-//
-// Convolutions and matrix products also count their arithmetic (2 flops a
-// multiply-add, from their argument shapes), so the table gives each one's
-// rate; with `by_shape` a row is an operator at one set of input shapes,
-// which for a network's convolutions is a layer (or the layers of one
-// shape): the per-layer profile of docs/benchmarks.md.
+// Where a piece of work spends its time, LibTorch operator by operator: a
+// RecordFunction observer times every operator and autograd node run on
+// this thread and on threads that carry its thread-local state
+// (util::ShardedCall's compute threads), and sums each one's self time (its
+// time less that of the operators it called) and arithmetic (convolutions
+// and matrix products, from their argument shapes). docs/benchmarks.md
+// reads a training step with it, layer by layer.
 //
 //   util::OpProfile profile({.by_shape = true});
 //   ... a training step ...
@@ -28,14 +20,19 @@
 #include <vector>
 
 namespace mdm::util {
+namespace internal {
+struct OpTally;
+}  // namespace internal
 
+// One at a time; created and destroyed on the same thread.
 class OpProfile {
  public:
   struct Options {
-    // A row per operator and shapes of its tensor inputs, not per operator.
+    // A row per operator and shapes of its inputs and output (for a
+    // network's convolutions, a layer or the layers of one shape).
     bool by_shape = false;
   };
-  explicit OpProfile(Options options);  // Starts timing on this thread.
+  explicit OpProfile(Options options);  // Starts timing.
   OpProfile() : OpProfile(Options()) {}
   ~OpProfile();
   OpProfile(const OpProfile&) = delete;
@@ -43,13 +40,15 @@ class OpProfile {
 
   struct Row {
     std::string name;    // e.g. "aten::convolution_backward".
-    std::string shapes;  // With by_shape: "[8,256,16,16] [256,256,3,3]".
+    std::string shapes;  // With by_shape: "[8,256,16,16] [256,256,3,3] ->
+                         // [8,256,16,16]".
     int64_t calls = 0;
+    // Summed over the threads: on one, the rows add up to the profiled
+    // wall time less what ran outside any operator.
     double self_s = 0;   // Not counting the operators it called.
     double total_s = 0;  // Counting them (outermost calls only).
-    // The arithmetic done in this operator's own time: convolutions and
-    // matrix products (forward and backward) that called no other counted
-    // operator (the one that does the work, not its dispatching wrappers).
+    // 2 flops a multiply-add, in the convolution or matrix product that
+    // did them (not in the wrappers that dispatched to it).
     double flop = 0;
   };
   // Every row, by self time, largest first.
@@ -58,10 +57,8 @@ class OpProfile {
   // they count arithmetic, their GFLOP/s.
   std::string Table(int top) const;
 
-  struct Tally;  // What the threads add to.
-
  private:
-  std::unique_ptr<Tally> tally_;
+  std::shared_ptr<internal::OpTally> tally_;
   at::CallbackHandle handle_;
 };
 

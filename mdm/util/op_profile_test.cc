@@ -6,9 +6,11 @@
 
 #include <chrono>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 namespace mdm::util {
 namespace {
@@ -121,20 +123,45 @@ TEST(OpProfileTest, CountsThreadsThatCarryItsState) {
   EXPECT_EQ(Flop(profile, "aten::mm"), 2 * (2 * 4 * 4 * 4));
 }
 
-// by_shape gives an operator a row per set of input shapes.
-TEST(OpProfileTest, ByShapeSplitsRowsByInputShapes) {
+// by_shape gives an operator a row per shapes of its inputs and output:
+// convolutions of one input and weight but two strides are two rows.
+TEST(OpProfileTest, ByShapeSplitsRowsByShapes) {
   OpProfile profile({.by_shape = true});
   const at::Tensor a = at::randn({4, 4}), b = at::randn({5, 7});
   (void)at::mm(a, a);
   (void)at::mm(a, a);
   (void)at::mm(b, b.t());
-  std::map<std::string, int64_t> calls;
+  const at::Tensor x = at::randn({1, 2, 8, 8}), w = at::randn({3, 2, 3, 3});
+  (void)at::conv2d(x, w, {}, 1, 1);
+  (void)at::conv2d(x, w, {}, 2, 1);
+  std::map<std::string, int64_t> mm, conv;
   for (const OpProfile::Row& row : profile.Rows()) {
-    if (row.name == "aten::mm") calls[row.shapes] = row.calls;
+    if (row.name == "aten::mm") mm[row.shapes] = row.calls;
+    if (row.name == "aten::conv2d") conv[row.shapes] = row.calls;
   }
-  EXPECT_EQ(calls, (std::map<std::string, int64_t>{{"[4,4] [4,4]", 2},
-                                                   {"[5,7] [7,5]", 1}}));
-  EXPECT_NE(profile.Table(5).find("[5,7] [7,5]"), std::string::npos);
+  EXPECT_EQ(mm, (std::map<std::string, int64_t>{{"[4,4] [4,4] -> [4,4]", 2},
+                                                {"[5,7] [7,5] -> [5,5]", 1}}));
+  EXPECT_EQ(conv, (std::map<std::string, int64_t>{
+                      {"[1,2,8,8] [3,2,3,3] -> [1,3,8,8]", 1},
+                      {"[1,2,8,8] [3,2,3,3] -> [1,3,4,4]", 1}}));
+  EXPECT_NE(profile.Table(50).find("[5,7] [7,5] -> [5,5]"), std::string::npos);
+}
+
+// An operator that started under one profile ends in it, even after a
+// second has begun: the second counts only its own.
+TEST(OpProfileTest, PairsEachEndWithItsStart) {
+  const at::Tensor a = at::randn({8, 8});
+  auto first = std::make_unique<OpProfile>();
+  at::RecordFunction outer(at::RecordScope::FUNCTION);
+  outer.before("outer", c10::ArrayRef<const c10::IValue>());
+  first.reset();
+  OpProfile second;
+  (void)at::mm(a, a);
+  outer.end();
+  std::map<std::string, int64_t> calls;
+  for (const OpProfile::Row& row : second.Rows()) calls[row.name] = row.calls;
+  EXPECT_EQ(calls["aten::mm"], 1);
+  EXPECT_EQ(calls.count("outer"), 0);
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 """LibTorch's two CPU convolution paths, pass by pass, on the paper's
-network's 3x3 convolution shapes: oneDNN (what the network runs) and the
+network's 3x3 convolution shapes: its default (aten::conv2d and
+aten::convolution_backward: oneDNN on these shapes, as the network runs
+them; train_step_bench --profile_by_shape shows the kernel) and the
 im2col + BLAS GEMM path (aten::_slow_conv2d_*), for the forward, the input
 gradient and the weight gradient of each, best of --reps, in ms and GFLOP/s.
 Whether a per-shape choice of path could speed up the HoUNet step
@@ -40,7 +42,7 @@ def best_ms(f):
     return 1e3 * best
 
 
-def onednn_backward(g, x, w, mask):
+def default_backward(g, x, w, mask):
     return lambda: aten.convolution_backward(
         g, x, w, None, [1, 1], [1, 1], [1, 1], False, [0, 0], 1, mask)
 
@@ -51,7 +53,7 @@ def gemm_backward(g, x, w, mask):
 
 
 print(f"torch {torch.__version__}, {a.threads} thread(s), batch {a.batch}; "
-      "ms (GFLOP/s), oneDNN | GEMM")
+      "ms (GFLOP/s), default | GEMM")
 print(f"{'in -> out, side':>18} {'forward':>24} {'input gradient':>24} "
       f"{'weight gradient':>24}")
 for cin, cout, side in SHAPES:
@@ -63,14 +65,14 @@ for cin, cout, side in SHAPES:
         (lambda: F.conv2d(x, w, None, 1, 1),
          lambda: aten._slow_conv2d_forward(x, w, [3, 3], None, [1, 1],
                                            [1, 1])),
-        (onednn_backward(g, x, w, [True, False, False]),
+        (default_backward(g, x, w, [True, False, False]),
          gemm_backward(g, x, w, [True, False, False])),
-        (onednn_backward(g, x, w, [False, True, False]),
+        (default_backward(g, x, w, [False, True, False]),
          gemm_backward(g, x, w, [False, True, False])),
     ]
     cells = []
-    for onednn, gemm in passes:
-        t1, t2 = best_ms(onednn), best_ms(gemm)
+    for default, gemm in passes:
+        t1, t2 = best_ms(default), best_ms(gemm)
         cells.append(f"{t1:6.1f} ({gflop / t1 * 1e3:3.0f}) | "
                      f"{t2:6.1f} ({gflop / t2 * 1e3:3.0f})")
     print(f"{f'{cin} -> {cout}, {side}':>18} " + " ".join(cells))
