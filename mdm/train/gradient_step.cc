@@ -83,7 +83,8 @@ namespace {
 
 // torch::nn::utils::clip_grad_norm_ with the 2-norm: the same operations
 // in the same order, but the total norm stays on the device (LibTorch's
-// returns it as a host double: one synchronization more per step).
+// returns it as a host double: one synchronization more per step), so the
+// gradients are scaled by min(1, coefficient) whatever it is.
 at::Tensor ClipGradNorm(const std::vector<at::Tensor>& parameters,
                         double max_norm) {
   std::vector<at::Tensor> grads;
@@ -92,16 +93,19 @@ at::Tensor ClipGradNorm(const std::vector<at::Tensor>& parameters,
   }
   if (grads.empty()) {
     // Read with the step's other statistics: on their device.
-    return at::zeros({}, at::TensorOptions(parameters.empty()
-                                               ? at::Device(at::kCPU)
-                                               : parameters[0].device())
-                             .dtype(at::kDouble));
+    return at::zeros(
+        {}, at::TensorOptions(parameters.empty() ? at::Device(at::kCPU)
+                                                 : parameters[0].device())
+                .dtype(at::kDouble));
   }
   std::vector<at::Tensor> norms;
   norms.reserve(grads.size());
   for (const at::Tensor& g : grads) norms.push_back(g.norm(2.0));
   const at::Tensor total =
       norms.size() == 1 ? norms[0] : at::stack(norms).norm(2.0);
+  // No clipping: the coefficient would be 1, and its pass over every
+  // gradient a no-op.
+  if (std::isinf(max_norm)) return total;
   const at::Tensor coef =
       at::clamp(max_norm / (total + 1e-6), c10::optional<at::Scalar>(), 1.0);
   for (at::Tensor& g : grads) g.mul_(coef);
@@ -132,9 +136,8 @@ absl::StatusOr<StepStats> GradientStep::Finish(int64_t& step,
       return s;
     }
     // The ranks' total, read back with the step's other statistics.
-    loss_sum = at::full(
-        {1}, scalars[0],
-        at::TensorOptions(model.device()).dtype(at::kDouble));
+    loss_sum = at::full({1}, scalars[0],
+                        at::TensorOptions(model.device()).dtype(at::kDouble));
     if (stop_signal == 0 && scalars[1] > 0) stop_signal = -1;
   }
   if (objectives::AdaptiveTimeSamplerImpl* proposal = model.proposal()) {
