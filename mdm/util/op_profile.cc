@@ -3,7 +3,6 @@
 #include <ATen/core/ivalue.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -86,9 +85,9 @@ constexpr ConvolutionOp kConvolutionOps[] = {
     {"aten::_slow_conv2d_backward", true},
 };
 
-// A convolution's forward is 2 MacsPerElement a output element (input
-// element, transposed); its backward one such pass for each of the input
-// and weight gradients its output_mask asks for.
+// A convolution's forward does 2 MacsPerElement flops per output element
+// (per input element when transposed); its backward one such pass for each
+// of the input and weight gradients its output_mask asks for.
 Arithmetic Convolution(const ConvolutionOp& op, Inputs in) {
   const size_t w = op.backward ? 2 : 1;
   const at::Tensor* weight = TensorAt(in, w);

@@ -39,9 +39,9 @@ class OpProfile {
   OpProfile& operator=(const OpProfile&) = delete;
 
   struct Row {
-    std::string name;    // e.g. "aten::convolution_backward".
-    std::string shapes;  // With by_shape: "[8,256,16,16] [256,256,3,3] ->
-                         // [8,256,16,16]".
+    std::string name;  // e.g. "aten::convolution_backward".
+    // With by_shape: "[8,256,16,16] [256,256,3,3] -> [8,256,16,16]".
+    std::string shapes;
     int64_t calls = 0;
     // Summed over the threads: on one, the rows add up to the profiled
     // wall time less what ran outside any operator.
